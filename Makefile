@@ -1,0 +1,54 @@
+# npo-access. The README's two commands are `make run` and `make test`; both run `make setup` first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+# Debian packages the project runs: OpenLDAP's server and client tools, and Chromium for the browser journeys.
+DEB_PACKAGES := slapd ldap-utils chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup system-packages python-env run test bench lint clean
+
+help:
+	@echo "make run    - set up and start the whole system with demo data (Ctrl-C stops it)"
+	@echo "make test   - set up and run every test"
+	@echo "make bench  - run the benchmarks"
+	@echo "make setup  - only install what is needed (idempotent)"
+
+setup: system-packages python-env
+
+system-packages:
+	@missing=""; \
+	command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
+	command -v ldapadd >/dev/null || missing="$$missing ldap-utils"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+	    || { echo "apt-get install failed; install$$missing yourself and run make again"; exit 1; }; \
+	fi
+
+python-env:
+	@if [ ! -x $(UV) ] || [ "$$($(UV) --version | cut -d' ' -f2)" != "$(UV_VERSION)" ]; then \
+	  python3 -m venv $(TOOLS) && $(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"; fi
+	@$(UV) sync --locked --python python3 -q
+
+run: setup
+	$(VENV)/bin/npo run
+
+test: setup
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) bench/sync.py --persons 50000
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	-$(VENV)/bin/npo catalog stop
+	rm -rf var

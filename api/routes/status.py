@@ -1,0 +1,33 @@
+"""The status page: each part of the stack and its health."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from api.status import database_status, directory_status
+from api.templating import templates
+from npo import runtime
+
+router = APIRouter()
+
+
+def _checks() -> list:
+    return [database_status(runtime.engine()), directory_status(runtime.directory())]
+
+
+@router.get("/status", response_class=HTMLResponse, name="status")
+def status_page(request: Request) -> HTMLResponse:
+    """Systemstatus (HTML)."""
+    parts = _checks()
+    return templates.TemplateResponse(request, "status.html", {"parts": parts, "all_ok": all(p.healthy for p in parts)})
+
+
+@router.get("/api/health", name="health")
+def health() -> JSONResponse:
+    """Machine-readable health; 503 when a part is down."""
+    parts = _checks()
+    ok = all(p.healthy for p in parts)
+    body = {"ok": ok, "parts": {p.key: {"healthy": p.healthy, "detail": p.detail, "ms": round(p.millis, 1)}
+                                for p in parts}}
+    return JSONResponse(body, status_code=200 if ok else 503)

@@ -1,0 +1,1 @@
+"""Prefect flows: thin orchestration over catalog, provisioning and overview (one flow per file)."""

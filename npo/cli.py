@@ -1,0 +1,221 @@
+"""The `npo` command line (Typer). Every expected failure ends with a clear message and a non-zero exit code."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from catalog import DirectoryError, DirectoryUnavailable, InvalidIdentifier
+from catalog.hrexport import HrExportError
+from catalog.slapd import SlapdError
+
+app = typer.Typer(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+catalog_app = typer.Typer(help="Den inbyggda Skånekatalogen (OpenLDAP slapd)", no_args_is_help=True)
+demo_app = typer.Typer(help="Demodata", no_args_is_help=True)
+db_app = typer.Typer(help="SQL-databasen", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(demo_app, name="demo")
+app.add_typer(db_app, name="db")
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 2
+EXIT_BAD_INPUT = 3
+
+
+def _settings():  # type: ignore[no-untyped-def]
+    from npo import runtime
+
+    try:
+        return runtime.settings()
+    except ValueError as exc:  # pydantic validation of NPO_* variables
+        _fail(f"Ogiltig konfiguration: {exc}", EXIT_BAD_INPUT)
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn the domain's expected failures into a message and an exit code (no traceback)."""
+    try:
+        yield
+    except DirectoryUnavailable as exc:
+        _fail(f"Skånekatalogen svarar inte: {exc.message}", EXIT_FAILED)
+    except InvalidIdentifier as exc:
+        _fail(exc.message, EXIT_BAD_INPUT)
+    except (DirectoryError, SlapdError, HrExportError) as exc:
+        _fail(str(exc), EXIT_FAILED if not isinstance(exc, HrExportError) else EXIT_BAD_INPUT)
+
+
+# ---------------------------------------------------------------------- catalog
+@catalog_app.command("start")
+def catalog_start() -> None:
+    """Start the embedded slapd (var/ldap) unless it runs."""
+    settings = _settings()
+    if not settings.embedded_ldap:
+        _fail(f"NPO_LDAP_URL är satt ({settings.ldap_url}); den katalogen används och ingen slapd startas.", 0)
+    with _errors():
+        started = settings.slapd.start()
+    typer.echo(f"slapd {'startad' if started else 'körde redan'} på {settings.slapd.url} ({settings.slapd.root})")
+
+
+@catalog_app.command("stop")
+def catalog_stop() -> None:
+    """Stop the embedded slapd."""
+    settings = _settings()
+    with _errors():
+        stopped = settings.slapd.stop()
+    typer.echo("slapd stoppad" if stopped else "slapd körde inte")
+
+
+@catalog_app.command("status")
+def catalog_status() -> None:
+    """Show whether the directory runs and answers; exit 1 when it does not."""
+    settings = _settings()
+    if not settings.embedded_ldap:
+        from npo import runtime
+
+        with _errors():
+            runtime.directory().ping()
+        typer.echo(f"extern katalog {settings.ldap_url} svarar")
+        return
+    status = settings.slapd.status()
+    if not status.running:
+        typer.echo(f"slapd kör inte ({status.root}); starta med `npo catalog start`")
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"slapd kör (pid {status.pid}) på {status.url}, data i {status.root}")
+
+
+@catalog_app.command("env")
+def catalog_env() -> None:
+    """Print NPO_LDAP_URL / _BASE / _BIND_DN / _PASSWORD lines for `eval`."""
+    settings = _settings()
+    with _errors():
+        config = settings.directory_config()
+    for name, value in (("NPO_LDAP_URL", config.url), ("NPO_LDAP_BASE", config.base),
+                        ("NPO_LDAP_BIND_DN", config.bind_dn), ("NPO_LDAP_PASSWORD", config.password)):
+        typer.echo(f"export {name}={shlex.quote(value)}")
+
+
+# ---------------------------------------------------------------------- demo
+@demo_app.command("load")
+def demo_load(
+    persons: Annotated[int, typer.Option(min=20, max=500_000, help="antal personer i katalogen")] = 2000,
+    seed: Annotated[int, typer.Option(help="slumpfrö; samma frö ger samma demo")] = 1,
+    hr_export: Annotated[Path | None, typer.Option(help="skriv en HR-fil som matchar demon hit")] = None,
+) -> None:
+    """Fill the directory with deterministic demo data (idempotent)."""
+    from catalog import demo
+    from catalog.hrexport import write_export
+    from npo import runtime
+
+    settings = _settings()
+    with _errors():
+        if settings.embedded_ldap:
+            settings.slapd.start()
+        catalog = demo.generate(persons=persons, seed=seed)
+        with _progress("Läser in demodata") as progress:
+            report = demo.load(runtime.directory().config, catalog, progress=progress)
+    if report.failed:
+        typer.secho(f"{len(report.failed)} poster kunde inte skrivas:", fg=typer.colors.RED, err=True)
+        for line in report.failed[:20]:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    target = hr_export or settings.var_dir / "hr" / "hr-export.csv"
+    rows = write_export(target, demo.hr_export_rows(catalog, seed=seed))
+    typer.echo(f"Demo inläst: {len(catalog.persons)} personer, {len(catalog.units)} enheter, "
+               f"{len(catalog.commissions)} medarbetaruppdrag, {len(catalog.memberships)} kopplingar.")
+    typer.echo(f"HR-fil för synk: {target} ({rows} rader)")
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[Callable[..., None]]:
+    """A progress callback printing to stderr (one line, updated in place on a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def report(*args: object) -> None:
+        *phase, done, total = args
+        text = f"{label}{' – ' + str(phase[0]) if phase else ''}: {done}/{total}"
+        typer.echo(("\r" + text) if tty else text, err=True, nl=not tty)
+
+    yield report
+    if tty:
+        typer.echo("", err=True)
+
+
+# ---------------------------------------------------------------------- sync
+@app.command("sync")
+def sync(
+    source: Annotated[Path, typer.Option(help="HR-export (CSV, se docs/hr-export.md)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="visa planen, ändra ingenting")] = False,
+    force: Annotated[bool, typer.Option("--force", help="genomför även om fler än tillåtet inaktiveras")] = False,
+    list_changes: Annotated[bool, typer.Option("--list", help="lista varje planerad ändring")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="skriv rapporten som JSON")] = False,
+) -> None:
+    """Reconcile an HR export into Skånekatalogen (create / update / disable; never delete)."""
+    from catalog.hrexport import read_export
+    from catalog.reconcile import run_sync
+    from npo import runtime
+
+    settings = _settings()
+    with _errors():
+        export = read_export(source)
+        with _progress("Synkroniserar") as progress:
+            report = run_sync(runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
+                              max_disable_share=settings.sync_max_disable_share, dry_run=dry_run, force=force,
+                              progress=progress)
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines(list_changes=list_changes or dry_run):
+            typer.echo(line)
+    if report.refused:
+        raise typer.Exit(EXIT_REFUSED)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+# ---------------------------------------------------------------------- db
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the SQL schema to the latest revision."""
+    from npo.db import upgrade
+
+    settings = _settings()
+    try:
+        upgrade(settings.sql_url)
+    except Exception as exc:  # noqa: BLE001 - report any database failure as a message, not a traceback
+        _fail(f"Databasen kunde inte migreras ({settings.sql_url}): {exc}")
+    typer.echo(f"Databasen är migrerad: {settings.sql_url}")
+
+
+# ---------------------------------------------------------------------- run
+@app.command("run")
+def run(
+    demo_persons: Annotated[int, typer.Option(min=20, help="personer i demon vid första start")] = 2000,
+) -> None:
+    """Start the whole embedded stack with demo data; Ctrl-C stops it."""
+    from npo.stack import Stack
+
+    settings = _settings()
+    with _errors():
+        Stack(settings, demo_persons=demo_persons).run_forever()
+
+
+def main() -> None:
+    """Entry point (`npo`)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Process-wide resources built from the settings: the SQL engine and sessions, the Directory.
+
+`api`, `flows` and the CLI take their resources from here (with `npo.settings`, the only part of `npo` that
+lower layers import; see docs/decisions.md). Services never import this module: they receive what they need.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlmodel import Session
+
+from catalog import Directory
+from npo.settings import Settings, load_settings
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_engine: Engine | None = None
+_directory: Directory | None = None
+
+
+def settings() -> Settings:
+    """The settings of this process (read once)."""
+    global _settings
+    with _lock:
+        if _settings is None:
+            _settings = load_settings()
+        return _settings
+
+
+def configure(new: Settings) -> None:
+    """Use ``new`` from now on (tests, the CLI); drops cached resources."""
+    global _settings, _engine, _directory
+    with _lock:
+        if _directory is not None:
+            _directory.close()
+        if _engine is not None:
+            _engine.dispose()
+        _settings, _engine, _directory = new, None, None
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout so that threads can share it."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def engine() -> Engine:
+    """The SQL engine of this process."""
+    global _engine
+    current = settings()
+    with _lock:
+        if _engine is None:
+            _engine = make_engine(current.sql_url)
+        return _engine
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on error (flows and the CLI own their transactions)."""
+    with Session(engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def directory() -> Directory:
+    """The Directory of this process (connections are reused per thread)."""
+    global _directory
+    current = settings()
+    with _lock:
+        if _directory is None:
+            _directory = Directory(current.directory_config(), cache_seconds=current.ldap_cache_seconds)
+        return _directory

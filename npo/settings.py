@@ -1,0 +1,94 @@
+"""The one place that reads configuration (environment variables prefixed ``NPO_``, or a ``.env`` file).
+
+Everything below ``api``/``flows`` receives plain config objects built here; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from catalog.ldapconn import DirectoryConfig
+from catalog.slapd import ManagedSlapd
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """npo-access configuration. Defaults give the embedded stack of `make run`."""
+
+    model_config = SettingsConfigDict(env_prefix="NPO_", env_file=".env", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    var_dir: Path = Field(default=ROOT / "var", description="working data of the embedded stack")
+
+    # SQL store
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under var/")
+
+    # Skånekatalogen. When ldap_url is set the project uses that directory and starts no slapd.
+    ldap_url: str | None = None
+    ldap_base: str = "c=SE"
+    ldap_bind_dn: str | None = None
+    ldap_password: str | None = None
+    ldap_port: int = 38389
+    ldap_cache_seconds: float = 30.0
+
+    # web
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    secret_key: str = "dev-only-secret-change-me"
+    dev_login: bool = False
+
+    # HR reconciliation
+    hr_provider_hsa_id: str = "SE2321000255-E00001"
+    hr_source: Path | None = None
+    sync_max_disable_share: float = Field(default=0.05, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _production_is_safe(self) -> Settings:
+        if self.env is Environment.PRODUCTION:
+            if self.dev_login:
+                raise ValueError("NPO_DEV_LOGIN=true is refused when NPO_ENV=production")
+            if self.secret_key.startswith("dev-only") or len(self.secret_key) < 32:
+                raise ValueError("NPO_SECRET_KEY must be set to a random value of at least 32 characters in production")
+        return self
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def sql_url(self) -> str:
+        """The SQLAlchemy URL in use."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'npo.db'}"
+
+    @property
+    def embedded_ldap(self) -> bool:
+        """True when the project runs its own slapd (no NPO_LDAP_URL)."""
+        return not self.ldap_url
+
+    @cached_property
+    def slapd(self) -> ManagedSlapd:
+        """The managed slapd of the embedded stack."""
+        return ManagedSlapd(self.var_dir / "ldap", port=self.ldap_port, base=self.ldap_base)
+
+    def directory_config(self) -> DirectoryConfig:
+        """Where the application binds: the configured directory, or the embedded slapd's app account."""
+        if self.ldap_url:
+            if not (self.ldap_bind_dn and self.ldap_password):
+                raise ValueError("NPO_LDAP_URL is set, so NPO_LDAP_BIND_DN and NPO_LDAP_PASSWORD must be set too")
+            return DirectoryConfig(url=self.ldap_url, base=self.ldap_base, bind_dn=self.ldap_bind_dn,
+                                   password=self.ldap_password)
+        return self.slapd.app_config()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (tests pass overrides)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,158 @@
+"""Shared fixtures: one real slapd per session, fresh organisations per test, SQLite and PostgreSQL databases.
+
+Nothing of our own is mocked; the clock (freezegun) is the only thing tests replace.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Prefect reads these at import; keep its state out of ~/.prefect and turn telemetry off before anything imports it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="npo-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
+
+import pytest  # noqa: E402
+from stdnum import luhn  # noqa: E402
+
+from catalog import Directory  # noqa: E402
+from catalog.ldapconn import DirectoryConfig  # noqa: E402
+from catalog.model import CareProvider, CareUnit, Management, Person  # noqa: E402
+from catalog.slapd import ManagedSlapd  # noqa: E402
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# ---------------------------------------------------------------------- directory
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedSlapd]:
+    """The session's real OpenLDAP server."""
+    instance = ManagedSlapd(tmp_path_factory.mktemp("ldap"), port=free_port())
+    instance.start()
+    yield instance
+    instance.destroy()
+
+
+@pytest.fixture(scope="session")
+def directory_config(slapd: ManagedSlapd) -> DirectoryConfig:
+    """The application bind of the session's slapd."""
+    return slapd.app_config()
+
+
+@pytest.fixture
+def directory(directory_config: DirectoryConfig) -> Iterator[Directory]:
+    """A Directory with caching off, so each test sees its own writes at once."""
+    gateway = Directory(directory_config, cache_seconds=0)
+    yield gateway
+    gateway.close()
+
+
+_org_counter = itertools.count(1)
+
+
+def fresh_org_number() -> str:
+    """A valid organisationsnummer not used by any other test in this session."""
+    body = f"5590{next(_org_counter):05d}"
+    return body + luhn.calc_check_digit(body)
+
+
+class Org:
+    """A private test organisation: one vårdgivare with two vårdenheter, created fresh for each test."""
+
+    def __init__(self, directory: Directory, management: Management = Management.PUBLIC):
+        self.directory = directory
+        self.org_no = fresh_org_number()
+        self.provider = directory.create_provider(CareProvider(
+            hsa_id=f"SE{self.org_no}-E0001", dn="", name=f"Testvårdgivare {self.org_no}", org_no=self.org_no,
+            management=management, consumer=True, producer=True))
+        self.unit_a = directory.create_unit(CareUnit(f"SE{self.org_no}-V0001", "", "Vårdcentralen Testa",
+                                                     self.provider.hsa_id, kind="vårdcentral"))
+        self.unit_b = directory.create_unit(CareUnit(f"SE{self.org_no}-V0002", "", "Medicinkliniken Testby",
+                                                     self.provider.hsa_id, kind="sjukhus"))
+        self._people = itertools.count(1)
+
+    def hsa(self, local: str) -> str:
+        return f"SE{self.org_no}-{local}"
+
+    def person(self, unit: CareUnit | None = None, *, given: str = "Test", surname: str = "Testsson",
+               personnummer: str | None = None, local: str | None = None) -> Person:
+        """Create a person at ``unit`` (default unit A)."""
+        number = next(self._people)
+        unit = unit or self.unit_a
+        return self.directory.create_person(Person(
+            hsa_id=self.hsa(local or f"P{number:04d}"), dn="", given_name=given, surname=surname,
+            personnummer=personnummer, title="Sjuksköterska", unit_hsa_id=unit.hsa_id))
+
+
+@pytest.fixture
+def org(directory: Directory) -> Org:
+    """A fresh public organisation for a test that writes to the directory."""
+    return Org(directory)
+
+
+# ---------------------------------------------------------------------- SQL
+def database_urls(tmp_path: Path) -> list[str]:
+    """SQLite always; PostgreSQL too when NPO_TEST_DATABASE_URL is set (CI)."""
+    urls = [f"sqlite:///{tmp_path / 'npo.db'}"]
+    if os.environ.get("NPO_TEST_DATABASE_URL"):
+        urls.append(os.environ["NPO_TEST_DATABASE_URL"])
+    return urls
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that takes ``db_backend`` once per configured database."""
+    if "db_backend" in metafunc.fixturenames:
+        backends = ["sqlite"] + (["postgresql"] if os.environ.get("NPO_TEST_DATABASE_URL") else [])
+        metafunc.parametrize("db_backend", backends)
+
+
+# ---------------------------------------------------------------------- application
+@pytest.fixture
+def app_settings(tmp_path: Path, directory_config: DirectoryConfig):  # type: ignore[no-untyped-def]
+    """Settings for an app on the session's slapd and a fresh, migrated SQLite database; runtime uses them."""
+    from npo import runtime
+    from npo.db import upgrade
+    from npo.settings import Settings
+
+    settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'npo.db'}",
+                        ldap_url=directory_config.url, ldap_bind_dn=directory_config.bind_dn,
+                        ldap_password=directory_config.password, ldap_cache_seconds=0, env="test")
+    upgrade(settings.sql_url)
+    runtime.configure(settings)
+    yield settings
+    runtime.configure(Settings(var_dir=tmp_path / "unused"))
+
+
+@pytest.fixture
+def client(app_settings):  # type: ignore[no-untyped-def]
+    """A TestClient on the real app."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+# ---------------------------------------------------------------------- Prefect
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A real Prefect API server (temporary database) for the whole session, started on first use."""
+    import pydantic.v1  # noqa: F401  (STACK.md: import before freezegun ever freezes the clock)
+    import pydantic.v1.error_wrappers  # noqa: F401
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield

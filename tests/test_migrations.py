@@ -1,0 +1,20 @@
+"""Alembic migrations reach head on SQLite and (in CI) PostgreSQL, and running them twice is harmless."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from npo.db import current_revision, upgrade
+
+
+def _url(db_backend: str, tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'm.db'}" if db_backend == "sqlite" else os.environ["NPO_TEST_DATABASE_URL"]
+
+
+def test_upgrade_to_head_is_idempotent(db_backend: str, tmp_path: Path) -> None:
+    url = _url(db_backend, tmp_path)
+    upgrade(url)
+    first = current_revision(url)
+    upgrade(url)
+    assert current_revision(url) == first is not None
