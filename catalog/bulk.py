@@ -9,6 +9,7 @@ entry counts as done) or a replace, running the same work again converges.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Callable, Hashable, Iterator
@@ -88,10 +89,8 @@ class RawConnection:
 
     def close(self) -> None:
         """Unbind and close."""
-        try:
+        with contextlib.suppress(OSError):
             self.sock.sendall(ber.unbind_request(self.next_id))
-        except OSError:
-            pass
         self.sock.close()
 
 

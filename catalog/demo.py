@@ -57,7 +57,8 @@ VARDCENTRALER = ["Åhus", "Hörby", "Sjöbo", "Eslöv", "Höör", "Simrishamn", 
                  "Staffanstorp", "Svedala", "Skurup", "Vellinge", "Bjuv", "Klippan", "Perstorp", "Osby", "Broby",
                  "Bromölla", "Svalöv", "Båstad", "Höganäs", "Åstorp", "Tollarp", "Degeberga", "Löberöd"]
 ADMIN_UNITS = {"ADM01": "Skåneförvaltningen, Regionservice", "ADM02": "Koncernkontoret, Avtalsförvaltning",
-               "ADM03": "Vårdgivarservice", "ADM04": "IT Kundtjänst Privata", "ADM05": "Digitalisering, NPÖ-förvaltning"}
+               "ADM03": "Vårdgivarservice", "ADM04": "IT Kundtjänst Privata",
+               "ADM05": "Digitalisering, NPÖ-förvaltning"}
 PRIVATE_PROVIDERS = [
     # (org number stem, name, consumer, [(unit local id, unit name, town)])
     ("556612", "Vårdcentralen Kärnan AB", True, [("VC01", "Vårdcentralen Kärnan", "Helsingborg")]),

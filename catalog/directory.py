@@ -100,8 +100,8 @@ class Directory:
 
     def persons_by_personnummer(self, personnummer: str) -> list[Person]:
         """Every employee identity of one natural person (one per organisation)."""
-        found = self.ldap.search(self.base, f"(&(objectClass=hsaPerson)(personalIdentityNumber={escape(personnummer)}))",
-                                 attributes=E.PERSON_ATTRS)
+        filter_ = f"(&(objectClass=hsaPerson)(personalIdentityNumber={escape(personnummer)}))"
+        found = self.ldap.search(self.base, filter_, attributes=E.PERSON_ATTRS)
         return [E.to_person(dn, attrs) for dn, attrs in found]
 
     def people_of_unit(self, unit_hsa_id: str, *, include_disabled: bool = False) -> list[Person]:

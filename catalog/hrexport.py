@@ -81,7 +81,7 @@ def _date(value: str, column: str) -> dt.date:
 
 def _has_undecodable(values: Iterable[str]) -> int | None:
     for value in values:
-        for index, char in enumerate(value):
+        for _index, char in enumerate(value):
             if "\udc80" <= char <= "\udcff":
                 return ord(char) - 0xDC00
     return None

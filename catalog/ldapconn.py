@@ -6,6 +6,7 @@ Everything above this module sees :class:`DirectoryUnavailable` (LDAP down, unre
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -130,20 +131,16 @@ class LdapSession:
             with self._lock:
                 if conn in self._all:
                     self._all.remove(conn)
-            try:
+            with contextlib.suppress(Exception):  # the socket is already broken; closing is best effort
                 conn.unbind()
-            except Exception:  # noqa: BLE001 - the socket is already broken; closing is best effort
-                pass
 
     def close(self) -> None:
         """Unbind every connection this session opened."""
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
-            try:
+            with contextlib.suppress(Exception):  # best effort at shutdown
                 conn.unbind()
-            except Exception:  # noqa: BLE001 - best effort at shutdown
-                pass
         self._local = threading.local()
 
     def run(self, operation: Callable[[Connection], T]) -> T:

@@ -197,10 +197,9 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
     """Compare an export with the persons in scope; pure (no directory access)."""
     by_pnr: dict[str, Person] = {}
     for person in current:
-        if person.personnummer:
-            # a natural person has one HSA-ID per organisation; within one provider prefer the active one
-            if person.personnummer not in by_pnr or person.active:
-                by_pnr[person.personnummer] = person
+        # a natural person has one HSA-ID per organisation; within one provider prefer the active one
+        if person.personnummer and (person.personnummer not in by_pnr or person.active):
+            by_pnr[person.personnummer] = person
     plan = SyncPlan(source=export.source, scope_provider=provider_hsa_id,
                     scope_active=sum(1 for p in current if p.active), rejected=list(export.rejected))
     units_upper = {k.upper(): v for k, v in units.items()}

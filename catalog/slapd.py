@@ -205,7 +205,8 @@ access to *
         suffix_attr, suffix_value = self.base.split(",")[0].split("=", 1)
         top = f"dn: {self.base}\nobjectClass: country\n{suffix_attr}: {suffix_value}\n"
         if suffix_attr.lower() != "c":
-            top = f"dn: {self.base}\nobjectClass: organization\nobjectClass: dcObject\no: npo\n{suffix_attr}: {suffix_value}\n"
+            top = (f"dn: {self.base}\nobjectClass: organization\nobjectClass: dcObject\no: npo\n"
+                   f"{suffix_attr}: {suffix_value}\n")
         return (
             f"{top}\n"
             f"dn: ou=System,{self.base}\nobjectClass: organizationalUnit\nou: System\n\n"

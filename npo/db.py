@@ -18,8 +18,10 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision``."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Bring the database at ``url`` to ``revision`` (a SQLite file's folder is created first)."""
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
 
 

@@ -9,7 +9,7 @@ import itertools
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Prefect reads these at import; keep its state out of ~/.prefect and turn telemetry off before anything imports it.
@@ -43,6 +43,21 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedSlapd]:
     instance.start()
     yield instance
     instance.destroy()
+
+
+@pytest.fixture
+def make_slapd(tmp_path: Path) -> Iterator[Callable[[], ManagedSlapd]]:
+    """A factory of extra slapd instances for tests that stop or break one; all are destroyed afterwards."""
+    made: list[ManagedSlapd] = []
+
+    def make() -> ManagedSlapd:
+        instance = ManagedSlapd(tmp_path / f"ldap{len(made)}", port=free_port())
+        made.append(instance)
+        return instance
+
+    yield make
+    for instance in made:
+        instance.destroy()
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,6 @@ from catalog import Directory, demo
 from catalog.hrexport import read_export, write_export
 from catalog.model import VOB_PURPOSE, Management, RoleName
 from catalog.reconcile import run_sync
-from catalog.slapd import ManagedSlapd
-from tests.conftest import free_port
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -48,8 +46,8 @@ def test_demo_covers_what_the_issue_asks_for() -> None:
     assert catalog.memberships
 
 
-def test_load_twice_then_query_like_the_application(tmp_path: Path) -> None:
-    instance = ManagedSlapd(tmp_path / "ldap", port=free_port())
+def test_load_twice_then_query_like_the_application(tmp_path: Path, make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
     instance.start()
     try:
         catalog = demo.generate(persons=250, seed=2, today=TODAY)

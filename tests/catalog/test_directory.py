@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
@@ -17,8 +16,7 @@ from catalog.model import (
     RoleName,
     Validity,
 )
-from catalog.slapd import ManagedSlapd
-from tests.conftest import Org, free_port
+from tests.conftest import Org
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -158,8 +156,8 @@ def test_invalid_hsa_id_on_write_is_refused_before_ldap(org: Org, directory: Dir
         directory.create_person(Person("SE2321000255-Å*", "", "A", "B", unit_hsa_id=org.unit_a.hsa_id))
 
 
-def test_ldap_down_raises_directory_unavailable_and_recovers(tmp_path: Path) -> None:
-    instance = ManagedSlapd(tmp_path / "ldap", port=free_port())
+def test_ldap_down_raises_directory_unavailable_and_recovers(make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
     instance.start()
     gateway = Directory(instance.app_config(), cache_seconds=0)
     org = Org(gateway)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-
-import pytest
 
 from catalog import Directory
 from catalog.hrexport import read_export
 from catalog.model import PersonStatus, Validity
 from catalog.reconcile import ChangeKind, run_sync
-from catalog.slapd import ManagedSlapd
-from tests.conftest import Org, free_port
+from tests.conftest import Org
 
 TODAY = dt.date(2026, 11, 25)
 HEADER = "personnummer;given_name;surname;unit_hsa_id;title;employment_start;employment_end"
@@ -118,8 +114,8 @@ def test_rejected_rows_are_reported_and_never_make_a_leaver(org: Org, directory:
     assert mine(directory, org, P[2]) == []
 
 
-def test_ldap_down_mid_run_reports_what_was_applied_and_a_rerun_converges(tmp_path: Path) -> None:
-    instance = ManagedSlapd(tmp_path / "ldap", port=free_port())
+def test_ldap_down_mid_run_reports_what_was_applied_and_a_rerun_converges(make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
     instance.start()
     directory = Directory(instance.app_config(), cache_seconds=0)
     org = Org(directory)

@@ -34,8 +34,8 @@ def test_a_broken_schema_is_refused_with_slaptests_message(tmp_path: Path, monke
         ManagedSlapd(tmp_path / "ldap", port=free_port()).write_config()
 
 
-def test_start_status_stop_and_restart_keep_the_data(tmp_path: Path) -> None:
-    instance = ManagedSlapd(tmp_path / "ldap", port=free_port())
+def test_start_status_stop_and_restart_keep_the_data(make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
     assert not instance.status().running
     assert instance.start() is True
     assert instance.start() is False  # already running: idempotent
@@ -58,8 +58,8 @@ def test_start_status_stop_and_restart_keep_the_data(tmp_path: Path) -> None:
     assert not instance.root.exists()
 
 
-def test_a_stale_pidfile_does_not_block_start(tmp_path: Path) -> None:
-    instance = ManagedSlapd(tmp_path / "ldap", port=free_port())
+def test_a_stale_pidfile_does_not_block_start(make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
     instance.root.mkdir(parents=True)
     instance.pid_path.write_text("999999\n")
     assert instance.start() is True
@@ -79,8 +79,8 @@ def test_app_bind_has_no_500_entry_size_limit_but_anonymous_sees_nothing(slapd: 
                                                                          directory: Directory) -> None:
     org = Org(directory)
     unit = directory.create_unit(CareUnit(org.hsa("V0900"), "", "Stor enhet", org.provider.hsa_id))
-    from catalog.bulk import BulkWriter
     from catalog import entries as E
+    from catalog.bulk import BulkWriter
 
     with BulkWriter(slapd.app_config()) as writer:
         for n in range(620):
