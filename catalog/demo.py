@@ -17,6 +17,7 @@ from faker import Faker
 
 from catalog import entries as E
 from catalog.bulk import BulkWriter
+from catalog.clock import local_date, local_midnight
 from catalog.directory import derived_commission_id
 from catalog.identifiers import make_hsa_id, validate_personnummer
 from catalog.ldapconn import DirectoryConfig, DirectoryUnavailable
@@ -204,12 +205,6 @@ class DemoCatalog:
                 E.membership_attributes(m)) for m in self.memberships]
 
 
-def _stockholm_midnight(day: dt.date) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.combine(day, dt.time(), ZoneInfo("Europe/Stockholm")).astimezone(dt.UTC)
-
-
 def _organisation() -> tuple[list[CareProvider], list[CareUnit]]:
     providers = [CareProvider(SKANE, "", "Region Skåne", SKANE_ORG, Management.PUBLIC, None, True, True,
                               "npo-forvaltning@skane.example")]
@@ -263,7 +258,7 @@ def generate(*, persons: int = 2000, seed: int = 1, today: dt.date | None = None
                         hsa_titles=(hsa_title,) if hsa_title else (), pa_title_codes=(pa_code,) if pa_code else (),
                         mail=f"{_ascii(given)}.{_ascii(surname)}.{hsa_id.split('-')[-1].lower()}@"
                              f"{'skane' if hsa_id.startswith('SE2321000255') else 'vard'}.example",
-                        unit_hsa_id=unit_id, employment_start=_stockholm_midnight(start))
+                        unit_hsa_id=unit_id, employment_start=local_midnight(start))
         catalog.persons.append(person)
         return person
 
@@ -338,7 +333,7 @@ def _commissions(catalog: DemoCatalog, rng: random.Random, today: dt.date) -> No
             continue
         if unit.hsa_id in holding or rng.random() < 0.4:
             holding.add(unit.hsa_id)
-    start = _stockholm_midnight(dt.date(2024, 1, 1))
+    start = local_midnight(dt.date(2024, 1, 1))
     for unit_id in sorted(holding):
         commission_id = derived_commission_id(unit_id)
         catalog.commissions.append(Commission(commission_id, "", VOB_SJF_NAME, VOB_PURPOSE, (SJF_READ_RIGHT,),
@@ -351,13 +346,13 @@ def _commissions(catalog: DemoCatalog, rng: random.Random, today: dt.date) -> No
         is_cast = (unit_id, person.hsa_id) in cast_members
         if not is_cast and (any(person.hsa_id == m.hsa_id for m in CAST) or rng.random() >= 0.6):
             continue
-        begin = _stockholm_midnight(today - dt.timedelta(days=rng.randint(1, 700)))
+        begin = local_midnight(today - dt.timedelta(days=rng.randint(1, 700)))
         roll = rng.random()
         end = None
         if not is_cast and roll < 0.05:
-            end = _stockholm_midnight(today + dt.timedelta(days=rng.randint(1, 30)))  # ends soon
+            end = local_midnight(today + dt.timedelta(days=rng.randint(1, 30)))  # ends soon
         elif not is_cast and roll < 0.08:
-            end = _stockholm_midnight(today - dt.timedelta(days=rng.randint(1, 90)))  # already ended
+            end = local_midnight(today - dt.timedelta(days=rng.randint(1, 90)))  # already ended
         catalog.memberships.append(Membership(derived_commission_id(unit_id), person.hsa_id, "",
                                               Validity(begin, end), "demo"))
 
@@ -413,8 +408,6 @@ def load(config: DirectoryConfig, catalog: DemoCatalog, *, progress: Callable[[i
 def hr_export_rows(catalog: DemoCatalog, *, seed: int = 1, today: dt.date | None = None) -> list[dict[str, str]]:
     """An HR export of Region Skåne matching the demo, with a few realistic differences to reconcile:
     three leavers missing, two new hires, three changed titles, one bad personnummer and one unknown unit."""
-    from zoneinfo import ZoneInfo
-
     today = today or dt.date.today()
     rng = random.Random(seed + 7)
     fake = Faker("sv_SE")
@@ -424,12 +417,11 @@ def hr_export_rows(catalog: DemoCatalog, *, seed: int = 1, today: dt.date | None
     candidates = [p for p in skane if p.hsa_id not in cast_ids]
     picked = [p.hsa_id for p in rng.sample(candidates, min(6, len(candidates)))]
     leavers, retitled = set(picked[:3]), set(picked[3:])
-    stockholm = ZoneInfo("Europe/Stockholm")
     rows = []
     for person in skane:
         if person.hsa_id in leavers:
             continue
-        start = person.employment_start.astimezone(stockholm).date() if person.employment_start else today
+        start = local_date(person.employment_start) if person.employment_start else today
         rows.append({
             "personnummer": person.personnummer or "", "given_name": person.given_name, "surname": person.surname,
             "unit_hsa_id": person.unit_hsa_id or "",

@@ -15,16 +15,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from zoneinfo import ZoneInfo
 
 from catalog import entries as E
 from catalog.bulk import BulkWriter, search_entries
+from catalog.clock import STOCKHOLM, local_midnight
 from catalog.directory import Directory, person_changes
 from catalog.hrexport import HrExport, HrRow, RejectedRow, mask_personnummer
 from catalog.ldapconn import DirectoryError, DirectoryUnavailable, EntryNotFound
 from catalog.model import CareUnit, Person, PersonStatus
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 Progress = Callable[[str, int, int], None]
 
 
@@ -153,10 +152,6 @@ class SyncReport:
         return out
 
 
-def _local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), STOCKHOLM).astimezone(dt.UTC)
-
-
 def _new_hsa_id(org_hsa_prefix: str, taken: set[str]) -> str:
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     while True:
@@ -167,8 +162,8 @@ def _new_hsa_id(org_hsa_prefix: str, taken: set[str]) -> str:
 
 
 def _wanted(row: HrRow, hsa_id: str, current: Person | None) -> Person:
-    start = _local_midnight(row.employment_start)
-    end = _local_midnight(row.employment_end) if row.employment_end else None
+    start = local_midnight(row.employment_start)
+    end = local_midnight(row.employment_end) if row.employment_end else None
     return Person(
         hsa_id=hsa_id, dn=current.dn if current else "", given_name=row.given_name, surname=row.surname,
         personnummer=row.personnummer, title=row.title,

@@ -1,1 +1,4 @@
 """Imports every module that defines SQLModel tables, so that Alembic and the tests see the whole schema."""
+
+import overview.models  # noqa: F401
+import provisioning.models  # noqa: F401

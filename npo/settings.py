@@ -49,6 +49,26 @@ class Settings(BaseSettings):
     secret_key: str = "dev-only-secret-change-me"
     dev_login: bool = False
 
+    # SITHS (D7). In the embedded stack a dev CA under var/certs stands in for the SITHS CA chain.
+    siths_ca_file: Path | None = Field(default=None, description="PEM bundle of the CA(s) user certificates chain to")
+    tls_cert_file: Path | None = Field(default=None, description="server certificate of the mTLS listener")
+    tls_key_file: Path | None = None
+    overview_port: int = 8443
+    trusted_proxies: list[str] = Field(default_factory=list, description="addresses allowed to forward a verified cert")
+    proxy_cert_header: str = "X-SSL-Client-Cert"
+
+    # mail (the outbox delivers through this SMTP server; the embedded stack runs a sink)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    mail_from: str = "npo-behorighet@skane.example"
+    service_desk_mail: str = "servicedesk@skane.example"
+    public_base_url: str = "http://127.0.0.1:8000"
+    npo_url: str = "https://npo.sjunet.org"
+
+    # Prefect: when prefect_api_url is set, the web triggers flows through deployments; otherwise in-process
+    prefect_api_url: str | None = None
+    prefect_port: int = 4200
+
     # HR reconciliation
     hr_provider_hsa_id: str = "SE2321000255-E00001"
     hr_source: Path | None = None
@@ -68,6 +88,11 @@ class Settings(BaseSettings):
     def sql_url(self) -> str:
         """The SQLAlchemy URL in use."""
         return self.database_url or f"sqlite:///{self.var_dir / 'npo.db'}"
+
+    @property
+    def certs_dir(self) -> Path:
+        """Where the dev CA and issued certificates live (embedded stack)."""
+        return self.var_dir / "certs"
 
     @property
     def embedded_ldap(self) -> bool:

@@ -1,0 +1,1 @@
+"""SQL tables of orders, decisions, delegations, audit rows and the mail outbox."""
