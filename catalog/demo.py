@@ -205,7 +205,8 @@ class DemoCatalog:
                 E.membership_attributes(m)) for m in self.memberships]
 
 
-def _organisation() -> tuple[list[CareProvider], list[CareUnit]]:
+def organisation() -> tuple[list[CareProvider], list[CareUnit]]:
+    """The demo's vårdgivare and vårdenheter (no people): the same for every seed."""
     providers = [CareProvider(SKANE, "", "Region Skåne", SKANE_ORG, Management.PUBLIC, None, True, True,
                               "npo-forvaltning@skane.example")]
     units: list[CareUnit] = []
@@ -241,7 +242,7 @@ def generate(*, persons: int = 2000, seed: int = 1, today: dt.date | None = None
     rng = random.Random(seed)
     fake = Faker("sv_SE")
     fake.seed_instance(seed)
-    providers, units = _organisation()
+    providers, units = organisation()
     catalog = DemoCatalog(providers=providers)
     care_units = [u for u in units if u.kind != "förvaltning"]
     by_id = {u.hsa_id: u for u in units}
