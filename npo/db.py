@@ -25,14 +25,14 @@ def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def current_revision(url: str) -> str | None:
-    """The revision the database is at (None when never migrated)."""
+def current_heads(url: str) -> tuple[str, ...]:
+    """The revisions the database is at, one per branch (empty when never migrated)."""
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy import create_engine
 
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
     finally:
         engine.dispose()

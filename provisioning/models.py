@@ -1,1 +1,210 @@
-"""SQL tables of orders, decisions, delegations, audit rows and the mail outbox."""
+"""SQL tables of orders, their lines, decisions, delegations, audit rows and the mail outbox.
+
+An order's *request* (what was asked, by whom, for which unit) is immutable once submitted: a listener refuses any
+UPDATE that touches those columns (ARCHITECTURE §4). Only the workflow columns move, and only through
+`provisioning.states.transition`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import Column, String, Text, UniqueConstraint, event, inspect
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+from catalog.sqltypes import UTCDateTime
+
+
+class OrderKind(StrEnum):
+    COMMISSION = "commission"  # Beställning av medarbetaruppdrag VoB SJF för en vårdenhet
+    MEMBERSHIP = "membership"  # Beställning av behörigheter: staff on the unit's commission
+
+
+class OrderState(StrEnum):
+    SUBMITTED = "submitted"
+    WAITING_FOR_COMMISSION = "waiting_for_commission"
+    AWAITING_CONTRACT_MANAGER = "awaiting_contract_manager"
+    AWAITING_CATALOG_ADMIN = "awaiting_catalog_admin"
+    AWAITING_USER_ADMIN = "awaiting_user_admin"
+    APPROVED = "approved"
+    PROVISIONING = "provisioning"
+    PROVISIONED = "provisioned"
+    PROVISIONING_FAILED = "provisioning_failed"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+class Route(StrEnum):
+    PUBLIC = "public"  # Region Skåne's own units: Skåneförvaltningen / the unit's catalog administrator
+    PRIVATE = "private"  # private health-choice units: Koncernkontoret → Vårdgivarservice / IT Kundtjänst Privata
+
+
+class LineAction(StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+    CHANGE_VALIDITY = "change_validity"
+
+
+class Outcome(StrEnum):
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+def _enum(kind: type[StrEnum], **kwargs: object) -> object:
+    """A column holding a StrEnum by value (VARCHAR on every database), read back as the enum."""
+    return Field(sa_column=Column(SAEnum(kind, native_enum=False, length=32, validate_strings=True,
+                                         values_callable=lambda members: [m.value for m in members]), **kwargs))
+
+
+def _utc(**kwargs: object) -> object:
+    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+
+
+class Order(SQLModel, table=True):
+    """One order. Request columns are frozen at submission; workflow columns move with the state machine."""
+
+    __tablename__ = "orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(sa_column=Column(String(24), unique=True, nullable=False))
+    kind: OrderKind = _enum(OrderKind, nullable=False, index=True)  # type: ignore[assignment]
+    # -- the request (immutable)
+    unit_hsa_id: str = Field(max_length=32, index=True)
+    unit_name: str = Field(max_length=200)
+    provider_hsa_id: str = Field(max_length=32)
+    provider_name: str = Field(max_length=200)
+    route: Route = _enum(Route, nullable=False)  # type: ignore[assignment]
+    requested_by: str = Field(max_length=32, index=True)
+    requested_by_name: str = Field(max_length=200)
+    on_behalf_of: str | None = Field(default=None, max_length=32)  # the manager, when a delegate ordered
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    contact_name: str = Field(max_length=120)
+    contact_phone: str = Field(max_length=40)
+    contact_email: str = Field(max_length=254)
+    requested_start: dt.date
+    care_agreement_reference: str | None = Field(default=None, max_length=120)
+    submitted_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    # -- the workflow
+    state: OrderState = _enum(OrderState, nullable=False, index=True)  # type: ignore[assignment]
+    state_since: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    queue: str | None = Field(default=None, max_length=40, index=True)
+    queue_scope: str | None = Field(default=None, max_length=32)
+    due_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    reminded_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    escalated_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    attempts: int = 0
+    next_attempt_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    commission_hsa_id: str | None = Field(default=None, max_length=32)
+    depends_on: int | None = Field(default=None, foreign_key="orders.id")
+    version: int = Field(default=1, nullable=False)
+
+
+REQUEST_COLUMNS = frozenset({
+    "reference", "kind", "unit_hsa_id", "unit_name", "provider_hsa_id", "provider_name", "route", "requested_by",
+    "requested_by_name", "on_behalf_of", "justification", "contact_name", "contact_phone", "contact_email",
+    "requested_start", "care_agreement_reference", "submitted_at",
+})
+
+
+class OrderLine(SQLModel, table=True):
+    """One staff member on a membership order (immutable like the order)."""
+
+    __tablename__ = "order_lines"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    action: LineAction = _enum(LineAction, nullable=False)  # type: ignore[assignment]
+    person_hsa_id: str = Field(max_length=32)
+    person_name: str = Field(max_length=200)
+    person_mail: str | None = Field(default=None, max_length=254)
+    valid_from: dt.date
+    valid_to: dt.date | None = None  # last day, inclusive; None = until further notice
+
+
+class Decision(SQLModel, table=True):
+    """A person's decision at one stage; the unique key makes a second decision on the same stage impossible."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("order_id", "stage", name="uq_decision_stage"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    stage: OrderState = _enum(OrderState, nullable=False)  # type: ignore[assignment]
+    outcome: Outcome = _enum(Outcome, nullable=False)  # type: ignore[assignment]
+    decided_by: str = Field(max_length=32)
+    decided_by_name: str = Field(max_length=200)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+
+
+class AuditEvent(SQLModel, table=True):
+    """Every transition: who, when, from, to, why (written in the transition's transaction)."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="orders.id", index=True)
+    at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    actor: str = Field(max_length=64)  # an HSA-ID, or "system" for the flows
+    actor_name: str = Field(max_length=200)
+    event: str = Field(max_length=40)
+    from_state: OrderState | None = _enum(OrderState, nullable=True)  # type: ignore[assignment]
+    to_state: OrderState = _enum(OrderState, nullable=False)  # type: ignore[assignment]
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Delegation(SQLModel, table=True):
+    """A unit manager's time-boxed grant of the ordering right for one unit to another person."""
+
+    __tablename__ = "delegations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_hsa_id: str = Field(max_length=32, index=True)
+    manager_hsa_id: str = Field(max_length=32)
+    delegate_hsa_id: str = Field(max_length=32, index=True)
+    delegate_name: str = Field(max_length=200)
+    valid_from: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    valid_to: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    revoked_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail written in the same transaction as the change it tells about; delivered later, once (D3)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_column=Column(String(160), unique=True, nullable=False))
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    template: str = Field(max_length=60)
+    recipients: str = Field(sa_column=Column(Text, nullable=False))  # comma-separated addresses
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    claimed_until: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: dt.datetime | None = _utc(nullable=True, index=True)  # type: ignore[assignment]
+
+
+class ImmutableOrder(Exception):
+    """Something tried to change what an order asked for after submission."""
+
+
+@event.listens_for(Order, "before_update")
+def _refuse_request_changes(_mapper: object, _connection: object, order: Order) -> None:
+    state = inspect(order)
+    changed = {attr.key for attr in state.attrs if attr.history.has_changes()} & REQUEST_COLUMNS
+    if changed:
+        raise ImmutableOrder(f"order {order.reference}: {', '.join(sorted(changed))} cannot change after submission")
+
+
+@event.listens_for(OrderLine, "before_update")
+def _refuse_line_changes(_mapper: object, _connection: object, line: OrderLine) -> None:
+    raise ImmutableOrder(f"order line {line.id} cannot change after submission")

@@ -171,3 +171,47 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+# ---------------------------------------------------------------------- mail
+class MailSink:
+    """A real SMTP server (aiosmtpd) on a free port that keeps what it receives."""
+
+    def __init__(self) -> None:
+        import email
+        from email import policy
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]  # noqa: N802
+                message = email.message_from_bytes(envelope.content, policy=policy.default)
+                sink.messages.append((list(envelope.rcpt_tos), message))
+                return "250 Message accepted for delivery"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def subjects(self) -> list[str]:
+        return [str(message["Subject"]) for _to, message in self.messages]
+
+    def to(self, address: str) -> list:
+        return [message for rcpt, message in self.messages if address in rcpt]
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[MailSink]:
+    """A running SMTP sink for one test."""
+    sink = MailSink()
+    sink.start()
+    yield sink
+    sink.stop()

@@ -7,6 +7,8 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import sqlmodel
+
+import catalog.sqltypes
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

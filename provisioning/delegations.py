@@ -1,0 +1,73 @@
+"""Delegation of the ordering right: a unit manager lets another person order for one unit, for a limited time."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from catalog import Directory
+from catalog.clock import end_of_day, local_date
+from catalog.identifiers import InvalidIdentifier, validate_hsa_id
+from provisioning.authz import Actor
+from provisioning.errors import InvalidInputs, NotAllowed, NotFound
+from provisioning.inputs import years_later
+from provisioning.models import Delegation
+
+MAX_YEARS = 1
+
+
+def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: str, delegate_hsa_id: str,
+          valid_to: dt.date | None, now: dt.datetime) -> Delegation:
+    """Delegate the ordering right for a unit the actor manages (until and including ``valid_to``)."""
+    if not any(u.hsa_id.upper() == unit_hsa_id.upper() for u in actor.managed_units):
+        raise NotAllowed("Bara enhetens verksamhetschef kan delegera beställningsrätten.")
+    errors: dict[str, str] = {}
+    delegate = None
+    try:
+        delegate = directory.find_person(validate_hsa_id(delegate_hsa_id.strip()))
+        if delegate is None or not delegate.active:
+            errors["delegate_hsa_id"] = f"{delegate_hsa_id} finns inte som aktiv person i Skånekatalogen."
+        elif delegate.hsa_id.upper() == actor.hsa_id.upper():
+            errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."
+    except InvalidIdentifier as exc:
+        errors["delegate_hsa_id"] = exc.message
+    today = local_date(now)
+    if valid_to is None:
+        errors["valid_to"] = "Ange till och med vilket datum delegeringen gäller."
+    elif valid_to < today:
+        errors["valid_to"] = "Slutdatumet kan inte ligga bakåt i tiden."
+    elif valid_to > years_later(today, MAX_YEARS):
+        errors["valid_to"] = f"En delegering kan gälla högst {MAX_YEARS} år; förnya den vid behov."
+    if errors:
+        raise InvalidInputs(errors)
+    assert delegate is not None and valid_to is not None
+    delegation = Delegation(unit_hsa_id=unit_hsa_id, manager_hsa_id=actor.hsa_id, delegate_hsa_id=delegate.hsa_id,
+                            delegate_name=delegate.name, valid_from=now, valid_to=end_of_day(valid_to), created_at=now)
+    session.add(delegation)
+    session.flush()
+    return delegation
+
+
+def revoke(*, session: Session, actor: Actor, delegation_id: int, now: dt.datetime) -> Delegation:
+    """End a delegation now (the manager who granted it, or the unit's current manager)."""
+    delegation = session.get(Delegation, delegation_id)
+    if delegation is None:
+        raise NotFound("Delegeringen finns inte.")
+    if not any(u.hsa_id.upper() == delegation.unit_hsa_id.upper() for u in actor.managed_units):
+        raise NotAllowed("Bara enhetens verksamhetschef kan återkalla delegeringen.")
+    if delegation.revoked_at is None:
+        delegation.revoked_at = now
+        session.add(delegation)
+        session.flush()
+    return delegation
+
+
+def delegations_for(session: Session, actor: Actor, *, now: dt.datetime) -> list[Delegation]:
+    """Current and future delegations of the units the actor manages."""
+    units = [u.hsa_id for u in actor.managed_units]
+    if not units:
+        return []
+    return list(session.exec(select(Delegation).where(
+        Delegation.unit_hsa_id.in_(units), Delegation.revoked_at.is_(None),  # type: ignore[attr-defined,union-attr]
+        Delegation.valid_to > now).order_by(Delegation.valid_to)).all())
