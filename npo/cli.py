@@ -15,6 +15,8 @@ import typer
 from catalog import DirectoryError, DirectoryUnavailable, InvalidIdentifier
 from catalog.hrexport import HrExportError
 from catalog.slapd import SlapdError
+from npo.certs import certs_app
+from npo.overview_cli import audit_app, load_demo_patients, log_extract
 
 app = typer.Typer(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -24,6 +26,9 @@ db_app = typer.Typer(help="SQL-databasen", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
+app.add_typer(certs_app, name="certs")
+app.add_typer(audit_app, name="audit")
+app.command("log-extract")(log_extract)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -113,6 +118,7 @@ def demo_load(
     persons: Annotated[int, typer.Option(min=20, max=500_000, help="antal personer i katalogen")] = 2000,
     seed: Annotated[int, typer.Option(help="slumpfrö; samma frö ger samma demo")] = 1,
     hr_export: Annotated[Path | None, typer.Option(help="skriv en HR-fil som matchar demon hit")] = None,
+    patients: Annotated[int, typer.Option(min=0, help="antal demopatienter i SQL-databasen (0 = inga)")] = 200,
 ) -> None:
     """Fill the directory with deterministic demo data (idempotent)."""
     from catalog import demo
@@ -136,6 +142,7 @@ def demo_load(
     typer.echo(f"Demo inläst: {len(catalog.persons)} personer, {len(catalog.units)} enheter, "
                f"{len(catalog.commissions)} medarbetaruppdrag, {len(catalog.memberships)} kopplingar.")
     typer.echo(f"HR-fil för synk: {target} ({rows} rader)")
+    load_demo_patients(settings, patients=patients, seed=seed)
 
 
 @contextmanager

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     prefect_api_url: str | None = None
     prefect_port: int = 4200
 
+    # Region Skåne's own vårdgivare: its units order the public way (Skåneförvaltningen)
+    region_provider_hsa_id: str = "SE2321000255-E00001"
+
     # HR reconciliation
     hr_provider_hsa_id: str = "SE2321000255-E00001"
     hr_source: Path | None = None

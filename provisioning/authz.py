@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from catalog import Directory
 from catalog.model import CareUnit, RoleName
+from provisioning.errors import NotAllowed
 from provisioning.models import Delegation, Order, OrderState
 from provisioning.routing import queue_for
 
@@ -106,3 +107,23 @@ def _still_manages(directory: Directory, unit_hsa_id: str, manager_hsa_id: str) 
     """A delegation lapses when the person who granted it no longer manages the unit."""
     unit = directory.unit(unit_hsa_id)
     return bool(unit and unit.manager_hsa_id and unit.manager_hsa_id.upper() == manager_hsa_id.upper())
+
+
+def require_orderer(actor: Actor) -> None:
+    """Ordering pages: unit managers and their delegates."""
+    if not actor.orderable_units():
+        raise NotAllowed("Du är inte verksamhetschef för någon vårdenhet och har ingen delegering av "
+                         "beställningsrätten. Be din verksamhetschef om en delegering.")
+
+
+def require_manager(actor: Actor) -> None:
+    """Delegation: only the unit's verksamhetschef."""
+    if not actor.managed_units:
+        raise NotAllowed("Bara en vårdenhets verksamhetschef kan delegera beställningsrätten.")
+
+
+def require_approver(actor: Actor) -> None:
+    """The dashboard: members of an approver queue or the system administrators."""
+    if not any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _scope in actor.roles):
+        raise NotAllowed("Du ingår inte i någon attestkö. Kontakta Skånekatalogens katalogansvariga om du ska "
+                         "attestera beställningar.")

@@ -155,7 +155,7 @@ def parse_membership_order(raw: Mapping[str, object], *, today: dt.date) -> Memb
     """Parse and check the membership order form; raises InvalidInputs with every field's message."""
     r = _Reader(raw)
     unit = r.hsa_id("unit_hsa_id", "Vårdenhet")
-    action_text = r.text("action", "Åtgärd", max_length=20) or LineAction.ADD.value
+    action_text = r.text("action", "Åtgärd", required=False, max_length=20) or LineAction.ADD.value
     try:
         action = LineAction(action_text)
     except ValueError:

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from catalog import Directory
 from catalog.clock import local_date
 from catalog.model import VOB_PURPOSE, Commission
-from provisioning.authz import Actor
+from provisioning.authz import Actor, require_orderer
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import InvalidInputs
 from provisioning.inputs import CommissionOrderInput, MembershipOrderInput
@@ -45,6 +45,7 @@ def open_commission_order(session: Session, unit_hsa_id: str) -> Order | None:
 
 
 def _placement(directory: Directory, config: ProvisioningConfig, actor: Actor, unit_hsa_id: str) -> Placement:
+    require_orderer(actor)
     if not actor.may_order_for(unit_hsa_id):
         raise InvalidInputs({"unit_hsa_id": "Du kan bara beställa för vårdenheter där du är verksamhetschef eller "
                                             "har fått beställningsrätten delegerad."})

@@ -27,6 +27,8 @@ from catalog.ldapconn import DirectoryConfig  # noqa: E402
 from catalog.model import CareProvider, CareUnit, Management, Person  # noqa: E402
 from catalog.slapd import ManagedSlapd  # noqa: E402
 
+pytest_plugins = ["tests.world"]  # the `world` fixture of the ordering tests
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""

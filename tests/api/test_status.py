@@ -18,7 +18,7 @@ def test_status_page_shows_database_and_directory_healthy(client: TestClient, or
     health = client.get("/api/health").json()
     assert health["ok"] is True
     assert health["parts"]["directory"]["healthy"] and "vårdgivare" in health["parts"]["directory"]["detail"]
-    assert client.get("/", follow_redirects=False).headers["location"] == "/status"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"  # nobody signed in
 
 
 def test_directory_down_is_shown_not_a_500(app_settings: Settings) -> None:

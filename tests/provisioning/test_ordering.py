@@ -17,7 +17,8 @@ from provisioning.inputs import parse_commission_order, parse_membership_order
 from provisioning.models import AuditEvent, Decision, ImmutableOrder, Order, OrderState, OutboxMail
 from provisioning.ordering import submit_commission_order, submit_membership_order
 from tests.conftest import free_port
-from tests.provisioning.conftest import NOW, World
+from tests.provisioning.conftest import NOW
+from tests.world import World
 
 TODAY = NOW.date()
 
@@ -165,10 +166,12 @@ def test_a_waiting_membership_order_is_rejected_when_the_commission_is(world, se
 
 
 def test_who_may_order_for_a_unit(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(InvalidInputs) as caught:  # a nurse is no manager
+    with pytest.raises(NotAllowed, match="delegering"):  # a nurse is no manager
         order_commission(world, sessions, actor, world.public_staff[0], world.public_unit.hsa_id)
+    with pytest.raises(InvalidInputs) as caught:  # a manager of another unit may not order for this one
+        order_commission(world, sessions, actor, world.private_manager, world.public_unit.hsa_id)
     assert "verksamhetschef" in caught.value.errors["unit_hsa_id"]
-    with pytest.raises(InvalidInputs):  # a manager of another unit neither
+    with pytest.raises(InvalidInputs):
         order_commission(world, sessions, actor, world.private_manager, world.public_unit.hsa_id)
     with sessions() as session:
         delegations.grant(session=session, directory=world.directory, actor=actor(world.public_manager),

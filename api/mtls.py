@@ -1,0 +1,228 @@
+"""Serving the app with SITHS login: uvicorn with mTLS, or plain HTTP behind a trusted TLS-terminating proxy (D7).
+
+uvicorn does not put the client certificate into the ASGI scope (STACK.md §5); the protocol subclasses below do, as
+``scope["extensions"]["tls"]["client_cert_chain"]``, and record the TCP peer (``npo.transport``) for the proxy check.
+
+A missing or foreign certificate must get a clear page, not a dropped connection. Python's ssl module has no verify
+callback (CPython issue #75425), so with a plain ``SSLContext`` a certificate from another CA fails the handshake
+and the browser shows only its own error. Two stdlib-only steps through ``ctypes`` into the libssl that ``_ssl``
+uses fix that (docs/siths.md explains the choice):
+
+* the SITHS CA names are advertised in the CertificateRequest (``SSL_CTX_set_client_CA_list``), so browsers offer
+  only matching certificates;
+* a verify callback that accepts every certificate at the TLS layer (``SSL_CTX_set_verify``): the handshake still
+  proves possession of the private key, and api.siths verifies chain, validity, usage and HSA-ID and answers with a
+  page. When the hook cannot be installed (another Python build), OpenSSL verifies against the SITHS CA instead and
+  a foreign certificate ends the handshake; expired SITHS certificates still reach the page (NO_CHECK_TIME).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.siths import PEER_EXTENSION
+from npo.settings import Settings
+
+log = logging.getLogger("npo.mtls")
+
+_TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
+X509_V_FLAG_NO_CHECK_TIME = 0x200000  # OpenSSL: do not check validity times (the app does, with a clear page)
+SSL_VERIFY_PEER = 0x01
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
+
+
+class MtlsConfigError(ValueError):
+    """The mTLS listener lacks a certificate file; the message names the setting."""
+
+
+class ForeignCertificates(StrEnum):
+    """What the TLS layer does with a client certificate that does not chain to the SITHS CA."""
+
+    PAGE = "page"  # accept at TLS, refuse in the app with a page (needs the libssl hook)
+    HANDSHAKE = "handshake"  # OpenSSL refuses it: the connection ends during the handshake
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The listener's SSL context and what it could be made to do."""
+
+    context: ssl.SSLContext
+    foreign: ForeignCertificates
+    advertises_ca_names: bool
+
+
+# ---------------------------------------------------------------------- the ASGI scope
+def _tls_extension(transport: Any) -> dict[str, Any] | None:
+    ssl_object = transport.get_extra_info("ssl_object")
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)  # present whenever the client sent one (CERT_OPTIONAL)
+    return {"server_cert": None, "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+            "client_cert_name": None, "client_cert_error": None,
+            "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""), "cipher_suite": None}
+
+
+class _ScopeMixin:
+    """Put the TLS extension and the TCP peer into every request scope of the connection."""
+
+    app: ASGIApp
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        extensions: dict[str, Any] = {PEER_EXTENSION: {"peer": transport.get_extra_info("peername")}}
+        tls = _tls_extension(transport)
+        if tls is not None:
+            extensions["tls"] = tls
+        inner = self.app
+
+        async def app_with_extensions(scope: Scope, receive: Any, send: Any) -> None:
+            if scope["type"] in ("http", "websocket"):
+                scope = {**scope, "extensions": {**(scope.get("extensions") or {}), **extensions}}
+            await inner(scope, receive, send)
+
+        self.app = app_with_extensions
+
+
+class MTLSH11Protocol(_ScopeMixin, H11Protocol):
+    """h11 with the client certificate in the scope."""
+
+
+class MTLSHttpToolsProtocol(_ScopeMixin, HttpToolsProtocol):
+    """httptools with the client certificate in the scope."""
+
+
+# ---------------------------------------------------------------------- libssl hooks
+_VERIFY_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int, ctypes.c_void_p)
+
+
+@_VERIFY_CALLBACK
+def _accept_any(_preverify_ok: int, _store: int | None) -> int:
+    """OpenSSL verify callback: let every client certificate through; api.siths decides."""
+    return 1
+
+
+def _libssl() -> ctypes.CDLL:
+    """The libssl the ssl module itself uses (symbols resolved through _ssl's own dependencies)."""
+    import _ssl
+
+    lib = ctypes.CDLL(_ssl.__file__)
+    lib.SSL_CTX_get_verify_mode.argtypes, lib.SSL_CTX_get_verify_mode.restype = [ctypes.c_void_p], ctypes.c_int
+    lib.SSL_CTX_set_verify.argtypes, lib.SSL_CTX_set_verify.restype = [ctypes.c_void_p, ctypes.c_int,
+                                                                       _VERIFY_CALLBACK], None
+    lib.SSL_load_client_CA_file.argtypes, lib.SSL_load_client_CA_file.restype = [ctypes.c_char_p], ctypes.c_void_p
+    lib.SSL_CTX_set_client_CA_list.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.SSL_CTX_set_client_CA_list.restype = None
+    return lib
+
+
+def _ssl_ctx_pointer(context: ssl.SSLContext, lib: ctypes.CDLL) -> int | None:
+    """The SSL_CTX* of a CPython SSLContext (the first field after PyObject_HEAD), checked before use."""
+    pointer = ctypes.c_void_p.from_address(id(context) + object.__basicsize__).value
+    if not pointer:
+        return None
+    saved = context.verify_mode
+    try:
+        for mode, expected in ((ssl.CERT_REQUIRED, 3), (ssl.CERT_OPTIONAL, 1)):
+            context.verify_mode = mode
+            if lib.SSL_CTX_get_verify_mode(pointer) != expected:
+                return None
+    finally:
+        context.verify_mode = saved
+    return pointer
+
+
+def _hook(context: ssl.SSLContext, ca_file: Path, *, accept_any: bool) -> tuple[bool, bool]:
+    """Advertise the CA names and (optionally) accept any client certificate; returns what succeeded."""
+    if sys.implementation.name != "cpython":
+        log.warning("inte CPython: OpenSSL verifierar klientcertifikaten själv")
+        return False, False
+    try:
+        lib = _libssl()
+        pointer = _ssl_ctx_pointer(context, lib)
+    except (OSError, AttributeError) as exc:
+        log.warning("libssl kunde inte nås (%s); OpenSSL verifierar klientcertifikaten själv", exc)
+        return False, False
+    if pointer is None:
+        log.warning("SSLContext har okänd layout; OpenSSL verifierar klientcertifikaten själv")
+        return False, False
+    names = lib.SSL_load_client_CA_file(str(ca_file).encode())
+    if names:
+        lib.SSL_CTX_set_client_CA_list(pointer, names)  # takes ownership of the list
+    if accept_any:
+        lib.SSL_CTX_set_verify(pointer, SSL_VERIFY_PEER, _accept_any)  # CPython keeps this callback on later changes
+    return bool(names), accept_any
+
+
+# ---------------------------------------------------------------------- SSL context and servers
+def _required(settings: Settings) -> tuple[Path, Path, Path]:
+    missing = [name for name, value in (("NPO_SITHS_CA_FILE", settings.siths_ca_file),
+                                        ("NPO_TLS_CERT_FILE", settings.tls_cert_file),
+                                        ("NPO_TLS_KEY_FILE", settings.tls_key_file)) if not value]
+    if missing:
+        raise MtlsConfigError(f"mTLS kräver {', '.join(missing)} (i utvecklingsmiljön fyller `npo certs serve` i "
+                              "utvecklings-CA:ns filer).")
+    assert settings.siths_ca_file and settings.tls_cert_file and settings.tls_key_file
+    return settings.siths_ca_file, settings.tls_cert_file, settings.tls_key_file
+
+
+def server_tls(settings: Settings, foreign: ForeignCertificates = ForeignCertificates.PAGE) -> ServerTls:
+    """The listener's context: server certificate, client certificate requested but optional, SITHS CA trusted."""
+    ca_file, cert_file, key_file = _required(settings)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert_file, key_file)
+    context.load_verify_locations(cafile=str(ca_file))
+    context.verify_mode = ssl.CERT_OPTIONAL  # no certificate: the app answers with a page
+    context.verify_flags |= X509_V_FLAG_NO_CHECK_TIME  # expired SITHS certificates: the app answers with a page
+    advertised, accepts_any = _hook(context, ca_file, accept_any=foreign is ForeignCertificates.PAGE)
+    return ServerTls(context, ForeignCertificates.PAGE if accepts_any else ForeignCertificates.HANDSHAKE, advertised)
+
+
+def mtls_config(app: ASGIApp, settings: Settings, *, host: str | None = None, port: int | None = None,
+                foreign: ForeignCertificates = ForeignCertificates.PAGE, http: str = "httptools",
+                **uvicorn_options: Any) -> tuple[uvicorn.Config, ServerTls]:
+    """A uvicorn config serving ``app`` with mTLS on ``settings.overview_port`` (and the TLS it got)."""
+    tls = server_tls(settings, foreign)
+    protocol = MTLSH11Protocol if http == "h11" else MTLSHttpToolsProtocol
+    config = uvicorn.Config(app, host=host or settings.web_host, port=port or settings.overview_port, http=protocol,
+                            ssl_context_factory=lambda _config, _default: tls.context, proxy_headers=False,
+                            **uvicorn_options)
+    return config, tls
+
+
+def proxied_config(app: ASGIApp, settings: Settings, *, host: str | None = None, port: int | None = None,
+                   http: str = "httptools", **uvicorn_options: Any) -> uvicorn.Config:
+    """A uvicorn config for plain HTTP behind a TLS-terminating proxy that forwards the verified certificate."""
+    protocol = MTLSH11Protocol if http == "h11" else MTLSHttpToolsProtocol
+    return uvicorn.Config(app, host=host or settings.web_host, port=port or settings.web_port, http=protocol,
+                          proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies) or "",
+                          **uvicorn_options)
+
+
+def serve_mtls(app: ASGIApp, settings: Settings, **options: Any) -> None:
+    """Run ``app`` with mTLS until stopped."""
+    config, tls = mtls_config(app, settings, **options)
+    logging.getLogger("uvicorn.error").info(
+        "SITHS mTLS på port %s: främmande certifikat %s; SITHS-CA:ns namn %s", config.port,
+        "får en sida" if tls.foreign is ForeignCertificates.PAGE else "stoppas i TLS-handskakningen",
+        "annonseras" if tls.advertises_ca_names else "annonseras inte")
+    uvicorn.Server(config).run()
+
+
+def serve_proxied(app: ASGIApp, settings: Settings, **options: Any) -> None:
+    """Run ``app`` as plain HTTP for a trusted proxy until stopped."""
+    uvicorn.Server(proxied_config(app, settings, **options)).run()

@@ -1,0 +1,32 @@
+"""Rendering a page: every template gets the signed-in actor, the CSRF token and what the navigation shows."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import csrf_token
+from api.templating import templates
+from catalog.model import RoleName
+from npo import runtime
+from provisioning.authz import APPROVER_ROLES, Actor
+
+
+def nav(actor: Actor | None) -> dict[str, bool]:
+    """Which menu entries the actor sees."""
+    if actor is None:
+        return {}
+    return {
+        "order": bool(actor.orderable_units()),
+        "delegate": bool(actor.managed_units),
+        "approve": any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _s in actor.roles),
+        "dev": runtime.settings().dev_login,
+    }
+
+
+def render(request: Request, template: str, *, actor: Actor | None, status_code: int = 200,
+           **context: object) -> HTMLResponse:
+    """Render ``template`` with the common context."""
+    return templates.TemplateResponse(request, template, {"actor": actor, "nav": nav(actor),
+                                                          "csrf": csrf_token(request), **context},
+                                      status_code=status_code)

@@ -1,0 +1,113 @@
+"""The approvers' dashboard: their queues with counts and age, filters, decisions (single and bulk), retry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import CurrentActor, check_csrf
+from api.pages import render
+from catalog.clock import now
+from catalog.model import RoleName
+from flows.steps import provisioning_config
+from flows.trigger import advance_later
+from npo import runtime
+from provisioning import decisions, queries
+from provisioning.authz import require_approver
+from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from provisioning.models import OrderState
+from provisioning.routing import QUEUE_LABELS
+from provisioning.states import STATE_LABELS
+
+router = APIRouter()
+MAX_BULK = 100
+
+
+def _queue(value: str | None) -> tuple[RoleName | None, str | None]:
+    if not value:
+        return None, None
+    role, _, scope = value.partition(":")
+    try:
+        return RoleName(role), scope or None
+    except ValueError:
+        return None, None
+
+
+def _state(value: str | None) -> OrderState | None:
+    try:
+        return OrderState(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/attest", name="dashboard")
+def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", status: str = "",
+              forsenade: int = 0, meddelande: str = "") -> Response:
+    """Attestera: queues, filters and the orders waiting."""
+    require_approver(actor)
+    role, scope = _queue(ko)
+    with runtime.session_scope() as session:
+        summaries = queries.queue_summaries(session, actor, now=now())
+        orders = queries.queue_orders(session, actor, role=role, scope=scope, text=q[:100], state=_state(status),
+                                      overdue_only=bool(forsenade), now=now())
+    at = now()
+    return render(request, "dashboard/index.html", actor=actor, summaries=summaries, orders=orders, q=q[:100], ko=ko,
+                  status=status, overdue_only=bool(forsenade), labels=STATE_LABELS, queue_labels=QUEUE_LABELS,
+                  roles=RoleName, now=at, message=meddelande[:300],
+                  states=[s for s in OrderState if s.value.startswith("awaiting") or s.value == "provisioning_failed"])
+
+
+@router.post("/attest/beslut", name="decide")
+async def decide(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Approve or reject one order (reason required to reject)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    reference = str(form.get("order", ""))[:40]
+    approve = str(form.get("approve", "")) == "1"
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference)
+        decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
+                         order_id=order.id, approve=approve, reason=str(form.get("reason", "")),
+                         expected_stage=_state(str(form.get("stage", ""))), now=now())
+        order_id = order.id
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}", status_code=303)
+
+
+@router.post("/attest/godkann-flera", name="bulk_approve")
+async def bulk_approve(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Approve several orders at once; each is decided on its own and the page says which did not go through."""
+    require_approver(actor)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    references = [str(r)[:40] for r in form.getlist("order")][:MAX_BULK]
+    done, problems = [], []
+    for reference in references:
+        try:
+            with runtime.session_scope() as session:
+                order = decisions.get_order(session, actor, reference)
+                decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
+                                 actor=actor, order_id=order.id, approve=True, reason=None, now=now(),
+                                 expected_stage=_state(str(form.get(f"stage-{reference}", ""))))
+                done.append(order.id)
+        except (Conflict, NotAllowed, NotFound, InvalidInput) as exc:
+            problems.append(f"{reference}: {exc.message}")
+    for order_id in done:
+        background.add_task(advance_later, order_id)
+    text = f"{len(done)} godkända." + (" Ej godkända: " + " ".join(problems) if problems else "")
+    if not references:
+        text = "Markera minst en beställning."
+    return RedirectResponse(f"/attest?meddelande={text[:300]}", status_code=303)
+
+
+@router.post("/bestallningar/{reference}/forsok-igen", name="retry")
+async def retry(request: Request, reference: str, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Send a failed provisioning back to the flows (system administrators)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference[:40])
+        decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
+        order_id = order.id
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}", status_code=303)

@@ -1,0 +1,45 @@
+"""The development mail view: what the embedded SMTP sink received (var/mail, a Maildir). Dev login only."""
+
+from __future__ import annotations
+
+import mailbox
+from email import policy
+from email.parser import BytesParser
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.auth import OptionalActor
+from api.errors import error_response
+from api.pages import render
+from npo import runtime
+
+router = APIRouter()
+MAX_MESSAGES = 300
+
+
+def read_mail() -> list[dict[str, str]]:
+    """The sink's messages, newest first."""
+    folder = runtime.settings().var_dir / "mail"
+    if not (folder / "cur").exists() and not (folder / "new").exists():
+        return []
+    box = mailbox.Maildir(folder, factory=None, create=False)
+    parser = BytesParser(policy=policy.default)
+    out = []
+    for key in box.iterkeys():
+        with box.get_file(key) as handle:
+            message = parser.parse(handle)
+        text = message.get_body(("plain",))
+        out.append({"key": key, "subject": str(message["Subject"] or ""), "to": str(message["To"] or ""),
+                    "from": str(message["From"] or ""), "date": str(message["Date"] or ""),
+                    "text": text.get_content() if text else ""})
+    out.sort(key=lambda m: m["key"], reverse=True)
+    return out[:MAX_MESSAGES]
+
+
+@router.get("/dev/mail", name="dev_mail")
+def dev_mail(request: Request, actor: OptionalActor) -> Response:
+    """E-post som SMTP-sänkan tagit emot (endast utvecklingsläge)."""
+    if not runtime.settings().dev_login:
+        return error_response(request, 404, "Sidan finns inte.")
+    return render(request, "devmail.html", actor=actor, messages=read_mail())

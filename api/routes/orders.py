@@ -1,0 +1,147 @@
+"""The unit manager's pages: order the commission, order staff access, follow my orders (Swedish forms)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import CurrentActor, check_csrf
+from api.pages import render
+from catalog.clock import local_date, now
+from catalog.model import RoleName
+from flows.steps import provisioning_config
+from flows.trigger import advance_later
+from forms import orders as F
+from npo import runtime
+from provisioning import decisions, queries
+from provisioning.authz import Actor, require_orderer
+from provisioning.errors import InvalidInput, InvalidInputs
+from provisioning.inputs import parse_commission_order, parse_membership_order
+from provisioning.ordering import submit_commission_order, submit_membership_order, vob_commission
+from provisioning.routing import QUEUE_LABELS
+from provisioning.states import STATE_LABELS
+
+router = APIRouter()
+
+
+def _unit_options(actor: Actor) -> list[tuple[str, str]]:
+    return [(u.hsa_id, f"{u.name} ({u.hsa_id})") for u in F.orderable_units(runtime.directory(), actor)]
+
+
+@router.get("/bestall", name="order_start")
+def order_start(request: Request, actor: CurrentActor) -> Response:
+    """Start page of ordering."""
+    require_orderer(actor)
+    return render(request, "orders/start.html", actor=actor, units=F.orderable_units(runtime.directory(), actor))
+
+
+@router.get("/bestall/uppdrag", name="commission_form")
+def commission_form(request: Request, actor: CurrentActor) -> Response:
+    """Beställ medarbetaruppdrag VoB SJF."""
+    require_orderer(actor)
+    return render(request, "forms/commission.html", actor=actor, fields=F.COMMISSION_FIELDS, errors={},
+                  values=F.commission_defaults(actor, local_date(now())), unit_options=_unit_options(actor),
+                  units=actor.orderable_units())
+
+
+@router.post("/bestall/uppdrag", name="commission_submit")
+async def commission_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Submit the commission order; on a bad field, the same form with the message beside it."""
+    require_orderer(actor)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    raw = F.raw_values(form)
+    try:
+        data = parse_commission_order(raw, today=local_date(now()))
+        with runtime.session_scope() as session:
+            order = submit_commission_order(session=session, directory=runtime.directory(),
+                                            config=provisioning_config(), actor=actor, data=data, now=now())
+            reference, order_id = order.reference, order.id
+    except (InvalidInputs, InvalidInput) as exc:
+        errors = exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message}
+        return render(request, "forms/commission.html", actor=actor, status_code=422, fields=F.COMMISSION_FIELDS,
+                      errors=errors, values=raw, unit_options=_unit_options(actor), units=actor.orderable_units())
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}?skickad=1", status_code=303)
+
+
+def _membership_page(request: Request, actor: Actor, values: dict[str, object], errors: dict[str, str],
+                     status: int = 200) -> Response:
+    directory = runtime.directory()
+    unit_id = str(values.get("unit_hsa_id") or "")
+    people = F.unit_people(directory, actor, unit_id)
+    commission = vob_commission(directory, unit_id) if people else None
+    members = {m.person_hsa_id for m in directory.memberships(commission.hsa_id)} if commission else set()
+    note = None if commission or not unit_id else ("Enheten har ännu inte medarbetaruppdraget VoB SJF. Behörigheter "
+                                                  "kan beställas när uppdraget är beställt; de läggs upp när "
+                                                  "uppdraget finns.")
+    return render(request, "forms/membership.html", actor=actor, status_code=status, fields=F.MEMBERSHIP_FIELDS,
+                  values=values, errors=errors, unit_options=_unit_options(actor), units=actor.orderable_units(),
+                  people=people, members=members, chosen=F.selected(values, "person_hsa_ids"), actions=F.ACTIONS,
+                  commission_note=note)
+
+
+@router.get("/bestall/behorigheter", name="membership_form")
+def membership_form(request: Request, actor: CurrentActor, unit: str | None = None) -> Response:
+    """Beställning av behörigheter (staff picked from the unit's people)."""
+    require_orderer(actor)
+    units = actor.orderable_units()
+    chosen = unit if unit and actor.may_order_for(unit) else (units[0] if units else None)
+    return _membership_page(request, actor, F.membership_defaults(local_date(now()), chosen), {})
+
+
+@router.post("/bestall/behorigheter", name="membership_submit")
+async def membership_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Submit the membership order."""
+    require_orderer(actor)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    raw = F.raw_values(form)
+    try:
+        data = parse_membership_order(raw, today=local_date(now()))
+        with runtime.session_scope() as session:
+            order = submit_membership_order(session=session, directory=runtime.directory(),
+                                            config=provisioning_config(), actor=actor, data=data, now=now())
+            reference, order_id = order.reference, order.id
+    except (InvalidInputs, InvalidInput) as exc:
+        errors = exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message}
+        return _membership_page(request, actor, raw, errors, status=422)
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}?skickad=1", status_code=303)
+
+
+@router.get("/mina-bestallningar", name="my_orders")
+def my_orders(request: Request, actor: CurrentActor) -> Response:
+    """Mina beställningar."""
+    with runtime.session_scope() as session:
+        orders = queries.my_orders(session, actor)
+    return render(request, "orders/mine.html", actor=actor, orders=orders, labels=STATE_LABELS)
+
+
+@router.get("/bestallningar/{reference}", name="order_page")
+def order_page(request: Request, reference: str, actor: CurrentActor, skickad: int = 0) -> Response:
+    """One order: what was asked, its timeline, what will be written, and what the actor may do."""
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference[:40])
+        view = queries.order_view(session, actor, order, now=now())
+    return render(request, "orders/order.html", actor=actor, view=view, submitted=bool(skickad),
+                  state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue))
+
+
+def queue_label(queue: str | None) -> str | None:
+    """The Swedish name of a queue column value."""
+    try:
+        return QUEUE_LABELS[RoleName(queue)] if queue else None
+    except ValueError:
+        return queue
+
+
+@router.post("/bestallningar/{reference}/aterkalla", name="order_withdraw")
+async def order_withdraw(request: Request, reference: str, actor: CurrentActor) -> Response:
+    """Withdraw an order before a decision."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference[:40])
+        decisions.withdraw(session=session, actor=actor, order_id=order.id, now=now())
+    return RedirectResponse(f"/bestallningar/{reference}", status_code=303)

@@ -1,0 +1,72 @@
+"""What the ordering flows do, as plain functions over the runtime's resources (no Prefect here).
+
+The flows wrap these in tasks; the web calls `advance_in_process` when no Prefect server is configured.
+Each step runs in its own transaction (STYLE.md: the caller owns the transaction).
+"""
+
+from __future__ import annotations
+
+from catalog.clock import now
+from npo import runtime
+from overview.info import INFORMATION
+from provisioning import automation, outbox, sweeping
+from provisioning.config import ProvisioningConfig
+
+MAX_STEPS = 12
+
+
+def provisioning_config() -> ProvisioningConfig:
+    """The ordering domain's config from the settings."""
+    settings = runtime.settings()
+    return ProvisioningConfig(region_provider_hsa_id=settings.region_provider_hsa_id,
+                              public_base_url=settings.public_base_url, npo_url=settings.npo_url,
+                              admin_mail=settings.service_desk_mail)
+
+
+def smtp_config() -> outbox.SmtpConfig:
+    """Where the outbox delivers."""
+    settings = runtime.settings()
+    return outbox.SmtpConfig(settings.smtp_host, settings.smtp_port, settings.mail_from)
+
+
+def one_step(order_id: int) -> dict[str, object]:
+    """One automated step of one order, committed."""
+    with runtime.session_scope() as session:
+        result = automation.advance_one(session=session, directory=runtime.directory(), config=provisioning_config(),
+                                        order_id=order_id, now=now(), information=INFORMATION.plain_text())
+    return {"order_id": result.order_id, "state": result.state.value, "more": result.more,
+            "follow_ups": result.follow_ups, "note": result.note}
+
+
+def deliver(order_id: int | None = None) -> dict[str, int]:
+    """Send due mail (of one order, or all)."""
+    report = outbox.deliver(runtime.session_scope, smtp_config(), now=now, order_id=order_id)
+    return {"sent": len(report.sent), "failed": len(report.failed)}
+
+
+def advance_in_process(order_id: int) -> list[str]:
+    """Every automated step of an order and of the orders it releases, then its mail (no Prefect)."""
+    states, pending = [], [order_id]
+    while pending:
+        current = pending.pop(0)
+        for _ in range(MAX_STEPS):
+            step = one_step(current)
+            states.append(str(step["state"]))
+            pending += list(step["follow_ups"])  # type: ignore[arg-type]
+            if not step["more"]:
+                break
+        deliver(current)
+    return states
+
+
+def stalled() -> list[int]:
+    """Orders the sweep should re-advance."""
+    with runtime.session_scope() as session:
+        return sweeping.stalled_orders(session, now=now())
+
+
+def remind() -> tuple[int, int]:
+    """Reminders and escalations due now."""
+    with runtime.session_scope() as session:
+        return sweeping.remind_overdue(session=session, directory=runtime.directory(), config=provisioning_config(),
+                                       now=now())

@@ -1,0 +1,44 @@
+"""sweep (every 5 minutes): re-advance stalled orders, deliver the outbox, remind and escalate (D2, D3)."""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger, task
+
+from flows import steps
+
+
+@task(name="find-stalled-orders")
+def find_stalled() -> list[int]:
+    """Orders in an automated state nobody moved, or whose retry is due."""
+    return steps.stalled()
+
+
+@task(name="re-advance-order", retries=1, retry_delay_seconds=10)
+def re_advance(order_id: int) -> list[str]:
+    """Every automated step of one stalled order."""
+    return steps.advance_in_process(order_id)
+
+
+@task(name="remind-and-escalate")
+def remind() -> tuple[int, int]:
+    """Mail reminders (2 business days) and escalations (5)."""
+    return steps.remind()
+
+
+@task(name="deliver-outbox", retries=2, retry_delay_seconds=[10, 60])
+def deliver_outbox() -> dict[str, int]:
+    """Send every due mail."""
+    return steps.deliver()
+
+
+@flow(name="sweep")
+def sweep() -> dict[str, object]:
+    """One sweep over everything that should have moved by now."""
+    logger = get_run_logger()
+    stalled = find_stalled()
+    advanced = {order_id: re_advance(order_id) for order_id in stalled}
+    reminded, escalated = remind()
+    mail = deliver_outbox()
+    logger.info("sweep: %d orders re-advanced, %d reminders, %d escalations, mail %s", len(advanced), reminded,
+                escalated, mail)
+    return {"advanced": advanced, "reminded": reminded, "escalated": escalated, "mail": mail}

@@ -1,0 +1,103 @@
+"""The ordering forms: fields, labels and the choices offered, plus turning posted form data into raw values.
+
+Validation itself lives in provisioning.inputs (shared with the JSON API); a form re-renders with the posted values
+and one message beside each field, so nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from starlette.datastructures import FormData
+
+from catalog import Directory
+from catalog.model import CareUnit, Person
+from provisioning.authz import Actor
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field."""
+
+    name: str
+    label: str
+    help: str = ""
+    kind: str = "text"  # text, textarea, date, email, tel, select
+    max_length: int | None = None
+    required: bool = True
+
+
+COMMISSION_FIELDS = (
+    Field("unit_hsa_id", "Vårdenhet", "Enheten som ska ha medarbetaruppdraget VoB SJF.", "select"),
+    Field("justification", "Motivering", "Varför enheten behöver NPÖ (minst 10 tecken).", "textarea", 2000),
+    Field("contact_name", "Kontaktperson", "", "text", 120),
+    Field("contact_phone", "Telefon", "T.ex. 040-123 45 67", "tel", 24),
+    Field("contact_email", "E-post", "", "email", 254),
+    Field("requested_start", "Önskat startdatum", "ÅÅÅÅ-MM-DD", "date"),
+    Field("care_agreement_reference", "Vårdavtal (referens)",
+          "Endast privata hälsovalsenheter: hälsovalsavtalets referens.", "text", 120, required=False),
+)
+
+MEMBERSHIP_FIELDS = (
+    Field("unit_hsa_id", "Vårdenhet", "", "select"),
+    Field("action", "Åtgärd", "", "select"),
+    Field("person_hsa_ids", "Medarbetare", "Välj medarbetare vid enheten.", "checkboxes", required=False),
+    Field("extra_hsa_ids", "Eller ange HSA-id", "Ett eller flera HSA-id, åtskilda med mellanslag eller komma.",
+          "text", 2000, required=False),
+    Field("valid_from", "Giltig från", "ÅÅÅÅ-MM-DD", "date"),
+    Field("valid_to", "Giltig till och med", "Lämna tomt för tills vidare (krävs vid ändrad giltighetstid).",
+          "date", required=False),
+    Field("comment", "Kommentar", "", "textarea", 1000, required=False),
+)
+
+ACTIONS = (("add", "Lägg till behörighet"), ("remove", "Ta bort behörighet"),
+           ("change_validity", "Ändra giltighetstid"))
+
+
+@dataclass
+class FormState:
+    """What a form page shows: the values (as typed) and one message per field."""
+
+    values: dict[str, object] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def raw_values(form: FormData) -> dict[str, object]:
+    """Posted form data as a mapping; multi-valued fields as lists."""
+    raw: dict[str, object] = {}
+    for key in form:
+        values = form.getlist(key)
+        raw[key] = values if key == "person_hsa_ids" else (values[-1] if values else "")
+    return raw
+
+
+def orderable_units(directory: Directory, actor: Actor) -> list[CareUnit]:
+    """The units the actor may order for, by name."""
+    units = [directory.unit(hsa_id) for hsa_id in actor.orderable_units()]
+    return sorted((u for u in units if u is not None), key=lambda u: u.name)
+
+
+def unit_people(directory: Directory, actor: Actor, unit_hsa_id: str | None) -> list[Person]:
+    """The unit's active staff, when the actor may order for it."""
+    if not unit_hsa_id or not actor.may_order_for(unit_hsa_id):
+        return []
+    return directory.people_of_unit(unit_hsa_id)
+
+
+def commission_defaults(actor: Actor, today: dt.date) -> dict[str, object]:
+    """A fresh commission form: the orderer as contact, start in a week."""
+    return {"contact_name": actor.name, "contact_email": actor.mail or "",
+            "requested_start": (today + dt.timedelta(days=7)).isoformat()}
+
+
+def membership_defaults(today: dt.date, unit_hsa_id: str | None) -> dict[str, object]:
+    """A fresh membership form."""
+    return {"unit_hsa_id": unit_hsa_id or "", "action": "add", "valid_from": today.isoformat(), "person_hsa_ids": []}
+
+
+def selected(values: Mapping[str, object], name: str) -> set[str]:
+    """The chosen values of a multi-valued field (for re-checking checkboxes)."""
+    chosen = values.get(name) or []
+    return {chosen} if isinstance(chosen, str) else {str(v) for v in chosen}  # type: ignore[union-attr]

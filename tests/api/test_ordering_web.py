@@ -1,0 +1,153 @@
+"""The ordering pages and JSON API through the real app: forms, dashboard, decisions, bad input, CSRF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlmodel import select
+
+from catalog.clock import local_date, now
+from npo import runtime
+from provisioning.models import Order, OrderState
+from tests.api.conftest import Browser
+from tests.conftest import MailSink
+from tests.world import World
+
+
+def count_orders() -> int:
+    with runtime.session_scope() as session:
+        return len(session.exec(select(Order)).all())
+
+
+def commission_form(web: Browser, unit: str, **overrides: str) -> dict[str, str]:
+    start = (local_date(now()) + dt.timedelta(days=7)).isoformat()
+    form = {"csrf": web.csrf(), "unit_hsa_id": unit, "justification": "Vi vårdar många patienter från Halland.",
+            "contact_name": "Maria Chef", "contact_phone": "040-12 34 56", "contact_email": "maria@vard.example",
+            "requested_start": start, "care_agreement_reference": ""}
+    return {**form, **overrides}
+
+
+def test_public_commission_from_form_to_directory(web: Browser, world: World, smtp_sink: MailSink) -> None:
+    web.login(world.public_manager.hsa_id)
+    assert "Beställ medarbetaruppdrag VoB SJF" in web.client.get("/bestall/uppdrag").text
+    response = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
+                               follow_redirects=False)
+    assert response.status_code == 303
+    reference = re.search(r"/bestallningar/(NPO-[0-9A-Z-]+)", response.headers["location"]).group(1)
+    page = web.client.get(response.headers["location"]).text
+    assert "Väntar på katalogförvaltningen" in page and "är mottagen" in page
+    assert "hsaCommissionRight=Läsa;Alla;SJF" in page  # what will be written, shown before anyone decides
+    web.login(world.skf.hsa_id)
+    dashboard = web.client.get("/attest").text
+    assert reference in dashboard and 'data-queue="skaneforvaltningen"' in dashboard
+    order_page = web.client.get(f"/bestallningar/{reference}").text
+    assert "Godkänn" in order_page
+    decided = web.client.post("/attest/beslut", data={"csrf": web.csrf(), "order": reference, "approve": "1",
+                                                      "stage": "awaiting_catalog_admin"}, follow_redirects=False)
+    assert decided.status_code == 303
+    final = web.client.get(f"/bestallningar/{reference}").text
+    assert "Klar – upplagd i Skånekatalogen" in final
+    assert [c.name for c in world.directory.commissions_on_unit(world.public_unit.hsa_id)] == ["VoB SJF"]
+    subjects = smtp_sink.subjects()
+    assert any("Ny beställning" in s for s in subjects) and any("är klar" in s for s in subjects)
+
+
+BAD_FIELDS = [
+    ("justification", "", "Motivering måste fyllas i"),
+    ("justification", "kort", "minst 10 tecken"),
+    ("justification", "x" * 2001, "högst 2000 tecken"),
+    ("contact_name", "", "Kontaktperson måste fyllas i"),
+    ("contact_name", "A" * 121, "högst 120 tecken"),
+    ("contact_phone", "ring mig", "Telefon ska bestå av siffror"),
+    ("contact_email", "maria(at)vard", "E-post ska vara en adress"),
+    ("requested_start", "imorgon", "ÅÅÅÅ-MM-DD"),
+    ("requested_start", "2001-01-01", "bakåt i tiden"),
+    ("unit_hsa_id", "", "Vårdenhet måste fyllas i"),
+    ("unit_hsa_id", "SE2321000255-Å*)(cn=*", "otillåtna tecken"),
+    ("unit_hsa_id", "SE2321000255-V2002", "verksamhetschef"),  # a real-looking unit the manager does not manage
+    ("contact_name", "Maria\x00Chef", "styrtecken"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "says"), BAD_FIELDS)
+def test_bad_commission_input_comes_back_beside_the_field_and_nothing_is_stored(
+        web: Browser, world: World, field: str, value: str, says: str) -> None:
+    web.login(world.public_manager.hsa_id)
+    before = count_orders()
+    form = commission_form(web, world.public_unit.hsa_id, **{field: value})
+    response = web.client.post("/bestall/uppdrag", data=form)
+    assert response.status_code == 422
+    assert f'data-field="{field}"' in response.text and says in response.text
+    assert "Beställningen är inte skickad" in response.text
+    kept = form["justification"] if field != "justification" else None
+    if kept:
+        assert kept in response.text  # what was typed is still there
+    assert count_orders() == before
+
+
+def test_html_and_ldap_filter_characters_are_stored_as_text_and_escaped(web: Browser, world: World) -> None:
+    web.login(world.public_manager.hsa_id)
+    hostile = "<script>alert(1)</script> (cn=*)(objectClass=*) \\2a"
+    response = web.client.post("/bestall/uppdrag", data=commission_form(
+        web, world.public_unit.hsa_id, justification=hostile))
+    assert response.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (cn=*)(objectClass=*)" in response.text
+    assert "<script>alert(1)" not in response.text
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_stores_nothing(web: Browser, world: World) -> None:
+    web.login(world.public_manager.hsa_id)
+    before = count_orders()
+    form = commission_form(web, world.public_unit.hsa_id, csrf="fel")
+    response = web.client.post("/bestall/uppdrag", data=form)
+    assert response.status_code == 403 and "Formuläret har gått ut" in response.text
+    assert count_orders() == before
+
+
+def test_membership_form_lists_the_units_staff_and_refuses_other_units_people(web: Browser, world: World) -> None:
+    world.directory.ensure_commission(world.private_unit.hsa_id)
+    web.login(world.private_manager.hsa_id)
+    page = web.client.get(f"/bestall/behorigheter?unit={world.private_unit.hsa_id}").text
+    assert all(p.hsa_id in page for p in world.private_staff)
+    start = local_date(now()).isoformat()
+    bad = web.client.post("/bestall/behorigheter", data={
+        "csrf": web.csrf(), "unit_hsa_id": world.private_unit.hsa_id, "action": "add",
+        "extra_hsa_ids": world.public_staff[0].hsa_id, "valid_from": start})
+    assert bad.status_code == 422 and "tillhör inte" in bad.text
+    good = web.client.post("/bestall/behorigheter", data={
+        "csrf": web.csrf(), "unit_hsa_id": world.private_unit.hsa_id, "action": "add",
+        "person_hsa_ids": [p.hsa_id for p in world.private_staff[:2]], "valid_from": start}, follow_redirects=False)
+    assert good.status_code == 303
+    with runtime.session_scope() as session:
+        order = session.exec(select(Order).where(Order.unit_hsa_id == world.private_unit.hsa_id)).one()
+    assert order.state is OrderState.AWAITING_USER_ADMIN and order.queue == "it-kundtjanst-privata"
+
+
+def test_json_api_and_a_clear_conflict_for_the_second_decision(web: Browser, world: World) -> None:
+    web.login(world.private_manager.hsa_id)
+    csrf = web.api_csrf()
+    body = {"unit_hsa_id": world.private_unit.hsa_id, "justification": "Hälsoval, många listade från Blekinge.",
+            "contact_name": "Helena", "contact_phone": "0411-123 45", "contact_email": "helena@vard.example",
+            "requested_start": (local_date(now()) + dt.timedelta(days=3)).isoformat(),
+            "care_agreement_reference": "HVS-77"}
+    assert web.client.post("/api/orders/commission", json=body).status_code == 403  # no CSRF header
+    created = web.client.post("/api/orders/commission", json=body, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201, created.text
+    reference = created.json()["reference"]
+    assert web.client.get(f"/api/orders/{reference}").json()["state"] == "awaiting_contract_manager"
+    bad = web.client.post("/api/orders/commission", json={**body, "contact_email": "x"},
+                          headers={"X-CSRF-Token": csrf})
+    assert bad.status_code == 422 and "contact_email" in bad.json()["errors"]
+    assert web.client.post("/api/orders/commission", content=b"{nope", headers={
+        "X-CSRF-Token": csrf, "content-type": "application/json"}).status_code == 422
+    web.login(world.contract_manager.hsa_id)
+    csrf = web.api_csrf()
+    decision = {"approve": True, "stage": "awaiting_contract_manager"}
+    first = web.client.post(f"/api/orders/{reference}/decision", json=decision, headers={"X-CSRF-Token": csrf})
+    assert first.status_code == 200 and first.json()["state"] == "awaiting_catalog_admin"
+    second = web.client.post(f"/api/orders/{reference}/decision", json=decision, headers={"X-CSRF-Token": csrf})
+    assert second.status_code == 409 and "redan godkänd av Per Avtal" in second.json()["error"]
+    assert web.client.post(f"/api/orders/{reference}/decision", json={"approve": "ja"},
+                           headers={"X-CSRF-Token": csrf}).status_code == 422

@@ -1,0 +1,39 @@
+"""bench/gate.py keeps working (its structure and determinism; nothing here is timed)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "gate.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_gate", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_cases_are_deterministic(bench) -> None:
+    assert list(bench.cases(50, seed=3)) == list(bench.cases(50, seed=3))
+    assert list(bench.cases(50, seed=3)) != list(bench.cases(50, seed=4))
+
+
+def test_bench_cases_are_mixed(bench) -> None:
+    decisions = [bench.decide(facts, bench.NOW) for facts in bench.cases(400, seed=1)]
+    assert any(d.allowed and d.shown for d in decisions) and any(not d.allowed for d in decisions)
+    assert any(d.blocked_exists for d in decisions)
+
+
+def test_bench_prints_one_json_object_with_the_figures(bench, capsys: pytest.CaptureFixture[str]) -> None:
+    bench.main(["--cases", "200", "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["decide_cases"] == 200
+    assert {"decide_p50_us", "decide_p99_us", "decide_mean_us", "peak_rss_mb"} <= set(figures)
+    assert 0 < figures["decide_p50_us"] <= figures["decide_p99_us"]
