@@ -210,13 +210,14 @@ def db_upgrade() -> None:
 @app.command("run")
 def run(
     demo_persons: Annotated[int, typer.Option(min=20, help="personer i demon vid första start")] = 2000,
+    prefect: Annotated[bool, typer.Option("--prefect/--no-prefect", help="starta Prefect-server och worker")] = True,
 ) -> None:
     """Start the whole embedded stack with demo data; Ctrl-C stops it."""
     from npo.stack import Stack
 
     settings = _settings()
     with _errors():
-        Stack(settings, demo_persons=demo_persons).run_forever()
+        Stack(settings, demo_persons=demo_persons, with_prefect=prefect).run_forever()
 
 
 def main() -> None:

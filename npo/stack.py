@@ -1,20 +1,28 @@
-"""The embedded stack of `make run`: slapd with demo data, the SQL schema, the web app. Ctrl-C stops all of it."""
+"""The embedded stack of `make run`: slapd with demo data, the SQL schema, an SMTP sink, a Prefect server with a
+worker serving the deployments of prefect.yaml, the web app and its SITHS (mTLS) listener. Ctrl-C stops all of it.
+
+Every part is a child process (logs in var/log/); the stack watches them and stops them in reverse order.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import typer
 
-from npo.settings import ROOT, Settings
+from npo.settings import ROOT, Environment, Settings
+
+PREFECT = [sys.executable, "-m", "prefect"]
 
 
 @dataclass
@@ -33,17 +41,43 @@ class Stack:
     settings: Settings
     demo_persons: int = 2000
     demo_seed: int = 1
+    with_prefect: bool = True
     children: list[Child] = field(default_factory=list)
     started_slapd: bool = False
 
+    # ------------------------------------------------------------------ addresses
     @property
     def web_url(self) -> str:
         return f"http://{self.settings.web_host}:{self.settings.web_port}"
+
+    @property
+    def siths_url(self) -> str:
+        return f"https://{self.settings.web_host}:{self.settings.overview_port}"
+
+    @property
+    def prefect_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.prefect_port}"
+
+    def env(self) -> dict[str, str]:
+        """The environment every child gets: the settings of this stack, made explicit."""
+        env = {**os.environ, "NPO_VAR_DIR": str(self.settings.var_dir), "NPO_ROOT": str(ROOT),
+               "PREFECT_HOME": str(self.settings.var_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+        if self.settings.env is not Environment.PRODUCTION:
+            env.setdefault("NPO_DEV_LOGIN", "true")  # the demo's people can sign in without a card
+        if self.with_prefect:
+            env["PREFECT_API_URL"] = f"{self.prefect_url}/api"
+            env["NPO_PREFECT_API_URL"] = env["PREFECT_API_URL"]
+        return env
 
     def _say(self, text: str) -> None:
         typer.echo(text)
 
     # ------------------------------------------------------------------ parts
+    def migrate(self) -> None:
+        """Bring the SQL schema up to date."""
+        self._npo("db", "upgrade")
+
     def start_directory(self) -> None:
         """Start slapd (embedded) and load the demo on its first start."""
         if not self.settings.embedded_ldap:
@@ -58,48 +92,83 @@ class Stack:
             self._npo("demo", "load", "--persons", str(self.demo_persons), "--seed", str(self.demo_seed))
             marker.write_text(json.dumps({"persons": self.demo_persons, "seed": self.demo_seed}))
 
-    def migrate(self) -> None:
-        """Bring the SQL schema up to date."""
-        self._npo("db", "upgrade")
+    def start_mail(self) -> None:
+        """An SMTP sink that keeps every message in var/mail (a Maildir the dev mail page reads)."""
+        folder = self.settings.var_dir / "mail"
+        for part in ("tmp", "new", "cur"):  # a complete Maildir (aiosmtpd only creates one when the folder is absent)
+            (folder / part).mkdir(parents=True, exist_ok=True)
+        self._spawn("smtp", [sys.executable, "-m", "aiosmtpd", "-n", "-l",
+                             f"{self.settings.smtp_host}:{self.settings.smtp_port}", "-c",
+                             "aiosmtpd.handlers.Mailbox", str(folder)])
+        self._wait_port(self.settings.smtp_host, self.settings.smtp_port, "SMTP-sänkan")
+
+    def start_prefect(self) -> None:
+        """The Prefect server, the work pool, the deployments of prefect.yaml, and a worker."""
+        self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                                       str(self.settings.prefect_port)])
+        self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
+        self._run([*PREFECT, "work-pool", "create", "npo", "--type", "process"], ok_codes=(0, 1))
+        self._run([*PREFECT, "--no-prompt", "deploy", "--all"])
+        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", "npo", "--name", "npo-embedded"])
 
     def start_web(self) -> None:
-        """Start the web app (uvicorn) and wait until it answers."""
-        self._spawn("web", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-                            "--host", self.settings.web_host, "--port", str(self.settings.web_port)])
+        """The web app (plain HTTP, admin pages) and its SITHS mTLS listener."""
+        self._spawn("web", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+                            self.settings.web_host, "--port", str(self.settings.web_port), "--no-proxy-headers"])
         self._wait_http(f"{self.web_url}/api/health", "webbappen")
+        self._spawn("siths", [sys.executable, "-m", "npo.cli", "certs", "serve"])
+        self._wait_port(self.settings.web_host, self.settings.overview_port, "SITHS-lyssnaren")
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ process helpers
     def _npo(self, *args: str) -> None:
-        result = subprocess.run([sys.executable, "-m", "npo.cli", *args], cwd=ROOT)
-        if result.returncode != 0:
-            raise SystemExit(result.returncode)
+        self._run([sys.executable, "-m", "npo.cli", *args])
 
-    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
+    def _run(self, command: list[str], ok_codes: tuple[int, ...] = (0,)) -> None:
+        result = subprocess.run(command, cwd=ROOT, env=self.env(), capture_output=True, text=True)
+        if result.returncode not in ok_codes:
+            raise SystemExit(f"{' '.join(command[2:5])} misslyckades:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        if result.stdout.strip() and command[:3] == [sys.executable, "-m", "npo.cli"]:
+            self._say(result.stdout.strip())
+
+    def _spawn(self, name: str, command: list[str]) -> Child:
         logs = self.settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{name}.log"
         handle = log.open("ab")
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=self.env(),
+                                   start_new_session=True)
         child = Child(name, process, log)
         self.children.append(child)
         return child
 
+    def _check_children(self) -> None:
+        for child in self.children:
+            if child.process.poll() is not None:
+                raise SystemExit(f"{child.name} avslutades oväntat (kod {child.process.returncode}); se {child.log}")
+
     def _wait_http(self, url: str, what: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for child in self.children:
-                if child.process.poll() is not None:
-                    raise SystemExit(f"{child.name} avslutades oväntat (kod {child.process.returncode}); "
-                                     f"se {child.log}")
+            self._check_children()
             try:
                 with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback URL
                     return
             except urllib.error.HTTPError:
-                return  # it answers (a 503 from /api/health still means the web app is up)
+                return  # it answers (a 503 from /api/health still means the process is up)
             except OSError:
                 time.sleep(0.3)
         raise SystemExit(f"{what} svarade inte på {url} inom {timeout:.0f} s")
+
+    def _wait_port(self, host: str, port: int, what: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            with socket.socket() as sock:
+                sock.settimeout(0.3)
+                if sock.connect_ex((host, port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise SystemExit(f"{what} svarade inte på {host}:{port} inom {timeout:.0f} s")
 
     def stop(self) -> None:
         """Stop every child (newest first), then slapd if this stack started it."""
@@ -116,6 +185,18 @@ class Stack:
             self.settings.slapd.stop()
             self._say("slapd stoppad")
 
+    def urls(self) -> list[tuple[str, str]]:
+        """What the stack serves, for the start-up message."""
+        rows = [("Webb (beställning, attest)", f"{self.web_url}/"), ("Systemstatus", f"{self.web_url}/status"),
+                ("SITHS-inloggning (mTLS)", f"{self.siths_url}/siths/vem-ar-jag"),
+                ("E-post (SMTP-sänka)", f"{self.web_url}/dev/mail"), ("API-dokumentation", f"{self.web_url}/api/docs")]
+        if self.with_prefect:
+            rows.append(("Prefect UI", f"{self.prefect_url}/"))
+        if self.settings.embedded_ldap:
+            rows.append(("Skånekatalogen (LDAP)", f"{self.settings.slapd.url}   eval \"$(.venv/bin/npo catalog env)\""))
+        rows.append(("Loggar", str(self.settings.var_dir / "log")))
+        return rows
+
     def run_forever(self) -> None:
         """Start everything, print the URLs, and wait for Ctrl-C (or a child dying)."""
         stop_requested = False
@@ -125,26 +206,29 @@ class Stack:
             stop_requested = True
 
         signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGHUP, on_signal)
         try:
             self.migrate()
             self.start_directory()
+            self.start_mail()
+            if self.with_prefect:
+                self._say("Startar Prefect (server, arbetspool, driftsättningar, worker) …")
+                self.start_prefect()
             self.start_web()
-            self._say("")
-            self._say("npo-access kör:")
-            self._say(f"  Systemstatus        {self.web_url}/status")
-            self._say(f"  API-dokumentation   {self.web_url}/api/docs")
-            if self.settings.embedded_ldap:
-                self._say(f"  Skånekatalogen      {self.settings.slapd.url}  (eval \"$(.venv/bin/npo catalog env)\")")
-            self._say(f"  Loggar              {self.settings.var_dir / 'log'}")
+            self._say("\nnpo-access kör:")
+            for label, url in self.urls():
+                self._say(f"  {label:<28} {url}")
             self._say("Avsluta med Ctrl-C.")
             while not stop_requested:
-                for child in self.children:
-                    if child.process.poll() is not None:
-                        self._say(f"{child.name} avslutades (kod {child.process.returncode}); se {child.log}")
-                        stop_requested = True
+                try:
+                    self._check_children()
+                except SystemExit as exc:
+                    self._say(str(exc))
+                    break
                 time.sleep(0.5)
         except KeyboardInterrupt:
             pass
         finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             self._say("Stoppar …")
             self.stop()

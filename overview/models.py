@@ -1,1 +1,226 @@
-"""SQL tables of the overview: patients, producer items, relations, consents, emergency openings, blocks, log."""
+"""SQL tables of the overview: patients, producer items, relations, consents, emergency openings, blocks, log.
+
+Swedish words: samtycke = consent, spärr = block, tillfällig hävning = temporary revoke, nödåtkomst = emergency
+access, vårdkontakt = care contact, patientrelation = relation. Every timestamp is an aware UTC ``UTCDateTime``;
+enumerated values are stored as their string values (no database enum types, so both SQLite and PostgreSQL migrate
+the same way). Identifiers of consents, blocks and revokes are UUID strings, as in Inera's TKBs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from catalog.sqltypes import UTCDateTime
+
+HSA = 64  # column width of HSA-IDs (at most 31 characters are valid; room for foreign ids)
+PNR = 12  # personnummer / samordningsnummer, 12 digits
+
+
+def _at(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+    return Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+class Patient(SQLModel, table=True):
+    """A patient as the population register (and Pasis) knows them."""
+
+    __tablename__ = "patient"
+
+    personnummer: str = Field(primary_key=True, max_length=PNR)
+    given_name: str = Field(max_length=100)
+    surname: str = Field(max_length=100)
+    street: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=10)
+    city: str = Field(default="", max_length=100)
+    birth_date: dt.date
+    protected_identity: bool = False  # skyddad identitet: name and address are never shown
+    deceased_on: dt.date | None = None
+
+
+class ProducerItem(SQLModel, table=True):
+    """One piece of overview data as a producer system delivered it (the fields of gate.ItemFacts)."""
+
+    __tablename__ = "producer_item"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    system: str = Field(max_length=32)
+    category: str = Field(max_length=64)
+    care_provider_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    date: dt.datetime = Field(sa_column=_at())
+    date_end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # end of a period (admission)
+    document_kind: str | None = Field(default=None, max_length=64)
+    profession: str | None = Field(default=None, max_length=64)
+    setting: str | None = Field(default=None, max_length=32)
+    info_type: str | None = Field(default=None, max_length=8)
+    title: str = Field(default="", max_length=300)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class CareContact(SQLModel, table=True):
+    """A vårdkontakt or booking at a unit: verified patient relation (TGP) for that unit."""
+
+    __tablename__ = "care_contact"
+    __table_args__ = (Index("ix_care_contact_patient_unit", "personnummer", "care_unit_hsa_id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", max_length=PNR)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    kind: str = Field(max_length=16)  # gate.RelationKind.CARE_CONTACT or BOOKING
+    start: dt.datetime = Field(sa_column=_at())
+    end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+
+
+class AssertedRelation(SQLModel, table=True):
+    """A patient relation asserted by one employee at the unit of their commission, with a reason."""
+
+    __tablename__ = "asserted_relation"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    employee_hsa_id: str = Field(max_length=HSA)
+    commission_hsa_id: str = Field(max_length=HSA)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    start: dt.datetime = Field(sa_column=_at())
+    end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # None: the gate's default length
+
+
+class Consent(SQLModel, table=True):
+    """Samtycke (PDLAssertion of type Consent), registered under the unit and vårdgivare of a commission."""
+
+    __tablename__ = "consent"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    purpose: str = Field(max_length=16)  # gate.ConsentPurpose
+    scope: str = Field(max_length=16)  # gate.ConsentScope
+    care_provider_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    employee_hsa_id: str | None = Field(default=None, max_length=HSA)
+    start: dt.datetime = Field(sa_column=_at())
+    end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    registered_at: dt.datetime = Field(sa_column=_at())
+    registered_by: str = Field(max_length=HSA)
+    registered_commission_hsa_id: str = Field(max_length=HSA)
+    represented_by: str | None = Field(default=None, max_length=PNR)  # guardian's personnummer
+    ended_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    ended_by: str | None = Field(default=None, max_length=HSA)
+    voided_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    voided_by: str | None = Field(default=None, max_length=HSA)
+
+
+class EmergencyOpening(SQLModel, table=True):
+    """Nödåtkomst: opened by one employee at the unit of their commission, with a reason, until ``expires_at``."""
+
+    __tablename__ = "emergency_opening"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    employee_hsa_id: str = Field(max_length=HSA)
+    commission_hsa_id: str = Field(max_length=HSA)
+    care_provider_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    opened_at: dt.datetime = Field(sa_column=_at())
+    expires_at: dt.datetime = Field(sa_column=_at())
+    providers_revealed_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # step 1
+
+
+class EmergencyProviderOpening(SQLModel, table=True):
+    """Step 2 of a nödöppning of blocked data: the data of one vårdgivare opened."""
+
+    __tablename__ = "emergency_provider_opening"
+
+    emergency_id: str = Field(foreign_key="emergency_opening.id", primary_key=True, max_length=36)
+    care_provider_hsa_id: str = Field(primary_key=True, max_length=HSA)
+    opened_at: dt.datetime = Field(sa_column=_at())
+
+
+class Block(SQLModel, table=True):
+    """Spärr (blocking TKB v4): inner (one unit's data within its vårdgivare) or outer (a vårdgivare's data)."""
+
+    __tablename__ = "block"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    kind: str = Field(max_length=16)  # gate.BlockKind
+    care_provider_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str | None = Field(default=None, max_length=HSA)  # required for inner blocks
+    info_start: dt.date | None = None
+    info_end: dt.date | None = None
+    excluded_types: str = Field(default="", max_length=16)  # comma-separated subset of lak,upp
+    state: str = Field(default="active", max_length=16)  # gate.BlockState
+    registered_at: dt.datetime = Field(sa_column=_at())
+    registered_by: str = Field(max_length=HSA)
+    registered_by_guardian: bool = False
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+
+
+class BlockRevoke(SQLModel, table=True):
+    """Tillfällig hävning of a block for a unit, or one employee at it, until ``end``."""
+
+    __tablename__ = "block_revoke"
+
+    id: str = Field(primary_key=True, max_length=36)
+    block_id: str = Field(foreign_key="block.id", index=True, max_length=36)
+    care_unit_hsa_id: str = Field(max_length=HSA)
+    employee_hsa_id: str | None = Field(default=None, max_length=HSA)
+    start: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    end: dt.datetime = Field(sa_column=_at())
+    reason: str = Field(max_length=32)  # gate.RevokeReason
+    registered_at: dt.datetime = Field(sa_column=_at())
+
+
+class InfoAcknowledgement(SQLModel, table=True):
+    """An employee confirmed having read a version of "Information innan start"."""
+
+    __tablename__ = "info_acknowledgement"
+    __table_args__ = (UniqueConstraint("employee_hsa_id", "version", name="uq_info_ack_employee_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    employee_hsa_id: str = Field(max_length=HSA, index=True)
+    version: int
+    acknowledged_at: dt.datetime = Field(sa_column=_at())
+
+
+class AccessLog(SQLModel, table=True):
+    """One row of the append-only, hash-chained access log (D6; HSLF-FS 2016:40 4 kap. 9 §; DOMAIN §6.9)."""
+
+    __tablename__ = "access_log"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    at: dt.datetime = Field(sa_column=_at(index=True))
+    user_hsa_id: str = Field(max_length=HSA, index=True)
+    commission_hsa_id: str | None = Field(default=None, max_length=HSA)
+    care_unit_hsa_id: str | None = Field(default=None, max_length=HSA)
+    care_unit_name: str = Field(default="", max_length=200)
+    care_provider_hsa_id: str | None = Field(default=None, max_length=HSA)
+    care_provider_name: str = Field(default="", max_length=200)
+    patient_personnummer: str | None = Field(default=None, max_length=PNR, index=True)
+    action: str = Field(max_length=32)  # accesslog.Action: Läsa, Skriva, Nödöppning
+    purpose: str = Field(max_length=64)  # Vård och behandling
+    resource_type: str = Field(max_length=64)  # accesslog.Resource: översikt, samtycke, patientrelation, …
+    outcome: str = Field(max_length=16)  # accesslog.Outcome: beviljad / nekad
+    reason_code: str | None = Field(default=None, max_length=64)  # the gate's code when refused
+    basis: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list: own_provider, consent:<id>…
+    source_providers: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of HSA-IDs
+    source_units: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of HSA-IDs
+    item_count: int = 0
+    relation: str | None = Field(default=None, max_length=16)  # gate.RelationKind the access rested on
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False))  # reason typed by the user, or a note
+    prev_hash: str = Field(max_length=64)
+    row_hash: str = Field(max_length=64, unique=True)
+
+
+class AccessLogHead(SQLModel, table=True):
+    """The chain head: the last row's sequence number and hash; appends lock this one row."""
+
+    __tablename__ = "access_log_head"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_hash: str = Field(max_length=64)

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import OptionalActor, check_csrf, sign_in, sign_out
 from api.errors import error_response
 from api.pages import render
+from api.siths import CertificateRejected, identity_or_refusal
 from catalog.demo import CAST
 from npo import runtime
 from npo.settings import Environment
@@ -35,7 +36,8 @@ def dev_login_enabled() -> bool:
 def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:  # noqa: A002
     """Logga in: SITHS, or the dev identities."""
     return render(request, "login.html", actor=actor, next=_safe_next(next), dev=dev_login_enabled(), cast=CAST,
-                  siths_url=f"https://{runtime.settings().web_host}:{runtime.settings().overview_port}/siths/login")
+                  siths_url=f"https://{runtime.settings().web_host}:{runtime.settings().overview_port}/siths/login"
+                            f"?next={_safe_next(next)}")
 
 
 @router.post("/dev/login", name="dev_login")
@@ -49,6 +51,20 @@ def dev_login(request: Request, hsa_id: Annotated[str, Form(max_length=64)], csr
     if person is None or not person.active:
         return error_response(request, 422, f"{hsa_id} finns inte som aktiv person i Skånekatalogen.",
                               field="hsa_id", errors={"hsa_id": "Okänd eller inaktiverad person."})
+    sign_in(request, person.hsa_id)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.get("/siths/login", name="siths_login")
+def siths_login(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    """Sign in with the SITHS certificate of this (mTLS) connection; a refusal explains what to do."""
+    result = identity_or_refusal(request)
+    if isinstance(result, CertificateRejected):
+        return RedirectResponse("/siths/vem-ar-jag", status_code=303)
+    person = runtime.directory().find_person(result.hsa_id)
+    if person is None or not person.active:
+        return error_response(request, 403, f"Ditt HSA-id {result.hsa_id} finns inte som aktiv person i "
+                                            "Skånekatalogen. Kontakta enhetens katalogadministratör.")
     sign_in(request, person.hsa_id)
     return RedirectResponse(_safe_next(next), status_code=303)
 

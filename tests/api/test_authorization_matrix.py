@@ -61,6 +61,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/siths/vem-ar-jag"): Rule(set(), lambda b, x: b.client.get("/siths/vem-ar-jag")),
     ("GET", "/api/siths/whoami"): Rule(set(), lambda b, x: b.client.get("/api/siths/whoami"), public=False),
     ("GET", "/login"): Rule(EVERYONE, lambda b, x: b.client.get("/login"), public=True),
+    # without a client certificate, SITHS login sends everyone to the page that explains why
+    ("GET", "/siths/login"): Rule(EVERYONE, lambda b, x: b.client.get("/siths/login", follow_redirects=False),
+                                  public=True),
     ("POST", "/dev/login"): Rule(EVERYONE, lambda b, x: b.client.post("/dev/login", data=_form(
         b, hsa_id=x["clinician"]), follow_redirects=False), public=True),
     ("POST", "/logout"): Rule(EVERYONE, lambda b, x: b.client.post("/logout", data=_form(b), follow_redirects=False),

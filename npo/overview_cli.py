@@ -1,0 +1,79 @@
+"""The overview's commands: `npo audit verify`, `npo log-extract PERSONNUMMER`, demo patients for `npo demo load`.
+
+Exit codes: 0 done; 1 the database failed; 2 the access log's chain is broken; 3 bad input.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.exc import SQLAlchemyError
+
+from catalog import InvalidIdentifier, validate_personnummer
+from npo.settings import Settings
+
+audit_app = typer.Typer(help="Åtkomstloggen (PDL)", no_args_is_help=True)
+
+EXIT_DATABASE = 1
+EXIT_BROKEN = 2
+EXIT_BAD_INPUT = 3
+
+
+def _fail(message: str, code: int) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the access log's hash chain; exit 2 naming the first broken row."""
+    from npo import runtime
+    from overview import accesslog
+
+    try:
+        with runtime.session_scope() as session:
+            result = accesslog.verify(session)
+    except SQLAlchemyError as exc:
+        _fail(f"Åtkomstloggen kunde inte läsas ({runtime.settings().sql_url}): {exc.__class__.__name__}: "
+              f"{str(exc).splitlines()[0]}", EXIT_DATABASE)
+    if not result.ok:
+        _fail(f"Åtkomstloggen är bruten vid rad {result.first_broken}: {result.problem} "
+              f"({result.rows} rader före den är hela.)", EXIT_BROKEN)
+    typer.echo(f"Åtkomstloggen är hel: {result.rows} rader kontrollerade.")
+
+
+def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens person- eller samordningsnummer")]
+                ) -> None:
+    """Print the patient's log extract: which unit and vårdgivare read what, and when (HSLF-FS 2016:40 4:10)."""
+    from npo import runtime
+    from overview import accesslog
+
+    try:
+        pnr = validate_personnummer(personnummer)
+    except InvalidIdentifier as exc:
+        _fail(exc.message, EXIT_BAD_INPUT)
+    try:
+        with runtime.session_scope() as session:
+            lines = accesslog.extract(session, pnr)
+    except SQLAlchemyError as exc:
+        _fail(f"Åtkomstloggen kunde inte läsas: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+              EXIT_DATABASE)
+    typer.echo(accesslog.format_extract(pnr, lines))
+
+
+def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
+    """Migrate the SQL database and load the demo patients into it (idempotent)."""
+    from npo import runtime
+    from npo.db import upgrade
+    from overview import demo
+
+    if patients <= 0:
+        return
+    try:
+        upgrade(settings.sql_url)
+        with runtime.session_scope() as session:
+            report = demo.load(session, patients=patients, seed=seed)
+    except SQLAlchemyError as exc:
+        _fail(f"Demopatienterna kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
+    typer.echo(f"Demopatienter: {report.created} nya, {report.existing} fanns redan ({report.rows} rader).")

@@ -1,0 +1,244 @@
+"""Fact loaders: Skånekatalogen and the SQL tables → ``gate.GateFacts``. Loading only; ``gate.decide`` decides.
+
+Commissions come from the directory on every load (D4), through :class:`GrantCache` when the caller keeps one
+("with a short cache"). Everything about the patient comes from SQL in the caller's session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import replace
+from functools import lru_cache
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from catalog import Directory
+from catalog import demo as catalog_demo
+from catalog.model import CareProvider, CareUnit, Commission, Membership
+from overview import info
+from overview.demo_items import PRODUCER_ONLY_UNITS
+from overview.gate import (
+    BlockFacts,
+    BlockKind,
+    BlockState,
+    CommissionFacts,
+    ConsentFacts,
+    ConsentPurpose,
+    ConsentScope,
+    EmergencyFacts,
+    GateFacts,
+    ItemFacts,
+    PatientFacts,
+    RelationEvidence,
+    RelationKind,
+    RevokeReason,
+    TemporaryRevoke,
+    UserFacts,
+)
+from overview.models import (
+    AssertedRelation,
+    Block,
+    BlockRevoke,
+    CareContact,
+    Consent,
+    EmergencyOpening,
+    EmergencyProviderOpening,
+    InfoAcknowledgement,
+    Patient,
+    ProducerItem,
+)
+from overview.producers import PublicationRules, demo_rules
+
+
+class GrantCache:
+    """A short, thread-safe cache of the commissions each user holds (D4); ``seconds`` 0 turns it off."""
+
+    def __init__(self, seconds: float = 30.0):
+        self.seconds = seconds
+        self._data: dict[str, tuple[float, tuple[CommissionFacts, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, hsa_id: str) -> tuple[CommissionFacts, ...] | None:
+        with self._lock:
+            hit = self._data.get(hsa_id.upper())
+        return hit[1] if hit and time.monotonic() - hit[0] < self.seconds else None
+
+    def put(self, hsa_id: str, commissions: tuple[CommissionFacts, ...]) -> None:
+        if self.seconds > 0:
+            with self._lock:
+                self._data[hsa_id.upper()] = (time.monotonic(), commissions)
+
+    def drop(self, hsa_id: str) -> None:
+        with self._lock:
+            self._data.pop(hsa_id.upper(), None)
+
+
+@lru_cache(maxsize=1)
+def default_publication() -> PublicationRules:
+    """The producers' publication rules for the organisation of catalog.demo and the overview's demo (built once)."""
+    providers, units = catalog_demo.organisation()
+    return demo_rules(providers, [*units, *PRODUCER_ONLY_UNITS])
+
+
+# ---------------------------------------------------------------------- directory
+def commission_facts(commission: Commission, membership: Membership, unit: CareUnit | None,
+                     provider: CareProvider) -> CommissionFacts:
+    """A commission as the gate sees it: valid where both the link and the commission are in force."""
+    starts = [membership.validity.start] + ([commission.validity.start] if commission.validity else [])
+    ends = [e for e in (membership.validity.end, commission.validity.end if commission.validity else None) if e]
+    return CommissionFacts(
+        hsa_id=commission.hsa_id, name=commission.name, purpose=commission.purpose, rights=commission.rights,
+        valid_from=max(starts), valid_to=min(ends) if ends else None,
+        unit_hsa_id=unit.hsa_id if unit else None, unit_name=unit.name if unit else "",
+        provider_hsa_id=provider.hsa_id, provider_name=provider.name, provider_consumer=provider.consumer)
+
+
+def load_commissions(directory: Directory, hsa_id: str, *, cache: GrantCache | None = None
+                     ) -> tuple[CommissionFacts, ...]:
+    """Every commission the user is linked to, valid or not (the gate explains expired and future ones)."""
+    cached = cache.get(hsa_id) if cache else None
+    if cached is not None:
+        return cached
+    found = []
+    for membership in directory.memberships_of(hsa_id):
+        commission = directory.find_commission(membership.commission_hsa_id)
+        if commission is None:
+            continue
+        unit = directory.unit(commission.unit_hsa_id)
+        # A commission directly below a vårdgivare has no unit (the gate refuses it for SJF).
+        provider = directory.provider(unit.provider_hsa_id if unit else commission.unit_hsa_id)
+        if provider is None:
+            continue  # orphaned, as HSA's GetMiuForPerson leaves it out (DOMAIN §2.3)
+        found.append(commission_facts(commission, membership, unit, provider))
+    result = tuple(sorted(found, key=lambda c: (c.unit_name, c.name, c.valid_from or dt.datetime.min.replace(
+        tzinfo=dt.UTC))))
+    if cache:
+        cache.put(hsa_id, result)
+    return result
+
+
+def load_user(directory: Directory, hsa_id: str | None, *, certificate_error: str | None = None) -> UserFacts:
+    """Who is asking: found in the directory, and active."""
+    if not hsa_id or certificate_error is not None:
+        return UserFacts(hsa_id=hsa_id, certificate_error=certificate_error)
+    person = directory.find_person(hsa_id)
+    if person is None:
+        return UserFacts(hsa_id=hsa_id, in_directory=False, active=False)
+    return UserFacts(hsa_id=person.hsa_id, active=person.active)
+
+
+# ---------------------------------------------------------------------- SQL
+def load_patient(session: Session, personnummer: str) -> PatientFacts:
+    """The patient (``found`` False when unknown)."""
+    patient = session.get(Patient, personnummer)
+    if patient is None:
+        return PatientFacts(personnummer=personnummer, found=False)
+    return PatientFacts(personnummer=personnummer, protected_identity=patient.protected_identity,
+                        birth_date=patient.birth_date)
+
+
+def load_relations(session: Session, personnummer: str) -> tuple[RelationEvidence, ...]:
+    """Care contacts, bookings and asserted relations of the patient, at every unit."""
+    contacts = session.exec(select(CareContact).where(CareContact.personnummer == personnummer)).all()
+    asserted = session.exec(select(AssertedRelation).where(AssertedRelation.personnummer == personnummer)).all()
+    return (tuple(RelationEvidence(c.care_unit_hsa_id, RelationKind(c.kind), c.start, c.end) for c in contacts)
+            + tuple(RelationEvidence(a.care_unit_hsa_id, RelationKind.ASSERTED, a.start, a.end, a.reason,
+                                     a.employee_hsa_id) for a in asserted))
+
+
+def consent_facts(consent: Consent) -> ConsentFacts:
+    """A stored consent as the gate sees it."""
+    return ConsentFacts(
+        consent_id=consent.id, purpose=ConsentPurpose(consent.purpose), scope=ConsentScope(consent.scope),
+        care_provider_hsa_id=consent.care_provider_hsa_id, care_unit_hsa_id=consent.care_unit_hsa_id,
+        employee_hsa_id=consent.employee_hsa_id, start=consent.start, end=consent.end,
+        registered_at=consent.registered_at, ended_at=consent.ended_at, voided_at=consent.voided_at,
+        represented_by=consent.represented_by)
+
+
+def load_consents(session: Session, personnummer: str) -> tuple[ConsentFacts, ...]:
+    """Every consent of the patient (ended and voided ones too: the gate tells them apart)."""
+    rows = session.exec(select(Consent).where(Consent.personnummer == personnummer)
+                        .order_by(Consent.registered_at)).all()
+    return tuple(consent_facts(c) for c in rows)
+
+
+def load_emergencies(session: Session, personnummer: str, now: dt.datetime) -> tuple[EmergencyFacts, ...]:
+    """The patient's emergency openings that have not expired, with the steps taken for blocked data."""
+    rows = session.exec(select(EmergencyOpening).where(EmergencyOpening.personnummer == personnummer,
+                                                       EmergencyOpening.expires_at > now)).all()
+    opened: dict[str, set[str]] = {}
+    if rows:
+        steps = session.exec(select(EmergencyProviderOpening).where(
+            col(EmergencyProviderOpening.emergency_id).in_([r.id for r in rows]))).all()
+        for step in steps:
+            opened.setdefault(step.emergency_id, set()).add(step.care_provider_hsa_id)
+    return tuple(emergency_facts(r, opened.get(r.id, set())) for r in rows)
+
+
+def emergency_facts(row: EmergencyOpening, opened: set[str]) -> EmergencyFacts:
+    """A stored emergency opening as the gate sees it."""
+    return EmergencyFacts(
+        opening_id=row.id, employee_hsa_id=row.employee_hsa_id, care_provider_hsa_id=row.care_provider_hsa_id,
+        care_unit_hsa_id=row.care_unit_hsa_id, reason=row.reason, opened_at=row.opened_at,
+        expires_at=row.expires_at, blocked_providers_revealed=row.providers_revealed_at is not None,
+        blocked_providers_opened=frozenset(opened))
+
+
+def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
+    """The patient's blocks in every state, each with its temporary revokes."""
+    blocks = session.exec(select(Block).where(Block.personnummer == personnummer)).all()
+    revokes: dict[str, list[TemporaryRevoke]] = {}
+    if blocks:
+        for r in session.exec(select(BlockRevoke).where(col(BlockRevoke.block_id).in_([b.id for b in blocks]))).all():
+            revokes.setdefault(r.block_id, []).append(TemporaryRevoke(
+                r.id, r.care_unit_hsa_id, r.employee_hsa_id, r.end, RevokeReason(r.reason), r.start))
+    return tuple(BlockFacts(
+        block_id=b.id, kind=BlockKind(b.kind), care_provider_hsa_id=b.care_provider_hsa_id,
+        care_unit_hsa_id=b.care_unit_hsa_id, info_start=b.info_start, info_end=b.info_end,
+        excluded_types=frozenset(t for t in b.excluded_types.split(",") if t), state=BlockState(b.state),
+        revokes=tuple(revokes.get(b.id, ())), registered_by_guardian=b.registered_by_guardian) for b in blocks)
+
+
+def load_items(session: Session, personnummer: str) -> tuple[ItemFacts, ...]:
+    """Everything the producers delivered about the patient, newest first."""
+    rows = session.exec(select(ProducerItem).where(ProducerItem.personnummer == personnummer)
+                        .order_by(col(ProducerItem.date).desc(), col(ProducerItem.id))).all()
+    return tuple(ItemFacts(
+        item_id=r.id, system=r.system, category=r.category, care_provider_hsa_id=r.care_provider_hsa_id,
+        care_unit_hsa_id=r.care_unit_hsa_id, date=r.date, document_kind=r.document_kind, profession=r.profession,
+        setting=r.setting, info_type=r.info_type, title=r.title, body=r.body, date_end=r.date_end) for r in rows)
+
+
+def acknowledged_version(session: Session, hsa_id: str | None) -> int | None:
+    """The highest version of "Information innan start" the employee has confirmed."""
+    if not hsa_id:
+        return None
+    return session.exec(select(func.max(InfoAcknowledgement.version))
+                        .where(InfoAcknowledgement.employee_hsa_id == hsa_id)).one()
+
+
+# ---------------------------------------------------------------------- everything
+def load_facts(*, session: Session, directory: Directory, user_hsa_id: str | None, commission_hsa_id: str | None,
+               now: dt.datetime, production: bool, personnummer: str | None = None,
+               certificate_error: str | None = None, cache: GrantCache | None = None,
+               publication: PublicationRules | None = None) -> GateFacts:
+    """The facts for (user, chosen commission, patient, now); without ``personnummer`` only checks 1–5 apply."""
+    user = load_user(directory, user_hsa_id, certificate_error=certificate_error)
+    commissions = load_commissions(directory, user.hsa_id, cache=cache) if user.hsa_id and user.in_directory else ()
+    facts = GateFacts(user=user, commissions=commissions, chosen_commission=commission_hsa_id,
+                      production=production, info_version_current=info.VERSION,
+                      info_version_acknowledged=acknowledged_version(session, user.hsa_id),
+                      publication=publication or default_publication())
+    if personnummer is None:
+        return facts
+    patient = load_patient(session, personnummer)
+    if not patient.found:
+        return replace(facts, patient=patient)
+    return replace(facts, patient=patient, relations=load_relations(session, personnummer),
+                   consents=load_consents(session, personnummer),
+                   emergencies=load_emergencies(session, personnummer, now),
+                   blocks=load_blocks(session, personnummer), items=load_items(session, personnummer))

@@ -1,0 +1,246 @@
+"""The overview's services: read the overview, confirm the information, assert relations, register consents.
+
+Keyword-only, the session passed in; they flush and never commit (the caller owns the transaction, so the log row
+and the change it records commit together, or neither does: D6). ``directory`` is a ``catalog.Directory`` or an
+``access.Gatekeeper`` carrying production mode, a grant cache and publication rules. Emergency access is in
+overview/emergency.py and re-exported here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from catalog import Directory, clock
+from overview import accesslog, info, inputs
+from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
+from overview.accesslog import Action, Outcome, Resource
+from overview.emergency import BlockedProvider, open_blocked_data, open_emergency, reveal_blocked_providers
+from overview.errors import InvalidInput, NotAllowed, NotFound
+from overview.gate import Basis, Check, ConsentPurpose, ConsentScope, Decision, ItemDecision, ItemFacts, is_child
+from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
+
+__all__ = ["BlockedProvider", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem", "acknowledge_information",
+           "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "read_overview",
+           "register_consent", "reveal_blocked_providers"]
+
+ADMINISTRATION = "Administration"
+BLOCKED_NOTICE = ("Det finns spärrade uppgifter om patienten som inte visas. Vid en nödsituation kan du med "
+                  "nödåtkomst se vilka vårdgivare som har spärrade uppgifter och öppna dem i två steg.")
+
+
+# ---------------------------------------------------------------------- read
+@dataclass(frozen=True, slots=True)
+class PatientHeader:
+    """Who the overview is about; name and address are left out for a patient with skyddad identitet."""
+
+    personnummer: str
+    name: str | None
+    address: str | None
+    protected_identity: bool
+    deceased_on: dt.date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ShownItem:
+    item: ItemFacts
+    decision: ItemDecision
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewResult:
+    """What a read returns: the gate's decision, the patient, the items shown, the blocked notice, the log row."""
+
+    decision: Decision
+    patient: PatientHeader | None
+    items: tuple[ShownItem, ...]
+    blocked_notice: str | None
+    blocked_providers: tuple[str, ...]
+    log_seq: int | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision.allowed
+
+
+def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                  commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None
+                  ) -> OverviewResult:
+    """Decide, log the read in the caller's transaction, then return the data (nothing when the log write fails)."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                     commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
+    if not reached_patient(decision):
+        return OverviewResult(decision, None, (), None, (), None)  # refused before any patient data was touched
+    by_id = {item.item_id: item for item in facts.items}
+    shown = tuple(ShownItem(by_id[d.item_id], d) for d in decision.items if d.shown)
+    row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
+    header = _header(session, pnr) if decision.allowed else None
+    notice = BLOCKED_NOTICE if decision.allowed and decision.blocked_exists else None
+    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq)
+
+
+def _read_entry(decision: Decision, shown: tuple[ShownItem, ...], user_hsa_id: str, pnr: str,
+                now: dt.datetime) -> accesslog.LogEntry:
+    emergency = {Basis.EMERGENCY, Basis.EMERGENCY_BLOCK_OPENED}
+    basis = {ref for s in shown for ref in _bases(s.decision)}
+    failed = next((r.code for r in decision.reasons if not r.passed), None)
+    return entry(user_hsa_id=user_hsa_id, commission=decision.commission, now=now, personnummer=pnr,
+                 action=Action.EMERGENCY if any(s.decision.basis in emergency for s in shown) else Action.READ,
+                 resource=Resource.OVERVIEW, outcome=Outcome.GRANTED if decision.allowed else Outcome.REFUSED,
+                 reason_code=failed, basis=basis, item_count=len(shown), relation=relation_kind(decision),
+                 source_providers={s.item.care_provider_hsa_id for s in shown},
+                 source_units={s.item.care_unit_hsa_id for s in shown})
+
+
+def _bases(item: ItemDecision) -> set[str]:
+    """How the log names an item's basis: own_provider, consent:<id>, emergency:<id>, emergency_block_opened:<id>."""
+    refs = {f"consent:{item.consent_id}"} if item.consent_id else set()
+    if item.emergency_id:
+        refs.add(f"{item.basis}:{item.emergency_id}")
+    return refs or {str(item.basis)}
+
+
+def _header(session: Session, pnr: str) -> PatientHeader:
+    patient = session.get(Patient, pnr)
+    assert patient is not None  # the gate found it
+    if patient.protected_identity:
+        return PatientHeader(pnr, None, None, True, patient.deceased_on)
+    address = ", ".join(p for p in (patient.street, f"{patient.postal_code} {patient.city}".strip()) if p)
+    return PatientHeader(pnr, f"{patient.given_name} {patient.surname}", address or None, False, patient.deceased_on)
+
+
+# ---------------------------------------------------------------------- Information innan start
+def acknowledge_information(*, session: Session, user_hsa_id: str, version: int | None = None,
+                            now: dt.datetime | None = None) -> InfoAcknowledgement:
+    """Record that the user has read the current "Information innan start" (idempotent per version)."""
+    user = inputs.hsa_id(user_hsa_id, "user_hsa_id")
+    version = info.VERSION if version is None else version
+    if version != info.VERSION:
+        raise InvalidInput("version", f"Informationen har uppdaterats till version {info.VERSION}. Läs den nya "
+                                      "versionen och bekräfta igen.")
+    now = now or clock.now()
+    existing = session.exec(select(InfoAcknowledgement).where(InfoAcknowledgement.employee_hsa_id == user,
+                                                              InfoAcknowledgement.version == version)).first()
+    if existing is not None:
+        return existing
+    row = InfoAcknowledgement(employee_hsa_id=user, version=version, acknowledged_at=now)
+    session.add(row)
+    accesslog.append(session, accesslog.LogEntry(at=now, user_hsa_id=user, action=Action.WRITE,
+                                                 resource_type=Resource.INFORMATION, purpose=ADMINISTRATION,
+                                                 detail=f"version {version}"))
+    return row
+
+
+# ---------------------------------------------------------------------- patient relation
+def assert_relation(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                    commission_hsa_id: str | None, personnummer: str, reason: str,
+                    now: dt.datetime | None = None) -> AssertedRelation:
+    """Assert a patient relation at the commission's unit, with a reason (logged; always sampled in follow-up)."""
+    pnr = inputs.personnummer(personnummer)
+    text = inputs.reason(reason, what="skäl till patientrelationen")
+    now = now or clock.now()
+    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
+    commission = require(decision, through=Check.PATIENT)
+    assert commission.unit_hsa_id is not None  # the gate refuses commissions without a unit
+    row = AssertedRelation(id=str(uuid.uuid4()), personnummer=pnr, care_unit_hsa_id=commission.unit_hsa_id,
+                           employee_hsa_id=user_hsa_id, commission_hsa_id=commission.hsa_id, reason=text, start=now)
+    session.add(row)
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
+                                    action=Action.WRITE, resource=Resource.RELATION, relation="asserted",
+                                    detail=text))
+    return row
+
+
+# ---------------------------------------------------------------------- consent
+def register_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                     commission_hsa_id: str | None, personnummer: str, scope: ConsentScope,
+                     purpose: ConsentPurpose = ConsentPurpose.OVERVIEW, start: dt.datetime | None = None,
+                     end: dt.datetime | None = None, represented_by: str | None = None,
+                     now: dt.datetime | None = None) -> Consent:
+    """Register the patient's samtycke under the commission's unit and vårdgivare; a duplicate returns the first."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    start = inputs.aware(start, "start") if start is not None else now
+    end = inputs.aware(end, "end") if end is not None else None
+    _check_consent_input(scope, purpose, start, end, now)
+    guardian = inputs.personnummer(represented_by, "represented_by") if represented_by else None
+    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
+    commission = require(decision, through=Check.RELATION)
+    if guardian is not None:
+        _check_guardian(session, pnr, guardian, start)
+    employee = user_hsa_id if scope is ConsentScope.EMPLOYEE else None
+    consent = _existing_consent(session, pnr, purpose, scope, commission.provider_hsa_id,
+                                commission.unit_hsa_id or "", employee, end, now)
+    created = consent is None
+    if consent is None:
+        consent = Consent(id=str(uuid.uuid4()), personnummer=pnr, purpose=purpose.value, scope=scope.value,
+                          care_provider_hsa_id=commission.provider_hsa_id, care_unit_hsa_id=commission.unit_hsa_id,
+                          employee_hsa_id=employee, start=start, end=end, registered_at=now,
+                          registered_by=user_hsa_id, registered_commission_hsa_id=commission.hsa_id,
+                          represented_by=guardian)
+        session.add(consent)
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
+                                    action=Action.WRITE, resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
+                                    relation=relation_kind(decision),
+                                    detail="" if created else "samtycket fanns redan registrerat"))
+    return consent
+
+
+def _check_consent_input(scope: ConsentScope, purpose: ConsentPurpose, start: dt.datetime,
+                         end: dt.datetime | None, now: dt.datetime) -> None:
+    if purpose is ConsentPurpose.DRUG_LIST and scope is not ConsentScope.EMPLOYEE:
+        raise InvalidInput("scope", "Samtycke till läkemedelsförteckningen kan bara ges till dig personligen.")
+    if start < now - dt.timedelta(minutes=5):
+        raise InvalidInput("start", "Ett samtycke kan inte gälla bakåt i tiden; ange dagens datum eller senare.")
+    inputs.period(start, end)
+
+
+def _check_guardian(session: Session, pnr: str, guardian: str, start: dt.datetime) -> None:
+    patient = session.get(Patient, pnr)
+    assert patient is not None
+    if guardian == pnr:
+        raise InvalidInput("represented_by", "Vårdnadshavarens personnummer är patientens eget.")
+    if not is_child(patient.birth_date, start):
+        raise InvalidInput("represented_by", "Patienten är myndig och ger sitt samtycke själv; en vårdnadshavare "
+                                             "kan bara samtycka för ett barn under 18 år.")
+
+
+def _existing_consent(session: Session, pnr: str, purpose: ConsentPurpose, scope: ConsentScope, provider: str,
+                      unit: str, employee: str | None, end: dt.datetime | None, now: dt.datetime) -> Consent | None:
+    candidates = session.exec(select(Consent).where(
+        Consent.personnummer == pnr, Consent.purpose == purpose.value, Consent.scope == scope.value,
+        Consent.care_provider_hsa_id == provider, Consent.care_unit_hsa_id == unit,
+        Consent.employee_hsa_id == employee if employee else Consent.employee_hsa_id.is_(None))).all()  # type: ignore[union-attr]
+    return next((c for c in candidates if c.ended_at is None and c.voided_at is None and c.end == end
+                 and (c.end is None or c.end > now)), None)
+
+
+def end_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                commission_hsa_id: str | None, consent_id: str, now: dt.datetime | None = None) -> Consent:
+    """End (avsluta) a consent the patient withdrew; only staff of the consent's vårdgivare may (idempotent)."""
+    consent = session.get(Consent, consent_id) if consent_id else None
+    if consent is None:
+        raise NotFound("Samtycket finns inte; det kan redan ha makulerats. Sök fram patienten och försök igen.")
+    now = now or clock.now()
+    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                      commission_hsa_id=commission_hsa_id, now=now)
+    commission = require(decision, through=Check.ACKNOWLEDGEMENT)
+    if commission.provider_hsa_id.upper() != consent.care_provider_hsa_id.upper():
+        raise NotAllowed("Samtycket är registrerat hos en annan vårdgivare; bara den vårdgivarens personal kan "
+                         "avsluta det.")
+    if consent.ended_at is not None or consent.voided_at is not None:
+        return consent
+    consent.ended_at, consent.ended_by = now, user_hsa_id
+    session.add(consent)
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now,
+                                    personnummer=consent.personnummer, action=Action.WRITE,
+                                    resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
+                                    detail="samtycket avslutat"))
+    return consent

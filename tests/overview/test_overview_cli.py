@@ -1,0 +1,78 @@
+"""`npo audit verify`, `npo log-extract` and the demo patients of `npo demo load`, run as real processes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlmodel import Session, func, select
+
+from overview import accesslog
+from overview.models import Patient
+from tests.conftest import free_port
+from tests.overview.test_accesslog import OTHER_PATIENT, PATIENT, tamper, write
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def npo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
+    return subprocess.run([sys.executable, "-m", "npo.cli", *args], cwd=ROOT, env={**clean, **env},
+                          capture_output=True, text=True, timeout=300)
+
+
+def _env(db_url: str, tmp_path: Path) -> dict[str, str]:
+    return {"NPO_DATABASE_URL": db_url, "NPO_VAR_DIR": str(tmp_path / "var")}
+
+
+def test_audit_verify_passes_a_whole_chain_and_names_the_first_broken_row(session: Session, db_url: str,
+                                                                           db_backend: str, tmp_path: Path) -> None:
+    write(session, 5)
+    env = _env(db_url, tmp_path)
+    whole = npo("audit", "verify", env=env)
+    assert whole.returncode == 0, whole.stderr
+    assert "Åtkomstloggen är hel: 5 rader kontrollerade." in whole.stdout
+    tamper(session, db_backend, "UPDATE access_log SET user_hsa_id = 'SE5591234567-P9999' WHERE seq = 2")
+    tamper(session, db_backend, "UPDATE access_log SET detail = 'x' WHERE seq = 4")
+    broken = npo("audit", "verify", env=env)
+    assert broken.returncode == 2
+    assert "bruten vid rad 2" in broken.stderr and "Rad 2 har ändrats" in broken.stderr
+    assert "Traceback" not in broken.stderr
+
+
+def test_audit_verify_reports_an_unreadable_database(tmp_path: Path) -> None:
+    result = npo("audit", "verify", env=_env(f"sqlite:///{tmp_path / 'tom.db'}", tmp_path))
+    assert result.returncode == 1 and "kunde inte läsas" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_log_extract_prints_the_patients_accesses(session: Session, db_url: str, tmp_path: Path) -> None:
+    write(session, 2)
+    write(session, 1, patient=OTHER_PATIENT)
+    result = npo("log-extract", "19600401-1232", env=_env(db_url, tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Loggutdrag för 19600401-1232: 2 åtkomster" in result.stdout
+    assert result.stdout.count("Vårdcentralen Testa (SE5591234567-V0001)") == 2
+    assert "Testvårdgivare" in result.stdout and "2026-11-25 13:00" in result.stdout
+    assert accesslog.extract(session, PATIENT)  # the command wrote nothing into the log it printed
+
+
+def test_log_extract_refuses_a_malformed_personnummer(tmp_path: Path) -> None:
+    result = npo("log-extract", "19600401-1235", env=_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
+    assert result.returncode == 3 and "kontrollsiffra" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_demo_load_fills_the_database_with_patients_once(engine, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    env = {**_env(db_url, tmp_path), "NPO_LDAP_PORT": str(free_port())}
+    try:
+        first = npo("demo", "load", "--persons", "20", "--patients", "12", env=env)
+        assert first.returncode == 0, first.stderr
+        assert "Demopatienter: 12 nya, 0 fanns redan" in first.stdout
+        again = npo("demo", "load", "--persons", "20", "--patients", "12", env=env)
+        assert again.returncode == 0 and "Demopatienter: 0 nya, 12 fanns redan" in again.stdout
+    finally:
+        npo("catalog", "stop", env=env)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Patient)).one() == 12
+        assert session.get(Patient, "194803123423") is not None  # Astrid Nilsson, the first named patient
