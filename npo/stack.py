@@ -60,7 +60,10 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         """The environment every child gets: the settings of this stack, made explicit."""
-        env = {**os.environ, "NPO_VAR_DIR": str(self.settings.var_dir), "NPO_ROOT": str(ROOT),
+        explicit = {f"NPO_{name.upper()}": json.dumps(value) if isinstance(value, list) else str(value)
+                    for name, value in self.settings.model_dump(exclude_unset=True, mode="json").items()
+                    if value is not None}
+        env = {**os.environ, **explicit, "NPO_VAR_DIR": str(self.settings.var_dir), "NPO_ROOT": str(ROOT),
                "PREFECT_HOME": str(self.settings.var_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
         if self.settings.env is not Environment.PRODUCTION:
@@ -109,7 +112,9 @@ class Stack:
         self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
         self._run([*PREFECT, "work-pool", "create", "npo", "--type", "process"], ok_codes=(0, 1))
         self._run([*PREFECT, "--no-prompt", "deploy", "--all"])
-        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", "npo", "--name", "npo-embedded"])
+        # each flow run is a subprocess (~3 s of CPU on this machine): four at a time keeps 2 cores and memory sane
+        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", "npo", "--name", "npo-embedded",
+                                       "--limit", "4"])
 
     def start_web(self) -> None:
         """The web app (plain HTTP, admin pages) and its SITHS mTLS listener."""

@@ -9,7 +9,9 @@ import itertools
 import os
 import socket
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Prefect reads these at import; keep its state out of ~/.prefect and turn telemetry off before anything imports it.
@@ -120,12 +122,35 @@ def org(directory: Directory) -> Org:
 
 
 # ---------------------------------------------------------------------- SQL
-def database_urls(tmp_path: Path) -> list[str]:
-    """SQLite always; PostgreSQL too when NPO_TEST_DATABASE_URL is set (CI)."""
-    urls = [f"sqlite:///{tmp_path / 'npo.db'}"]
-    if os.environ.get("NPO_TEST_DATABASE_URL"):
-        urls.append(os.environ["NPO_TEST_DATABASE_URL"])
-    return urls
+def with_search_path(url: str, schema: str) -> str:
+    """A PostgreSQL URL whose connections use ``schema``."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A migrated PostgreSQL schema of its own (dropped afterwards), on the NPO_TEST_DATABASE_URL server.
+
+    The shared database keeps nothing between runs: CI and later sessions use the same server, and a migration
+    of an unfinished change must never be left behind in it.
+    """
+    from sqlalchemy import create_engine, text
+
+    from npo.db import upgrade
+
+    base = os.environ["NPO_TEST_DATABASE_URL"]
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = with_search_path(base, schema)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -4,13 +4,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.model import Person
@@ -18,29 +17,28 @@ from npo.db import upgrade
 from npo.runtime import make_engine
 from provisioning import automation
 from provisioning.authz import Actor, load_actor
+from tests.conftest import postgres_schema
 from tests.world import World
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)  # a Tuesday
-PROVISIONING_TABLES = ["outbox", "audit_events", "decisions", "order_lines", "delegations", "orders"]
-
-
-def database_url(db_backend: str, tmp_path: Path) -> str:
-    if db_backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'orders.db'}"
-    return os.environ["NPO_TEST_DATABASE_URL"]
+PROVISIONING_TABLES = ["outbox", "audit_events", "decisions", "order_lines", "delegations", "orders",
+                       "commission_review_events", "recertification_items", "recertification_rounds"]
 
 
 @pytest.fixture
 def engine(db_backend: str, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated database; on PostgreSQL the ordering tables are emptied first (tests run one at a time)."""
-    url = database_url(db_backend, tmp_path)
-    upgrade(url)
-    eng = make_engine(url)
-    if db_backend == "postgresql":
-        with eng.begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(PROVISIONING_TABLES)} RESTART IDENTITY CASCADE"))
-    yield eng
-    eng.dispose()
+    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if db_backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'orders.db'}"
+        upgrade(url)
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
+        return
+    with postgres_schema("prov") as url:
+        eng = make_engine(url)
+        yield eng
+        eng.dispose()
 
 
 @pytest.fixture
