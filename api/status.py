@@ -52,3 +52,30 @@ def directory_status(directory: Directory) -> PartStatus:
             return "svarar, men inga vårdgivare är inlästa (kör `npo demo load`)"
         return f"svarar; {len(providers)} vårdgivare"
     return _timed("directory", "Skånekatalogen (LDAP)", directory.config.url, probe)
+
+
+def smtp_status(host: str, port: int, waiting: Callable[[], tuple[int, object]]) -> PartStatus:
+    """Does the SMTP server greet us, and how much mail waits in the outbox?"""
+    def probe() -> str:
+        import smtplib
+
+        with smtplib.SMTP(host, port, timeout=2) as client:
+            client.noop()
+        count, oldest = waiting()
+        return "svarar; utkorgen är tom" if not count else f"svarar; {count} meddelanden väntar (äldst {oldest})"
+    return _timed("smtp", "E-post (SMTP)", f"{host}:{port}", probe)
+
+
+def prefect_status(api_url: str | None) -> PartStatus:
+    """Is the Prefect server up (when one is configured)?"""
+    if not api_url:
+        return PartStatus("prefect", "Arbetsflöden (Prefect)", True,
+                          "ingen server konfigurerad: flödena körs i webbprocessen", "–", 0.0)
+
+    def probe() -> str:
+        import httpx
+
+        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=2)
+        response.raise_for_status()
+        return "svarar"
+    return _timed("prefect", "Arbetsflöden (Prefect)", api_url.removesuffix("/api"), probe)

@@ -27,11 +27,13 @@ PREFECT = [sys.executable, "-m", "prefect"]
 
 @dataclass
 class Child:
-    """A process the stack started and must stop."""
+    """A process the stack started, must keep running and must stop."""
 
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    command: list[str] = field(default_factory=list)
+    restarts: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Stack:
                "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
         if self.settings.env is not Environment.PRODUCTION:
             env.setdefault("NPO_DEV_LOGIN", "true")  # the demo's people can sign in without a card
+        env.setdefault("NPO_HR_SOURCE", str(self.settings.hr_source or self.settings.var_dir / "hr" / "hr-export.csv"))
         if self.with_prefect:
             env["PREFECT_API_URL"] = f"{self.prefect_url}/api"
             env["NPO_PREFECT_API_URL"] = env["PREFECT_API_URL"]
@@ -142,9 +145,20 @@ class Stack:
         handle = log.open("ab")
         process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=self.env(),
                                    start_new_session=True)
-        child = Child(name, process, log)
+        child = Child(name, process, log, command)
         self.children.append(child)
         return child
+
+    def _restart(self, child: Child) -> None:
+        """Start a child that died again (at most 5 times in 5 minutes), appending to its log."""
+        recent = [t for t in child.restarts if time.monotonic() - t < 300]
+        if len(recent) >= 5:
+            raise SystemExit(f"{child.name} har avslutats {len(recent)} gånger på fem minuter; se {child.log}")
+        self._say(f"{child.name} avslutades (kod {child.process.returncode}); startar om (se {child.log})")
+        handle = child.log.open("ab")
+        child.process = subprocess.Popen(child.command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                         env=self.env(), start_new_session=True)
+        child.restarts = [*recent, time.monotonic()]
 
     def _check_children(self) -> None:
         for child in self.children:
@@ -226,7 +240,9 @@ class Stack:
             self._say("Avsluta med Ctrl-C.")
             while not stop_requested:
                 try:
-                    self._check_children()
+                    for child in self.children:  # a part that dies (or is restarted by hand) comes back
+                        if child.process.poll() is not None:
+                            self._restart(child)
                 except SystemExit as exc:
                     self._say(str(exc))
                     break

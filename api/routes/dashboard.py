@@ -33,6 +33,12 @@ def _queue(value: str | None) -> tuple[RoleName | None, str | None]:
         return None, None
 
 
+def _prefect_ui() -> str | None:
+    """The Prefect UI of the configured server (linked from the dashboard)."""
+    api_url = runtime.settings().prefect_api_url
+    return api_url.removesuffix("/api") if api_url else None
+
+
 def _state(value: str | None) -> OrderState | None:
     try:
         return OrderState(value) if value else None
@@ -53,7 +59,7 @@ def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", 
     at = now()
     return render(request, "dashboard/index.html", actor=actor, summaries=summaries, orders=orders, q=q[:100], ko=ko,
                   status=status, overdue_only=bool(forsenade), labels=STATE_LABELS, queue_labels=QUEUE_LABELS,
-                  roles=RoleName, now=at, message=meddelande[:300],
+                  roles=RoleName, now=at, message=meddelande[:300], prefect_ui=_prefect_ui(),
                   states=[s for s in OrderState if s.value.startswith("awaiting") or s.value == "provisioning_failed"])
 
 

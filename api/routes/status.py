@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import func
+from sqlmodel import select
 
-from api.status import database_status, directory_status
+from api.status import database_status, directory_status, prefect_status, smtp_status
 from api.templating import templates
 from npo import runtime
+from provisioning.models import OutboxMail
 
 router = APIRouter()
 
 
+def _outbox_waiting() -> tuple[int, object]:
+    with runtime.session_scope() as session:
+        count, oldest = session.exec(select(func.count(OutboxMail.id), func.min(OutboxMail.created_at)).where(
+            OutboxMail.sent_at.is_(None))).one()  # type: ignore[union-attr]
+    return count, oldest
+
+
 def _checks() -> list:
-    return [database_status(runtime.engine()), directory_status(runtime.directory())]
+    settings = runtime.settings()
+    return [database_status(runtime.engine()), directory_status(runtime.directory()),
+            smtp_status(settings.smtp_host, settings.smtp_port, _outbox_waiting),
+            prefect_status(settings.prefect_api_url)]
 
 
 @router.get("/status", response_class=HTMLResponse, name="status")

@@ -7,13 +7,17 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from npo import runtime
 from npo.settings import Settings
-from tests.conftest import Org, free_port
+from tests.conftest import MailSink, Org, free_port
 
 
-def test_status_page_shows_database_and_directory_healthy(client: TestClient, org: Org) -> None:
+def test_status_page_shows_every_part_healthy(app_settings: Settings, org: Org, smtp_sink: MailSink) -> None:
+    runtime.configure(app_settings.model_copy(update={"smtp_port": smtp_sink.port}))
+    client = TestClient(create_app())
     page = client.get("/status")
     assert page.status_code == 200
-    assert 'data-part="database"' in page.text and 'data-part="directory"' in page.text
+    for part in ("database", "directory", "smtp", "prefect"):
+        assert f'data-part="{part}"' in page.text
+    assert "utkorgen är tom" in page.text
     assert "Alla delar svarar." in page.text
     health = client.get("/api/health").json()
     assert health["ok"] is True
@@ -31,3 +35,4 @@ def test_directory_down_is_shown_not_a_500(app_settings: Settings) -> None:
         assert health.status_code == 503
         assert health.json()["parts"]["directory"]["healthy"] is False
         assert health.json()["parts"]["database"]["healthy"] is True
+        assert health.json()["parts"]["smtp"]["healthy"] is False  # no SMTP server in this test either
