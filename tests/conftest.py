@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import socket
 import tempfile
 import uuid
@@ -151,6 +152,27 @@ def postgres_schema(prefix: str = "t") -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per session; each test gets a copy (migrating costs more than copying)."""
+    from npo.db import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "npo.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
+    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if db_backend == "sqlite":
+        shutil.copy(_sqlite_template, tmp_path / "npo.db")
+        yield f"sqlite:///{tmp_path / 'npo.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

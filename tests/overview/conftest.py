@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlmodel import Session
 from stdnum import luhn
 
 from catalog import Directory
 from catalog.model import Commission, Person, Validity
-from npo.db import upgrade
 from npo.runtime import make_engine
 from overview import producers as P
 from overview.access import Gatekeeper
@@ -43,41 +39,7 @@ RULES = PublicationRules({
 })
 
 
-# ---------------------------------------------------------------------- databases
-def _with_search_path(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
-
-
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per session; each test gets a copy (migrating costs more than copying)."""
-    path = tmp_path_factory.mktemp("template") / "overview.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
-    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if db_backend == "sqlite":
-        shutil.copy(_sqlite_template, tmp_path / "overview.db")
-        yield f"sqlite:///{tmp_path / 'overview.db'}"
-        return
-    base = os.environ["NPO_TEST_DATABASE_URL"]
-    schema = f"ov_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        url = _with_search_path(base, schema)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
+# ---------------------------------------------------------------------- databases (db_url: tests/conftest.py)
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """The application's engine (WAL and busy timeout on SQLite) on the test database."""

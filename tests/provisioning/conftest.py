@@ -6,39 +6,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.model import Person
-from npo.db import upgrade
 from npo.runtime import make_engine
 from provisioning import automation
 from provisioning.authz import Actor, load_actor
-from tests.conftest import postgres_schema
 from tests.world import World
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)  # a Tuesday
-PROVISIONING_TABLES = ["outbox", "audit_events", "decisions", "order_lines", "delegations", "orders",
-                       "commission_review_events", "recertification_items", "recertification_rounds"]
 
 
 @pytest.fixture
-def engine(db_backend: str, tmp_path: Path) -> Iterator[Engine]:
-    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if db_backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'orders.db'}"
-        upgrade(url)
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
-        return
-    with postgres_schema("prov") as url:
-        eng = make_engine(url)
-        yield eng
-        eng.dispose()
+def engine(db_url: str) -> Iterator[Engine]:
+    """The application's engine on a freshly migrated database (SQLite, or a PostgreSQL schema of its own)."""
+    made = make_engine(db_url)
+    yield made
+    made.dispose()
 
 
 @pytest.fixture
