@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
@@ -17,6 +19,7 @@ from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import parse_commission_order, parse_membership_order
+from provisioning.models import Order
 from provisioning.ordering import submit_commission_order, submit_membership_order, vob_commission
 from provisioning.routing import QUEUE_LABELS
 from provisioning.states import STATE_LABELS
@@ -44,25 +47,36 @@ def commission_form(request: Request, actor: CurrentActor) -> Response:
                   units=actor.orderable_units())
 
 
-@router.post("/bestall/uppdrag", name="commission_submit")
-async def commission_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
-    """Submit the commission order; on a bad field, the same form with the message beside it."""
-    require_orderer(actor)
+async def _submit(request: Request, actor: Actor, background: BackgroundTasks, *,
+                  parse: Callable[..., object], submit: Callable[..., Order],
+                  again: Callable[[dict[str, object], dict[str, str]], Response]) -> Response:
+    """Read the form, parse it, submit it and start the flow; on bad input, the same form with the messages."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     raw = F.raw_values(form)
     try:
-        data = parse_commission_order(raw, today=local_date(now()))
+        data = parse(raw, today=local_date(now()))
         with runtime.session_scope() as session:
-            order = submit_commission_order(session=session, directory=runtime.directory(),
-                                            config=provisioning_config(), actor=actor, data=data, now=now())
+            order = submit(session=session, directory=runtime.directory(), config=provisioning_config(),
+                           actor=actor, data=data, now=now())
             reference, order_id = order.reference, order.id
     except (InvalidInputs, InvalidInput) as exc:
-        errors = exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message}
-        return render(request, "forms/commission.html", actor=actor, status_code=422, fields=F.COMMISSION_FIELDS,
-                      errors=errors, values=raw, unit_options=_unit_options(actor), units=actor.orderable_units())
+        return again(raw, exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message})
     background.add_task(advance_later, order_id)
     return RedirectResponse(f"/bestallningar/{reference}?skickad=1", status_code=303)
+
+
+@router.post("/bestall/uppdrag", name="commission_submit")
+async def commission_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Submit the commission order; on a bad field, the same form with the message beside it."""
+    require_orderer(actor)
+
+    def again(values: dict[str, object], errors: dict[str, str]) -> Response:
+        return render(request, "forms/commission.html", actor=actor, status_code=422, fields=F.COMMISSION_FIELDS,
+                      errors=errors, values=values, unit_options=_unit_options(actor), units=actor.orderable_units())
+
+    return await _submit(request, actor, background, parse=parse_commission_order, submit=submit_commission_order,
+                         again=again)
 
 
 def _membership_page(request: Request, actor: Actor, values: dict[str, object], errors: dict[str, str],
@@ -94,20 +108,8 @@ def membership_form(request: Request, actor: CurrentActor, unit: str | None = No
 async def membership_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
     """Submit the membership order."""
     require_orderer(actor)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    raw = F.raw_values(form)
-    try:
-        data = parse_membership_order(raw, today=local_date(now()))
-        with runtime.session_scope() as session:
-            order = submit_membership_order(session=session, directory=runtime.directory(),
-                                            config=provisioning_config(), actor=actor, data=data, now=now())
-            reference, order_id = order.reference, order.id
-    except (InvalidInputs, InvalidInput) as exc:
-        errors = exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message}
-        return _membership_page(request, actor, raw, errors, status=422)
-    background.add_task(advance_later, order_id)
-    return RedirectResponse(f"/bestallningar/{reference}?skickad=1", status_code=303)
+    return await _submit(request, actor, background, parse=parse_membership_order, submit=submit_membership_order,
+                         again=lambda values, errors: _membership_page(request, actor, values, errors, status=422))
 
 
 @router.get("/mina-bestallningar", name="my_orders")
