@@ -12,7 +12,19 @@ from starlette.middleware.sessions import SessionMiddleware
 from api import errors
 from api.auth import OptionalActor
 from api.pages import nav
-from api.routes import api_orders, auth, dashboard, delegations, devmail, orders, siths, status
+from api.routes import (
+    api_orders,
+    auth,
+    dashboard,
+    delegations,
+    devmail,
+    logreview,
+    orders,
+    overview,
+    review,
+    siths,
+    status,
+)
 from npo import runtime
 from npo.settings import Environment
 
@@ -27,7 +39,8 @@ def create_app() -> FastAPI:
                        max_age=8 * 3600, same_site="lax", https_only=settings.env is Environment.PRODUCTION)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
-    for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders):
+    for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders, review, overview,
+                   logreview):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

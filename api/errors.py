@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import CsrfRejected, NotSignedIn, login_redirect
 from api.templating import templates
 from catalog import DirectoryError, DirectoryUnavailable
+from overview import errors as overview_errors
 from provisioning import errors as order_errors
 from provisioning.models import ImmutableOrder
 from provisioning.states import InvalidTransition
@@ -74,6 +75,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(order_errors.Conflict)
     async def _conflict(request: Request, exc: order_errors.Conflict) -> Response:
         return error_response(request, 409, exc.message)
+
+    # The gated overview's domain errors (overview/errors.py): refused by the gate, not found, a bad value.
+    @app.exception_handler(overview_errors.InvalidInput)
+    async def _overview_invalid(request: Request, exc: overview_errors.InvalidInput) -> Response:
+        return error_response(request, 422, exc.message, field=exc.field, errors={exc.field: exc.message})
+
+    @app.exception_handler(overview_errors.NotAllowed)
+    async def _overview_not_allowed(request: Request, exc: overview_errors.NotAllowed) -> Response:
+        return error_response(request, 403, exc.message)
+
+    @app.exception_handler(overview_errors.NotFound)
+    async def _overview_not_found(request: Request, exc: overview_errors.NotFound) -> Response:
+        return error_response(request, 404, exc.message)
 
     @app.exception_handler(InvalidTransition)
     async def _transition(request: Request, _exc: InvalidTransition) -> Response:

@@ -7,8 +7,10 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import csrf_token
 from api.templating import templates
+from catalog.clock import now
 from catalog.model import RoleName
 from npo import runtime
+from overview import logreview_delegation
 from provisioning.authz import APPROVER_ROLES, Actor
 
 
@@ -19,9 +21,17 @@ def nav(actor: Actor | None) -> dict[str, bool]:
     return {
         "order": bool(actor.orderable_units()),
         "delegate": bool(actor.managed_units),
+        "recertify": bool(actor.orderable_units()),
+        "logreview": bool(actor.managed_units) or _log_delegate(actor.hsa_id),
         "approve": any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _s in actor.roles),
         "dev": runtime.settings().dev_login,
     }
+
+
+def _log_delegate(hsa_id: str) -> bool:
+    """True when the person holds a documented delegation of log review (one indexed query)."""
+    with runtime.session_scope() as session:
+        return logreview_delegation.is_delegate(session, hsa_id, now())
 
 
 def render(request: Request, template: str, *, actor: Actor | None, status_code: int = 200,

@@ -1,31 +1,51 @@
-"""Benchmark: the pure PDL gate, ``overview.gate.decide``, over generated cases (never a timed test).
+"""Benchmark: the pure PDL gate, ``overview.gate.decide``, and the gated overview over HTTP (never a timed test).
 
     .venv/bin/python bench/gate.py --json
 
-Generates ``--cases`` mixed cases from a fixed seed (most pass checks 1–6 and carry 0–40 items from Region Skåne,
-Halland, Blekinge and eHälsomyndigheten with consents, emergency openings and blocks; the rest fail somewhere in
-1–6 or ask only the access checks), times each ``decide`` call alone (generation is not timed) and prints one JSON
-object: ``decide_cases``, ``decide_p50_us``, ``decide_p99_us``, ``decide_mean_us``, ``peak_rss_mb`` and a few counts.
+Part 1 (decide): generates ``--cases`` mixed cases from a fixed seed (most pass checks 1–6 and carry 0–40 items from
+Region Skåne, Halland, Blekinge and eHälsomyndigheten with consents, emergency openings and blocks; the rest fail
+somewhere in 1–6 or ask only the access checks), times each ``decide`` call alone (generation is not timed):
+``decide_cases``, ``decide_p50_us``, ``decide_p99_us``, ``decide_mean_us`` and a few counts.
 
-Each part is a function returning a dict, and ``main`` merges the parts: an HTTP part (the gated overview at 32
-concurrent clients beside a trivial endpoint) can be added as another ``measure_*`` function without touching these.
+Part 2 (HTTP, ``--no-http`` skips it): a stack of its own in a temporary directory (a slapd with the demo catalog, a
+migrated SQLite database, or ``--http-database-url``, with the demo patients) and the real app served by
+``npo certs serve`` in a child process: over mTLS by default (each client presents a SITHS-like certificate from the
+dev CA on a kept-alive connection), or with ``--http-transport proxy`` as plain HTTP behind a trusted proxy that
+forwards the certificate in a header. ``--http-clients`` (32) concurrent clients, each a nurse's browser session at
+Vårdcentralen Hörby with a demo patient chosen, first load a trivial endpoint of the same app (a static file) and
+then the gated overview (``GET /oversikt/patient``: SITHS verification, directory facts, the gate, the access-log
+row, the page) for ``--http-seconds`` each: ``http_trivial_rps``/``_p50_ms``/``_p99_ms``,
+``http_gated_rps``/``_p50_ms``/``_p99_ms``, ``http_reads``, ``http_log_rows`` (must equal the reads) and
+``http_server_peak_rss_mb``. The load generator runs on the same machine and competes for its cores.
+
+``main`` merges the parts' dicts and prints one JSON object (``peak_rss_mb`` is the benchmark process's own).
 Figures vary with the machine's load; compare them on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import json
+import os
 import random
+import re
 import resource
+import socket
+import ssl
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from catalog import demo  # noqa: E402
 from overview import producers as P  # noqa: E402
@@ -151,6 +171,208 @@ def measure_decide(count: int, seed: int) -> dict[str, float | int]:
             "decide_allowed_share": round(allowed / count, 3), "decide_items_mean": round(items / count, 2)}
 
 
+# ---------------------------------------------------------------------- part 2: the gated overview over HTTP
+NURSE = "SE2321000255-VCH2"  # Sara Lund, VoB SJF at Vårdcentralen Hörby (catalog.demo.CAST)
+# Named demo patients with a care contact at Vårdcentralen Hörby (overview/demo.py)
+PATIENTS = ("19480312-3423", "19900721-4688", "20170504-1281", "19790618-2444", "19350127-0627")
+TRIVIAL = "/static/site.css"
+GATED = "/oversikt/patient"
+
+
+class HttpStack:
+    """The server side of the HTTP part: its settings, where it listens, the child process serving the app.
+
+    A plain class: tests load this file without registering it as a module, which dataclasses cannot handle.
+    """
+
+    def __init__(self, env: dict[str, str], url: str, database_url: str, cert: tuple[str, str] | None,
+                 header: dict[str, str], ca_file: str):
+        self.env, self.url, self.database_url = env, url, database_url
+        self.cert = cert  # client certificate and key files (mTLS); None behind the proxy
+        self.header = header  # the trusted proxy's certificate header (proxy transport)
+        self.ca_file = ca_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
+    """slapd with the demo catalog, a database with the demo patients, and the app served in a child process."""
+    from urllib.parse import quote
+
+    from sqlmodel import Session
+
+    from catalog import demo as catalog_demo
+    from catalog.slapd import ManagedSlapd
+    from npo.certs import DevCA, with_dev_certificates
+    from npo.db import upgrade
+    from npo.runtime import make_engine
+    from npo.settings import Settings
+    from overview import demo as overview_demo
+    from overview import service
+
+    with tempfile.TemporaryDirectory(prefix="npo-bench-") as tmp:
+        root = Path(tmp)
+        slapd = ManagedSlapd(root / "ldap", port=_free_port())
+        slapd.start()
+        try:
+            config = slapd.app_config()
+            catalog_demo.load(config, catalog_demo.generate(persons=60, seed=1))
+            url = database_url or f"sqlite:///{root / 'npo.db'}"
+            upgrade(url)
+            engine = make_engine(url)
+            with Session(engine) as session:
+                overview_demo.load(session, patients=200)
+                service.acknowledge_information(session=session, user_hsa_id=NURSE)
+                session.commit()
+            engine.dispose()
+            port = _free_port()
+            env = {**{k: v for k, v in os.environ.items() if not k.startswith("NPO_")},
+                   "NPO_VAR_DIR": str(root / "var"), "NPO_DATABASE_URL": url, "NPO_ENV": "development",
+                   "NPO_LDAP_URL": config.url, "NPO_LDAP_BASE": config.base, "NPO_LDAP_BIND_DN": config.bind_dn,
+                   "NPO_LDAP_PASSWORD": config.password, "NPO_OVERVIEW_PORT": str(port), "NPO_WEB_PORT": str(port),
+                   "NPO_TRUSTED_PROXIES": '["127.0.0.1"]', "PYTHONUNBUFFERED": "1"}
+            settings = with_dev_certificates(Settings(var_dir=root / "var"))
+            ca = DevCA.open(settings.certs_dir)
+            issued = ca.issue_user(NURSE, "Sara Lund")
+            cert_file, key_file = root / "nurse.crt", root / "nurse.key"
+            cert_file.write_bytes(issued.cert_pem())
+            key_file.write_bytes(issued.key_pem())
+            proxy = transport == "proxy"
+            stack = HttpStack(env, f"{'http' if proxy else 'https'}://127.0.0.1:{port}", url,
+                              None if proxy else (str(cert_file), str(key_file)),
+                              {"X-SSL-Client-Cert": quote(issued.cert_pem().decode())} if proxy else {},
+                              str(ca.cert_path))
+            command = [sys.executable, "-m", "npo.cli", "certs", "serve", *(["--behind-proxy"] if proxy else [])]
+            with (root / "server.log").open("wb") as log:
+                stack.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_for(port, stack.process, root / "server.log")
+                yield stack
+            finally:
+                stack.process.terminate()
+                stack.process.wait(timeout=20)
+        finally:
+            slapd.destroy()
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server stopped: {log.read_text()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not listen on {port}")
+
+
+def server_peak_rss_mb(pid: int) -> float:
+    """The child's peak resident set size (VmHWM), read before it stops."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmHWM:\s+(\d+) kB", status)
+    return round(int(found.group(1)) / 1024, 1) if found else 0.0
+
+
+def _client(stack: HttpStack):  # type: ignore[no-untyped-def]
+    import httpx
+
+    context = ssl.create_default_context(cafile=stack.ca_file)
+    if stack.cert:
+        context.load_cert_chain(*stack.cert)
+    return httpx.AsyncClient(base_url=stack.url, verify=context, headers=stack.header, timeout=60,
+                             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+
+
+async def _open_patient(client, personnummer: str) -> None:  # type: ignore[no-untyped-def]
+    """Like a browser: the search page (CSRF token), then the search; the session now holds the patient."""
+    page = await client.get("/oversikt/felsokning")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    if token is None:
+        raise RuntimeError(f"no CSRF token (status {page.status_code})")
+    found = await client.post("/oversikt/patient", data={"csrf": token.group(1), "personnummer": personnummer})
+    if found.status_code != 303:
+        raise RuntimeError(f"the search failed with {found.status_code}")
+
+
+async def _load(clients: list, path: str, seconds: float) -> tuple[list[float], int, int]:  # type: ignore[type-arg]
+    """Every client requests ``path`` back to back for ``seconds``: latencies (ms), successes, failures."""
+    latencies: list[float] = []
+    counts = [0, 0]
+    stop = time.perf_counter() + seconds
+
+    async def run(client) -> None:  # type: ignore[no-untyped-def]
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            response = await client.get(path)
+            latencies.append((time.perf_counter() - started) * 1000)
+            counts[0 if response.status_code == 200 else 1] += 1
+
+    await asyncio.gather(*(run(c) for c in clients))
+    return latencies, counts[0], counts[1]
+
+
+def _figures(prefix: str, latencies: list[float], ok: int, failed: int, seconds: float) -> dict[str, float | int]:
+    latencies.sort()
+    return {f"{prefix}_rps": round(ok / seconds, 1), f"{prefix}_p50_ms": round(percentile(latencies, 0.50), 2),
+            f"{prefix}_p99_ms": round(percentile(latencies, 0.99), 2), f"{prefix}_requests": ok + failed,
+            f"{prefix}_errors": failed}
+
+
+async def _measure(stack: HttpStack, clients: int, seconds: float) -> dict[str, float | int]:
+    sessions = [_client(stack) for _ in range(clients)]
+    try:
+        await asyncio.gather(*(_open_patient(c, PATIENTS[i % len(PATIENTS)]) for i, c in enumerate(sessions)))
+        await _load(sessions, TRIVIAL, min(2.0, seconds))  # warm up both paths
+        await _load(sessions, GATED, min(2.0, seconds))
+        before = _log_rows(stack.database_url)
+        trivial = _figures("http_trivial", *(await _load(sessions, TRIVIAL, seconds)), seconds)
+        latencies, ok, failed = await _load(sessions, GATED, seconds)
+        gated = _figures("http_gated", latencies, ok, failed, seconds)
+        written = _log_rows(stack.database_url) - before
+    finally:
+        await asyncio.gather(*(c.aclose() for c in sessions))
+    return trivial | gated | {"http_reads": ok + failed, "http_log_rows": written}
+
+
+def _log_rows(database_url: str) -> int:
+    """Access-log rows of overview reads so far."""
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+
+    from npo.runtime import make_engine
+    from overview.models import AccessLog
+
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(AccessLog)
+                                .where(AccessLog.resource_type == "översikt")).one()
+    finally:
+        engine.dispose()
+
+
+def measure_http(clients: int, seconds: float, transport: str, database_url: str | None) -> dict[str, object]:
+    """The gated overview and a trivial endpoint of the same app at ``clients`` concurrent clients."""
+    with http_stack(transport, database_url) as stack:
+        # A thread of its own: asyncio.run refuses to start inside a running loop (e.g. under Playwright in tests).
+        with ThreadPoolExecutor(1) as pool:
+            figures = pool.submit(asyncio.run, _measure(stack, clients, seconds)).result()
+        assert stack.process is not None
+        rss = server_peak_rss_mb(stack.process.pid)
+    database = "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite"
+    return {"http_clients": clients, "http_seconds": seconds, "http_transport": transport, "http_database": database,
+            **figures, "http_log_rows_equal_reads": figures["http_log_rows"] == figures["http_reads"],
+            "http_server_peak_rss_mb": rss}
+
+
 def peak_rss_mb() -> dict[str, float]:
     """This process's peak resident set size (Linux reports ru_maxrss in KiB)."""
     return {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
@@ -170,8 +392,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP part")
+    parser.add_argument("--http-clients", type=int, default=32)
+    parser.add_argument("--http-seconds", type=float, default=10.0, help="per endpoint")
+    parser.add_argument("--http-transport", choices=["mtls", "proxy"], default="mtls")
+    parser.add_argument("--http-database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
     args = parser.parse_args(argv)
-    figures = run([lambda: measure_decide(args.cases, args.seed)])
+    parts: list[Callable[[], dict]] = [lambda: measure_decide(args.cases, args.seed)]
+    if not args.no_http:
+        parts.append(lambda: measure_http(args.http_clients, args.http_seconds, args.http_transport,
+                                          args.http_database_url))
+    figures = run(parts)
     if args.json:
         print(json.dumps(figures))
     else:

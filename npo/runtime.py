@@ -57,6 +57,15 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # pysqlite starts transactions lazily, so a SAVEPOINT before the first write runs in autocommit and
+            # RELEASE commits it for good; take over transaction control (SQLAlchemy's documented pysqlite fix).
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):  # type: ignore[no-untyped-def]
+            # IMMEDIATE: one writer at a time, waiting on the busy timeout instead of failing a read snapshot
+            # that later writes (the embedded default; production runs PostgreSQL).
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

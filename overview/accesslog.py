@@ -43,6 +43,7 @@ class Resource(StrEnum):
     RELATION = "patientrelation"
     BLOCK = "spärr"
     INFORMATION = "information innan start"
+    LOG_EXTRACT = "loggutdrag"  # a patient's log extract taken by system administration
 
 
 class Outcome(StrEnum):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from catalog import Directory, clock
+from catalog.model import RoleName
 from overview import accesslog, info, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
 from overview.accesslog import Action, Outcome, Resource
@@ -24,8 +25,8 @@ from overview.gate import Basis, Check, ConsentPurpose, ConsentScope, Decision, 
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
 __all__ = ["BlockedProvider", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem", "acknowledge_information",
-           "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "read_overview",
-           "register_consent", "reveal_blocked_providers"]
+           "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "patient_log_extract",
+           "read_overview", "register_consent", "reveal_blocked_providers"]
 
 ADMINISTRATION = "Administration"
 BLOCKED_NOTICE = ("Det finns spärrade uppgifter om patienten som inte visas. Vid en nödsituation kan du med "
@@ -244,3 +245,20 @@ def end_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa
                                     resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
                                     detail="samtycket avslutat"))
     return consent
+
+
+# ---------------------------------------------------------------------- the patient's log extract
+def patient_log_extract(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                        personnummer: str, now: dt.datetime | None = None) -> list[accesslog.ExtractLine]:
+    """The patient's log extract for system administration (role npo-forvaltning); taking it is itself logged."""
+    pnr = inputs.personnummer(personnummer)
+    roles = gatekeeper(directory).directory.roles_of(user_hsa_id)
+    if not any(role.name is RoleName.SYSTEM_ADMIN and role.scope is None for role in roles):
+        raise NotAllowed("Loggutdrag tas fram av NPÖ:s systemförvaltning (rollen npo-forvaltning i "
+                         "Skånekatalogen). Patienten begär utdraget hos vårdgivaren.")
+    now = now or clock.now()
+    lines = accesslog.extract(session, pnr)
+    accesslog.append(session, accesslog.LogEntry(at=now, user_hsa_id=user_hsa_id, action=Action.READ,
+                                                 resource_type=Resource.LOG_EXTRACT, purpose=ADMINISTRATION,
+                                                 patient_personnummer=pnr, item_count=len(lines)))
+    return lines

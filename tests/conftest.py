@@ -256,6 +256,17 @@ class MailSink:
     def to(self, address: str) -> list:
         return [message for rcpt, message in self.messages if address in rcpt]
 
+    def wait_for(self, predicate: Callable[[MailSink], bool], timeout: float = 15.0) -> bool:
+        """Wait until ``predicate(self)`` holds (mail is sent after the response, by a background step)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
 
 @pytest.fixture
 def smtp_sink() -> Iterator[MailSink]:

@@ -53,6 +53,22 @@ def commission_body(unit: str) -> dict[str, str]:
             "requested_start": (local_date(now()) + dt.timedelta(days=5)).isoformat()}
 
 
+def recert_round(x: dict[str, str]) -> int:
+    """An open behörighetskontroll of the unit (VoB SJF with the clinician as member), opened on first use."""
+    from catalog.model import Validity
+    from provisioning.recertification_decisions import start_round
+    from provisioning.review import ReviewConfig
+
+    directory = runtime.directory()
+    commission, _ = directory.ensure_commission(x["unit"])
+    directory.ensure_membership(commission.hsa_id, x["clinician"], Validity(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
+    with runtime.session_scope() as session:
+        manager = load_actor(directory, session, directory.require_unit(x["unit"]).manager_hsa_id or "", now=now())
+        assert manager is not None
+        return start_round(session=session, directory=directory, config=ReviewConfig("http://npo.test"),  # type: ignore[return-value]
+                           actor=manager, unit_hsa_id=x["unit"], now=now()).id
+
+
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/"): Rule(EVERYONE, lambda b, x: b.client.get("/", follow_redirects=False), public=True),
     ("GET", "/status"): Rule(EVERYONE, lambda b, x: b.client.get("/status"), public=True),
@@ -117,6 +133,89 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/queues/orders"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/queues/orders")),
     ("GET", "/api/units/{unit_hsa_id}/people"): Rule(ORDERERS, lambda b, x: b.client.get(
         f"/api/units/{x['unit']}/people")),
+    ("GET", "/behorighetskontroll"): Rule(ORDERERS, lambda b, x: b.client.get("/behorighetskontroll",
+                                                                              follow_redirects=False)),
+    ("POST", "/behorighetskontroll/starta"): Rule(ORDERERS, lambda b, x: b.client.post(
+        "/behorighetskontroll/starta", data=_form(b, unit_hsa_id=x["unit"]), follow_redirects=False)),
+    ("GET", "/behorighetskontroll/{round_id}"): Rule(ORDERERS, lambda b, x: b.client.get(
+        f"/behorighetskontroll/{recert_round(x)}", follow_redirects=False)),
+    ("POST", "/behorighetskontroll/{round_id}"): Rule(ORDERERS, lambda b, x: b.client.post(
+        f"/behorighetskontroll/{recert_round(x)}", data=_form(b), follow_redirects=False)),
+}
+
+
+def _overview(method: str, path: str) -> Rule:
+    """The gated overview takes identity from the SITHS certificate only: a session cookie alone gets the 401 page."""
+    if method == "GET":
+        return Rule(set(), lambda b, x: b.client.get(path, follow_redirects=False))
+    return Rule(set(), lambda b, x: b.client.post(path, data=_form(b, personnummer="19480312-3423"),
+                                                  follow_redirects=False))
+
+
+POLICY |= {(method, path): _overview(method, path) for method, path in (
+    ("GET", "/oversikt"), ("GET", "/oversikt/uppdrag"), ("POST", "/oversikt/uppdrag"),
+    ("GET", "/oversikt/information"), ("POST", "/oversikt/information"), ("POST", "/oversikt/patient"),
+    ("GET", "/oversikt/patient"), ("GET", "/oversikt/patient/tidslinje"), ("POST", "/oversikt/patient/stang"),
+    ("POST", "/oversikt/patient/relation"), ("GET", "/oversikt/patient/samtycke"),
+    ("POST", "/oversikt/patient/samtycke"), ("GET", "/oversikt/patient/nodatkomst"),
+    ("POST", "/oversikt/patient/nodatkomst"), ("POST", "/oversikt/patient/sparrat/steg1"),
+    ("POST", "/oversikt/patient/sparrat/steg2"), ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
+    ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"))}
+def log_review(x: dict[str, str]) -> dict[str, str]:
+    """A log review round of the unit (two of the clinician's accesses) and a delegation of log review to someone
+    outside the roles above, made on first use; their IDs."""
+    if "lr_task" in x:
+        return x
+    from sqlmodel import select
+
+    from catalog.clock import local_midnight
+    from catalog.model import Person
+    from overview import accesslog, logreview_delegation, logreview_rounds
+    from overview.accesslog import Action, LogEntry, Resource
+    from overview.logreview import ReviewConfig
+    from overview.logreview_models import LogReviewTask
+
+    directory = runtime.directory()
+    unit = directory.require_unit(x["unit"])
+    helper = directory.create_person(Person(f"{unit.hsa_id.split('-')[0]}-LOGG1", "", "Lotta", "Logg",
+                                            unit_hsa_id=unit.hsa_id))
+    day = local_date(now()) - dt.timedelta(days=2)
+    with runtime.session_scope() as session:
+        for hour in (10, 11):
+            accesslog.append(session, LogEntry(
+                at=local_midnight(day) + dt.timedelta(hours=hour), user_hsa_id=x["clinician"], action=Action.READ,
+                resource_type=Resource.OVERVIEW, care_unit_hsa_id=unit.hsa_id, care_unit_name=unit.name,
+                patient_personnummer="196004011232"))
+        made, _ = logreview_rounds.open_round(session=session, directory=directory, unit_hsa_id=unit.hsa_id, day=day,
+                                              config=ReviewConfig(sample_share=1, sample_max=10), now=now())
+        assert made is not None
+        granted = logreview_delegation.grant(session=session, directory=directory,
+                                             manager_hsa_id=unit.manager_hsa_id or "", unit_hsa_id=unit.hsa_id,
+                                             delegate_hsa_id=helper.hsa_id, valid_to=local_date(now()), note="",
+                                             now=now())
+        x["lr_task"] = str(session.exec(select(LogReviewTask.id).where(LogReviewTask.round_id == made.id)).first())
+        x["lr_round"], x["lr_delegation"], x["lr_helper"] = str(made.id), str(granted.id), helper.hsa_id
+    return x
+
+
+POLICY |= {
+    ("GET", "/logggranskning"): Rule({"manager"}, lambda b, x: b.client.get("/logggranskning",
+                                                                            follow_redirects=False)),
+    ("GET", "/logggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.get(
+        f"/logggranskning/atkomst/{log_review(x)['lr_task']}", follow_redirects=False)),
+    ("POST", "/logggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.post(
+        f"/logggranskning/atkomst/{log_review(x)['lr_task']}", data=_form(b, outcome="justified", expected="open"),
+        follow_redirects=False)),
+    ("GET", "/logggranskning/omgang/{round_id}"): Rule({"manager"}, lambda b, x: b.client.get(
+        f"/logggranskning/omgang/{log_review(x)['lr_round']}", follow_redirects=False)),
+    ("GET", "/logggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.get(
+        "/logggranskning/delegering", follow_redirects=False)),
+    ("POST", "/logggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.post(
+        "/logggranskning/delegering", data=_form(b, unit_hsa_id=x["unit"], delegate_hsa_id=log_review(x)["lr_helper"],
+                                                 valid_to=local_date(now()).isoformat()), follow_redirects=False)),
+    ("POST", "/logggranskning/delegering/{delegation_id}/aterkalla"): Rule({"manager"}, lambda b, x: b.client.post(
+        f"/logggranskning/delegering/{log_review(x)['lr_delegation']}/aterkalla", data=_form(b),
+        follow_redirects=False)),
 }
 DOCS = {"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/docs/oauth2-redirect", "/static"}
 

@@ -58,7 +58,7 @@ def live(app_settings: Settings, world: World, smtp_sink: MailSink) -> Iterator[
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # Playwright keeps an event loop in this thread while open
 def browser():  # type: ignore[no-untyped-def]
     """Debian's chromium through Playwright (no downloaded browser)."""
     from playwright.sync_api import sync_playwright

@@ -73,6 +73,7 @@ def test_private_unit_orders_commission_and_staff_access(page, live: LiveServer,
     members = {m.person_hsa_id for m in world.directory.memberships(commission.hsa_id)}
     assert members == {p.hsa_id for p in world.private_staff[:2]}
 
+    assert smtp_sink.wait_for(lambda sink: all(sink.to(p.mail) for p in world.private_staff[:2]))
     subjects = smtp_sink.subjects()
     assert sum("Ny beställning" in s for s in subjects) >= 3
     assert sum("godkänd av" in s for s in subjects) >= 3

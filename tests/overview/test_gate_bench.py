@@ -32,7 +32,7 @@ def test_bench_cases_are_mixed(bench) -> None:
 
 
 def test_bench_prints_one_json_object_with_the_figures(bench, capsys: pytest.CaptureFixture[str]) -> None:
-    bench.main(["--cases", "200", "--json"])
+    bench.main(["--cases", "200", "--json", "--no-http"])  # the HTTP part starts servers: run by hand
     figures = json.loads(capsys.readouterr().out)
     assert figures["decide_cases"] == 200
     assert {"decide_p50_us", "decide_p99_us", "decide_mean_us", "peak_rss_mb"} <= set(figures)

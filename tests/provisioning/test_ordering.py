@@ -350,9 +350,9 @@ def test_two_approvers_at_the_same_moment_one_decision(world, sessions, actor, a
 
     def run(index: int) -> None:
         try:
+            barrier.wait()  # both start together (SQLite then queues the second writer; PostgreSQL runs both)
             with sessions() as session:
                 order = decisions.get_order(session, approvers[index], order_id)
-                barrier.wait()
                 decisions.decide(session=session, directory=world.directory, config=world.config,
                                  actor=approvers[index], order_id=order.id, approve=index == 0,
                                  reason=None if index == 0 else "Avslag", now=NOW,

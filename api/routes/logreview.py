@@ -1,0 +1,185 @@
+"""Logguppföljning: the reviewer's open tasks, reviewing one access, a round's documentation, the delegation page.
+
+Thin routes over overview.logreview_*: who may review is decided there (the unit's verksamhetschef in Skånekatalogen,
+or a documented delegate), from the signed-in HSA-ID. The log review's domain errors (refused, not found, a stale or
+final judgement, bad fields) are mapped here, beside the routes that raise them, so that a form re-renders with the
+message beside its field and nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import CurrentActor, check_csrf
+from api.errors import error_response
+from api.pages import render
+from catalog.clock import now
+from npo import runtime
+from overview import logreview_delegation as delegation
+from overview import logreview_queries as queries
+from overview import logreview_tasks as tasks
+from overview.errors import NotAllowed, NotFound, OverviewError
+from overview.logreview import (
+    DECISIONS,
+    OUTCOME_LABELS,
+    TRANSITIONS,
+    WHY_LABELS,
+    Conflict,
+    InvalidInputs,
+    InvalidTransition,
+    Outcome,
+)
+from overview.logreview_rounds import last_day
+from provisioning.authz import Actor
+
+router = APIRouter()
+STATUS = {NotAllowed: 403, NotFound: 404, Conflict: 409, InvalidTransition: 409}
+LABELS = {"outcomes": OUTCOME_LABELS, "why": WHY_LABELS, "last_day": last_day}
+
+
+def _refused(request: Request, exc: OverviewError) -> Response:
+    return error_response(request, STATUS.get(type(exc), 422), exc.message)
+
+
+@router.get("/logggranskning", name="logreview_index")
+def index(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
+    """Logguppföljning: per unit the open accesses to review (oldest deadline first), rounds and summaries."""
+    at = now()
+    with runtime.session_scope() as session:
+        work = queries.work_of(session=session, directory=runtime.directory(), reviewer_hsa_id=actor.hsa_id, now=at)
+    if not work:
+        return _refused(request, NotAllowed(
+            "Logguppföljningen görs av enhetens verksamhetschef, eller av den som verksamhetschefen dokumenterat har "
+            "delegerat den till. Du har ingen sådan uppgift just nu."))
+    return render(request, "logreview/index.html", actor=actor, work=work, now=at, labels=LABELS,
+                  flash="Granskningen är sparad." if klart else "")
+
+
+def _task_page(request: Request, actor: Actor, task_id: int, *, values: dict[str, str] | None = None,
+               errors: dict[str, str] | None = None, message: str = "", flash: str = "",
+               status: int = 200) -> Response:
+    at = now()
+    with runtime.session_scope() as session:
+        seen = tasks.view(session=session, directory=runtime.directory(), task_id=task_id,
+                          reviewer_hsa_id=actor.hsa_id, now=at)
+    current = Outcome(seen.task.outcome)
+    own = seen.log.user_hsa_id.upper() == actor.hsa_id.upper()
+    return render(request, "logreview/task.html", actor=actor, status_code=status, seen=seen, now=at, labels=LABELS,
+                  choices=[o for o in DECISIONS if o in TRANSITIONS[current]], own=own, values=values or {},
+                  errors=errors or {}, message=message, flash=flash, basis_label=tasks.basis_label)
+
+
+@router.get("/logggranskning/atkomst/{task_id}", name="logreview_task")
+def task_page(request: Request, task_id: int, actor: CurrentActor, klart: int = 0) -> Response:
+    """Granska en åtkomst: what was read, by whom, when, on what basis; and the three outcomes."""
+    try:
+        return _task_page(request, actor, task_id,
+                          flash="Bedömningen är sparad. Här är nästa åtkomst i omgången." if klart else "")
+    except OverviewError as exc:
+        return _refused(request, exc)
+
+
+@router.post("/logggranskning/atkomst/{task_id}", name="logreview_decide")
+async def decide(request: Request, task_id: int, actor: CurrentActor) -> Response:
+    """Record the judgement; a bad field comes back beside the field with everything typed kept."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    values = {"outcome": str(form.get("outcome", ""))[:40], "comment": str(form.get("comment", ""))[:4000]}
+    try:
+        with runtime.session_scope() as session:
+            decided = tasks.decide(session=session, directory=runtime.directory(), task_id=task_id,
+                                   reviewer_hsa_id=actor.hsa_id, reviewer_name=actor.name, outcome=values["outcome"],
+                                   comment=values["comment"], expected=str(form.get("expected", ""))[:40] or None,
+                                   now=now())
+            following = queries.next_open_task(session, decided.round_id)
+            round_id = decided.round_id
+    except InvalidInputs as exc:
+        return _task_page(request, actor, task_id, values=values, errors=exc.errors, status=422)
+    except (Conflict, InvalidTransition) as exc:
+        return _task_page(request, actor, task_id, message=exc.message, status=409)
+    except OverviewError as exc:
+        return _refused(request, exc)
+    target = f"/logggranskning/atkomst/{following}?klart=1" if following else f"/logggranskning/omgang/{round_id}"
+    return RedirectResponse(target + ("" if following else "?klart=1"), status_code=303)
+
+
+@router.get("/logggranskning/omgang/{round_id}", name="logreview_round")
+def round_page(request: Request, round_id: int, actor: CurrentActor, klart: int = 0) -> Response:
+    """A round's documentation: the day, the sample, every access picked, the outcomes and who judged them."""
+    at = now()
+    try:
+        with runtime.session_scope() as session:
+            doc = queries.documentation(session=session, directory=runtime.directory(), round_id=round_id,
+                                        reviewer_hsa_id=actor.hsa_id, now=at)
+    except OverviewError as exc:
+        return _refused(request, exc)
+    return render(request, "logreview/round.html", actor=actor, doc=doc, now=at, labels=LABELS,
+                  flash="Alla uttagna åtkomster i omgången är granskade." if klart else "")
+
+
+def _require_manager(actor: Actor) -> None:
+    if not actor.managed_units:
+        raise NotAllowed("Bara en vårdenhets verksamhetschef kan delegera logguppföljningen.")
+
+
+def _delegation_page(request: Request, actor: Actor, *, values: dict[str, str] | None = None,
+                     errors: dict[str, str] | None = None, flash: str = "", status: int = 200) -> Response:
+    units = list(actor.managed_units)
+    with runtime.session_scope() as session:
+        kept = delegation.history(session, [u.hsa_id for u in units])
+    return render(request, "logreview/delegation.html", actor=actor, status_code=status, units=units,
+                  delegations=kept, now=now(), values=values or {}, errors=errors or {}, flash=flash)
+
+
+@router.get("/logggranskning/delegering", name="logreview_delegation")
+def delegation_page(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
+    """Delegera logguppföljningen (the verksamhetschef), with every delegation made kept as documentation."""
+    try:
+        _require_manager(actor)
+    except NotAllowed as exc:
+        return _refused(request, exc)
+    return _delegation_page(request, actor, flash="Delegeringen är dokumenterad." if klart else "")
+
+
+@router.post("/logggranskning/delegering", name="logreview_delegate")
+async def delegate(request: Request, actor: CurrentActor) -> Response:
+    """Document a delegation; bad fields come back beside the field."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    values = {key: str(form.get(key, ""))[:limit] for key, limit in (
+        ("unit_hsa_id", 64), ("delegate_hsa_id", 64), ("valid_to", 20), ("note", 2000))}
+    try:
+        _require_manager(actor)
+        valid_to = dt.date.fromisoformat(values["valid_to"]) if values["valid_to"] else None
+    except NotAllowed as exc:
+        return _refused(request, exc)
+    except ValueError:
+        return _delegation_page(request, actor, values=values, errors={"valid_to": "Ange datumet som ÅÅÅÅ-MM-DD."},
+                                status=422)
+    try:
+        with runtime.session_scope() as session:
+            delegation.grant(session=session, directory=runtime.directory(), manager_hsa_id=actor.hsa_id,
+                             unit_hsa_id=values["unit_hsa_id"], delegate_hsa_id=values["delegate_hsa_id"],
+                             valid_to=valid_to, note=values["note"], now=now())
+    except InvalidInputs as exc:
+        return _delegation_page(request, actor, values=values, errors=exc.errors, status=422)
+    except OverviewError as exc:
+        return _refused(request, exc)
+    return RedirectResponse("/logggranskning/delegering?klart=1", status_code=303)
+
+
+@router.post("/logggranskning/delegering/{delegation_id}/aterkalla", name="logreview_revoke")
+async def revoke(request: Request, delegation_id: int, actor: CurrentActor) -> Response:
+    """End a delegation now (it stays in the documentation as revoked)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    try:
+        with runtime.session_scope() as session:
+            delegation.revoke(session=session, directory=runtime.directory(), manager_hsa_id=actor.hsa_id,
+                              delegation_id=delegation_id, now=now())
+    except OverviewError as exc:
+        return _refused(request, exc)
+    return RedirectResponse("/logggranskning/delegering", status_code=303)

@@ -1,0 +1,211 @@
+"""The gated overview's pages (Swedish): choose commission, Information innan start, patient search, the overview by
+category and as a timeline (the relation and consent dialogs: overview_consent; emergency access: overview_emergency;
+Felsökning: overview_help; the log extract: overview_admin).
+
+Every page takes the identity from this request's SITHS certificate (overview_base). Reading patient data goes only
+through ``overview.service.read_overview``, which asks the gate and logs the read in the same transaction; the
+transaction commits before the page is rendered, so nothing leaves without its log row (D6).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import check_csrf
+from api.routes import overview_admin, overview_consent, overview_emergency, overview_help
+from api.routes.overview_base import (
+    access,
+    format_pnr,
+    gatekeeper,
+    is_admin,
+    page,
+    pop_flash,
+    refused,
+    remember,
+    state,
+    usable_commissions,
+)
+from api.routes.overview_view import overview_view
+from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from forms import overview as F
+from npo import runtime
+from overview import info, service
+from overview.errors import InvalidInput
+from overview.gate import Check, Decision, GateFacts
+
+router = APIRouter()
+
+
+def _see_start() -> RedirectResponse:
+    return RedirectResponse("/oversikt", status_code=303)
+
+
+def start_page(request: Request, identity: SithsIdentity, facts: GateFacts, decision: Decision, *,
+               values: dict[str, object] | None = None, errors: dict[str, str] | None = None,
+               status_code: int = 200) -> Response:
+    """The search page, or what stands in the way (with the way to Felsökning)."""
+    return page(request, "overview/start.html", identity=identity, status_code=status_code, decision=decision,
+                problems=[r for r in decision.reasons if not r.passed], commission=decision.commission,
+                several=len(usable_commissions(facts)) > 1, field=F.SEARCH_FIELD, values=values or {},
+                errors=errors or {}, flash=pop_flash(request, identity), admin=is_admin(identity))
+
+
+# ---------------------------------------------------------------------- start, commission, information
+@router.get("/oversikt", name="overview_start")
+def overview_start(request: Request, who: IdentityOrRefusal) -> Response:
+    """Start: what the gate says about the signed-in user, then the patient search."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    facts, decision = access(request, who)
+    if decision.needs_choice:
+        return RedirectResponse("/oversikt/uppdrag", status_code=303)
+    if decision.failed is Check.ACKNOWLEDGEMENT and all(r.passed or r.check is Check.ACKNOWLEDGEMENT
+                                                        for r in decision.reasons):
+        return RedirectResponse("/oversikt/information", status_code=303)
+    return start_page(request, who, facts, decision, status_code=200 if decision.allowed else 403)
+
+
+def _choose_page(request: Request, identity: SithsIdentity, facts: GateFacts, *, error: str = "",
+                 status_code: int = 200) -> Response:
+    chosen = state(request, identity).get("commission")
+    return page(request, "overview/choose.html", identity=identity, status_code=status_code,
+                commissions=usable_commissions(facts), chosen=chosen, error=error)
+
+
+@router.get("/oversikt/uppdrag", name="overview_choose")
+def overview_choose(request: Request, who: IdentityOrRefusal) -> Response:
+    """Välj medarbetaruppdrag: the unit where the patient is cared for now."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    facts, _decision = access(request, who)
+    return _choose_page(request, who, facts)
+
+
+@router.post("/oversikt/uppdrag", name="overview_choose_submit")
+async def overview_choose_submit(request: Request, who: IdentityOrRefusal) -> Response:
+    """Use the chosen commission from now on (the patient is chosen again under it)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    facts, _decision = access(request, who)
+    wanted = str(form.get("commission", "")).strip()[:64].upper()
+    match = next((c for c in usable_commissions(facts) if c.hsa_id.upper() == wanted), None)
+    if match is None:
+        return _choose_page(request, who, facts, status_code=422,
+                            error="Välj ett av dina medarbetaruppdrag i listan.")
+    remember(request, who, commission=match.hsa_id, patient=None)
+    return _see_start()
+
+
+def _information_page(request: Request, identity: SithsIdentity, *, error: str = "",
+                      status_code: int = 200) -> Response:
+    _facts, decision = access(request, identity)
+    done = any(r.check is Check.ACKNOWLEDGEMENT and r.passed for r in decision.reasons)
+    return page(request, "overview/information.html", identity=identity, status_code=status_code,
+                information=info.current(), done=done, error=error)
+
+
+@router.get("/oversikt/information", name="overview_information")
+def overview_information(request: Request, who: IdentityOrRefusal) -> Response:
+    """Information innan start med NPÖ, with the acknowledgement."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    return _information_page(request, who)
+
+
+@router.post("/oversikt/information", name="overview_acknowledge")
+async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Response:
+    """Record that the user has read this version (logged)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    if str(form.get("read", "")) != "1":
+        return _information_page(request, who, status_code=422,
+                                 error="Kryssa i att du har läst informationen innan du bekräftar.")
+    version = str(form.get("version", ""))[:6]
+    try:
+        with runtime.session_scope() as session:
+            service.acknowledge_information(session=session, user_hsa_id=who.hsa_id,
+                                            version=int(version) if version.isdigit() else -1)
+    except InvalidInput as exc:
+        return _information_page(request, who, status_code=422, error=exc.message)
+    return _see_start()
+
+
+# ---------------------------------------------------------------------- the patient
+@router.post("/oversikt/patient", name="overview_search")
+async def overview_search(request: Request, who: IdentityOrRefusal) -> Response:
+    """Search a patient by personnummer (kept in this browser's session, never in the URL)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    raw = F.raw_values(form)
+    try:
+        personnummer = F.parse_personnummer(raw)
+    except F.FormInvalid as exc:
+        facts, decision = access(request, who)
+        return start_page(request, who, facts, decision, values=raw, errors=exc.errors, status_code=422)
+    remember(request, who, patient=personnummer)
+    return RedirectResponse("/oversikt/patient", status_code=303)
+
+
+def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
+    """Read the overview through the gate (logged, committed), then show it or what stands in the way."""
+    chosen = state(request, identity)
+    personnummer = chosen.get("patient")
+    if not personnummer:
+        return _see_start()
+    with runtime.session_scope() as session:
+        result = service.read_overview(session=session, directory=gatekeeper(), user_hsa_id=identity.hsa_id,
+                                       commission_hsa_id=chosen.get("commission"), personnummer=personnummer)
+    decision = result.decision
+    if decision.failed is Check.PATIENT:
+        remember(request, identity, patient=None)
+        facts, access_decision = access(request, identity)
+        message = next(f"{r.message} {r.remedy}" for r in decision.reasons if r.check is Check.PATIENT)
+        return start_page(request, identity, facts, access_decision, status_code=404,
+                          values={"personnummer": format_pnr(personnummer)}, errors={"personnummer": message})
+    if decision.failed is Check.RELATION:
+        return overview_consent.relation_page(request, identity, decision.commission, personnummer, status_code=403)
+    if not decision.allowed or result.patient is None:
+        return _see_start()
+    return page(request, "overview/patient.html", identity=identity, view=view, patient=result.patient,
+                pnr=format_pnr(personnummer), overview=overview_view(result, runtime.directory()),
+                flash=pop_flash(request, identity))
+
+
+@router.get("/oversikt/patient", name="overview_patient")
+def overview_patient(request: Request, who: IdentityOrRefusal) -> Response:
+    """The patient's overview by category."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    return _read(request, who, "kategori")
+
+
+@router.get("/oversikt/patient/tidslinje", name="overview_timeline")
+def overview_timeline(request: Request, who: IdentityOrRefusal) -> Response:
+    """The patient's overview as a timeline."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    return _read(request, who, "tidslinje")
+
+
+@router.post("/oversikt/patient/stang", name="overview_close")
+async def overview_close(request: Request, who: IdentityOrRefusal) -> Response:
+    """Close the patient (this browser forgets the personnummer)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    remember(request, who, patient=None)
+    return _see_start()
+
+
+# The relation and consent, emergency, Felsökning and log-extract pages are part of this router (one entry in
+# api/app.py).
+for _module in (overview_consent, overview_emergency, overview_help, overview_admin):
+    router.include_router(_module.router)

@@ -1,0 +1,156 @@
+"""What every page of the gated overview shares: the SITHS identity of this request, the gate, the browser state.
+
+Identity comes from the client certificate of each request (mTLS, or a trusted proxy's header), never from the
+session cookie alone (D7). The signed session cookie only remembers what this person chose in this browser (the
+commission and the patient), bound to their HSA-ID: another certificate in the same browser starts afresh, and the
+gate checks the choice again on every request. The personnummer is never put in a URL (address bars, history and
+proxy logs keep URLs), and in the cookie it is encrypted (the session cookie itself is only signed).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from api.pages import render
+from api.routes.siths import ADVICE, SERVICE_DESK, SITHS_TEST_URL
+from api.siths import CertificateRejected, SithsIdentity
+from catalog.clock import now
+from catalog.model import RoleName
+from npo import runtime
+from npo.settings import Environment
+from overview.access import Gatekeeper
+from overview.facts import GrantCache
+from overview.gate import Check, CommissionFacts, Decision, GateFacts, commission_problem
+
+STATE_KEY = "npo_overview"
+CHECK_NAMES = {
+    Check.CERTIFICATE: "SITHS-certifikat",
+    Check.USER: "Du i Skånekatalogen",
+    Check.COMMISSION: "Medarbetaruppdrag (VoB SJF)",
+    Check.CONSUMER: "Vårdgivarens anslutning till NPÖ",
+    Check.ACKNOWLEDGEMENT: "Information innan start",
+    Check.PATIENT: "Patienten",
+    Check.RELATION: "Patientrelation",
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _grants(seconds: float) -> GrantCache:
+    return GrantCache(seconds)
+
+
+def gatekeeper() -> Gatekeeper:
+    """How this process loads the gate's facts: the runtime's directory, production mode, a short grant cache (D4)."""
+    settings = runtime.settings()
+    return Gatekeeper(runtime.directory(), production=settings.env is Environment.PRODUCTION,
+                      cache=_grants(settings.ldap_cache_seconds))
+
+
+def is_admin(identity: SithsIdentity) -> bool:
+    """True when the person holds the directory role npo-forvaltning (system administration)."""
+    return any(role.name is RoleName.SYSTEM_ADMIN and role.scope is None
+               for role in runtime.directory().roles_of(identity.hsa_id))
+
+
+def _evaluate(session: Session, identity: SithsIdentity, commission: str | None) -> tuple[GateFacts, Decision]:
+    return gatekeeper().evaluate(session=session, user_hsa_id=identity.hsa_id, commission_hsa_id=commission,
+                                 now=now())
+
+
+def access(request: Request, identity: SithsIdentity) -> tuple[GateFacts, Decision]:
+    """Checks 1–5 under the commission chosen in this browser; a choice that no longer holds is forgotten."""
+    chosen = state(request, identity).get("commission")
+    with runtime.session_scope() as session:
+        facts, decision = _evaluate(session, identity, chosen)
+        if chosen and decision.failed is Check.COMMISSION:
+            remember(request, identity, commission=None, patient=None)
+            facts, decision = _evaluate(session, identity, None)
+    return facts, decision
+
+
+def usable_commissions(facts: GateFacts) -> list[CommissionFacts]:
+    """The commissions that can be used for NPÖ right now, once each."""
+    at, seen, usable = now(), set(), []
+    for commission in facts.commissions:
+        if commission_problem(commission, at) is None and commission.hsa_id.upper() not in seen:
+            seen.add(commission.hsa_id.upper())
+            usable.append(commission)
+    return usable
+
+
+# ---------------------------------------------------------------------- browser state, bound to the HSA-ID
+@functools.lru_cache(maxsize=4)
+def _sealer(secret: str) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"npo-overview-patient:{secret}".encode()).digest()))
+
+
+def _seal(value: str) -> str:
+    return _sealer(runtime.settings().secret_key).encrypt(value.encode()).decode()
+
+
+def _unseal(token: object) -> str | None:
+    try:
+        return _sealer(runtime.settings().secret_key).decrypt(str(token).encode()).decode()
+    except (InvalidToken, ValueError):
+        return None
+
+
+def state(request: Request, identity: SithsIdentity) -> dict[str, Any]:
+    """What this person chose in this browser (commission, patient); empty for anyone else's certificate."""
+    saved = request.session.get(STATE_KEY)
+    if not isinstance(saved, dict) or saved.get("hsa_id") != identity.hsa_id:
+        return {}
+    return {**saved, "patient": _unseal(saved["patient"])} if saved.get("patient") else dict(saved)
+
+
+def remember(request: Request, identity: SithsIdentity, **changes: Any) -> None:
+    """Store choices (None removes one); the patient's personnummer is stored encrypted."""
+    saved = {**state(request, identity), "hsa_id": identity.hsa_id, **changes}
+    if saved.get("patient"):
+        saved["patient"] = _seal(saved["patient"])
+    request.session[STATE_KEY] = {k: v for k, v in saved.items() if v is not None}
+
+
+def flash(request: Request, identity: SithsIdentity, text: str) -> None:
+    """A message for the next page this person sees."""
+    remember(request, identity, flash=text)
+
+
+def pop_flash(request: Request, identity: SithsIdentity) -> str | None:
+    """The pending message, once."""
+    text = state(request, identity).get("flash")
+    if text:
+        remember(request, identity, flash=None)
+    return text
+
+
+# ---------------------------------------------------------------------- rendering
+def page(request: Request, template: str, *, identity: SithsIdentity | None, status_code: int = 200,
+         admin: bool = False, **context: object) -> HTMLResponse:
+    """An overview page; never cached by the browser or a proxy (it may carry patient data)."""
+    response = render(request, template, actor=None, status_code=status_code, identity=identity, admin=admin,
+                      check_names=CHECK_NAMES, **context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def refused(request: Request, rejection: CertificateRejected) -> Response:
+    """The page for a request without an acceptable SITHS certificate: what is wrong and what to do."""
+    settings = runtime.settings()
+    return page(request, "overview/refused.html", identity=None, status_code=rejection.status, refusal=rejection,
+                advice=ADVICE.get(rejection.code, []), test_url=SITHS_TEST_URL, service_desk=SERVICE_DESK,
+                siths_url=f"https://{settings.web_host}:{settings.overview_port}/oversikt",
+                on_tls=request.url.scheme == "https")
+
+
+def format_pnr(personnummer: str) -> str:
+    """ÅÅÅÅMMDD-NNNN."""
+    return f"{personnummer[:8]}-{personnummer[8:]}" if len(personnummer) == 12 else personnummer

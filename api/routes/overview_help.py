@@ -1,0 +1,120 @@
+"""Felsökning: "Why can't I get in?" is the gate's own decision explained for the signed-in user, check by check,
+with what to do and whom to contact (the seed's Felsökning list), and a fault report that mails the diagnosis to the
+service desk through the outbox (D3). The diagnosis never carries patient data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from dataclasses import dataclass
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import check_csrf
+from api.routes.overview_base import CHECK_NAMES, access, gatekeeper, page, refused
+from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.templating import templates
+from catalog.clock import STOCKHOLM, now
+from flows.steps import deliver
+from forms import overview as F
+from npo import runtime
+from overview.facts import load_facts
+from overview.gate import Check, CommissionFacts, Decision, GateFacts, Reason, commission_problem, decide
+from provisioning.models import OutboxMail
+
+router = APIRouter()
+
+ACCESS_CHECKS = (Check.CERTIFICATE, Check.USER, Check.COMMISSION, Check.CONSUMER, Check.ACKNOWLEDGEMENT)
+COMMISSION_STATES = {None: "kan användas för NPÖ", "commission.not_yet_valid": "gäller inte ännu",
+                     "commission.expired": "har gått ut", "commission.purpose": "har fel ändamål",
+                     "commission.right_missing": "saknar rättigheten Läsa;Alla;SJF",
+                     "commission.no_unit": "hör inte till någon vårdenhet"}
+_REFERENCE = re.compile(r"FEL-[0-9A-F]{8}")
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One check of the diagnosis: its name, and the gate's reason (None: not checked because an earlier failed)."""
+
+    number: int
+    name: str
+    reason: Reason | None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Checks 1–5 for this request, and the commissions the user holds."""
+
+    rows: list[CheckRow]
+    allowed: bool
+    commissions: list[tuple[CommissionFacts, str]]
+    at: dt.datetime
+
+
+def diagnose(request: Request, who: SithsIdentity | CertificateRejected) -> Diagnosis:
+    """The gate's checks 1–5 for this request's certificate (refused too: check 1 then explains why)."""
+    at = now()
+    if isinstance(who, CertificateRejected):
+        keeper = gatekeeper()
+        with runtime.session_scope() as session:
+            facts: GateFacts = load_facts(session=session, directory=keeper.directory, user_hsa_id=None,
+                                          commission_hsa_id=None, now=at, production=keeper.production,
+                                          certificate_error=None if who.code == "missing" else who.message)
+        decision: Decision = decide(facts, at)
+    else:
+        facts, decision = access(request, who)
+    reasons = {r.check: r for r in decision.reasons}
+    rows = [CheckRow(n, CHECK_NAMES[check], reasons.get(check)) for n, check in enumerate(ACCESS_CHECKS, 1)]
+    held = [(c, COMMISSION_STATES.get(commission_problem(c, at), "")) for c in facts.commissions]
+    return Diagnosis(rows, decision.allowed, held, at)
+
+
+def _help_page(request: Request, who: SithsIdentity | CertificateRejected, *, values: dict[str, object] | None = None,
+               errors: dict[str, str] | None = None, sent: str = "", status_code: int | None = None) -> Response:
+    identity = None if isinstance(who, CertificateRejected) else who
+    diagnosis = diagnose(request, who)
+    status = status_code or (who.status if isinstance(who, CertificateRejected) else 200)
+    return page(request, "overview/help.html", identity=identity, status_code=status, diagnosis=diagnosis,
+                refusal=who if identity is None else None, fields=F.FAULT_FIELDS, values=values or {},
+                errors=errors or {}, sent=sent)
+
+
+@router.get("/oversikt/felsokning", name="overview_help")
+def overview_help(request: Request, who: IdentityOrRefusal, skickad: str = "") -> Response:
+    """Felsökning: check by check, what to do, whom to contact; the fault-report form."""
+    return _help_page(request, who, sent=skickad if _REFERENCE.fullmatch(skickad) else "")
+
+
+@router.post("/oversikt/felsokning", name="overview_fault_report")
+async def overview_fault_report(request: Request, who: IdentityOrRefusal, background: BackgroundTasks) -> Response:
+    """Felanmälan: the diagnosis and the user's description, mailed to the service desk (needs a SITHS identity)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    raw = F.raw_values(form)
+    try:
+        report = F.parse_fault_report(raw)
+    except F.FormInvalid as exc:
+        return _help_page(request, who, values=raw, errors=exc.errors, status_code=422)
+    reference = f"FEL-{uuid.uuid4().hex[:8].upper()}"
+    context = {"reference": reference, "identity": who, "diagnosis": diagnose(request, who), "report": report,
+               "user_agent": request.headers.get("user-agent", "")[:300], "listener": request.url.netloc,
+               "at": now().astimezone(STOCKHOLM), "service_desk": runtime.settings().service_desk_mail}
+    with runtime.session_scope() as session:
+        session.add(fault_report_mail(context))
+    background.add_task(deliver)
+    return RedirectResponse(f"/oversikt/felsokning?skickad={reference}", status_code=303)
+
+
+def fault_report_mail(context: dict[str, object]) -> OutboxMail:
+    """The fault report as an outbox row (rendered now, delivered by flows.steps.deliver with retries)."""
+    text = templates.env.get_template("overview/mail/felanmalan.txt").render(**context)
+    subject, _, body = text.partition("\n")
+    html = templates.env.get_template("overview/mail/felanmalan.html").render(**context)
+    at = now()
+    return OutboxMail(dedupe_key=f"felanmalan:{context['reference']}", template="overview/felanmalan",
+                      recipients=str(context["service_desk"]), subject=subject.removeprefix("Ämne: ").strip()[:300],
+                      text_body=body.lstrip("\n"), html_body=html, created_at=at, next_attempt_at=at)

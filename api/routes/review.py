@@ -1,0 +1,105 @@
+"""Behörighetskontroll: the unit manager's recertification pages (confirm or remove each member by the deadline)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.auth import CurrentActor, check_csrf
+from api.pages import render
+from catalog.clock import now
+from npo import runtime
+from provisioning import recertification_decisions as decisions
+from provisioning.authz import Actor
+from provisioning.errors import InvalidInputs
+from provisioning.recertification import DECISION_LABELS
+from provisioning.review import ReviewConfig
+from provisioning.review_models import RoundState
+
+router = APIRouter()
+CONFIRM, REMOVE = "bekrafta", "ta-bort"
+MAX_FIELD = 600
+
+
+def _config() -> ReviewConfig:
+    return ReviewConfig(public_base_url=runtime.settings().public_base_url)
+
+
+def _round_page(request: Request, actor: Actor, round_id: int, *, values: dict[str, str], errors: dict[str, str],
+                message: str = "", status: int = 200) -> Response:
+    with runtime.session_scope() as session:
+        view = decisions.view(session, decisions.get_round(session, actor, round_id), now=now())
+    can_decide = view.round.state is RoundState.OPEN and not view.past_deadline
+    return render(request, "review/round.html", actor=actor, status_code=status, view=view, values=values,
+                  errors=errors, message=message, labels=DECISION_LABELS, can_decide=can_decide,
+                  confirm=CONFIRM, remove=REMOVE)
+
+
+@router.get("/behorighetskontroll", name="review_index")
+def review_index(request: Request, actor: CurrentActor, meddelande: str = "") -> Response:
+    """The actor's units: open and recent rounds, and the units where a round can start now."""
+    decisions.require_reviewer(actor)
+    at = now()
+    with runtime.session_scope() as session:
+        rounds = decisions.rounds_for(session, actor, now=at)
+        startable = decisions.startable_units(session, runtime.directory(), actor, now=at)
+    return render(request, "review/index.html", actor=actor, rounds=rounds, startable=startable,
+                  message=meddelande[:300])
+
+
+@router.post("/behorighetskontroll/starta", name="review_start")
+async def review_start(request: Request, actor: CurrentActor) -> Response:
+    """Start a round for one unit now (or open the unit's current round)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    with runtime.session_scope() as session:
+        started = decisions.start_round(session=session, directory=runtime.directory(), config=_config(),
+                                        actor=actor, unit_hsa_id=str(form.get("unit_hsa_id", ""))[:64], now=now())
+        round_id = started.id
+    return RedirectResponse(f"/behorighetskontroll/{round_id}", status_code=303)
+
+
+@router.get("/behorighetskontroll/{round_id}", name="review_round")
+def review_round(request: Request, round_id: int, actor: CurrentActor, meddelande: str = "") -> Response:
+    """One round: each member with confirm/remove, the deadline and the progress."""
+    return _round_page(request, actor, round_id, values={}, errors={}, message=meddelande[:300])
+
+
+def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -> list[decisions.Choice]:
+    """The decisions on the form: an explicit choice per row, or confirm for the rest when asked to."""
+    choices = []
+    for row in rows:
+        if not row.isdigit():
+            continue
+        choice = form_values.get(f"beslut-{row}", "")
+        if choice == REMOVE:
+            choices.append(decisions.Choice(int(row), False, form_values.get(f"motivering-{row}")))
+        elif choice == CONFIRM or (confirm_rest and not choice):
+            choices.append(decisions.Choice(int(row), True, form_values.get(f"motivering-{row}")))
+    return choices
+
+
+@router.post("/behorighetskontroll/{round_id}", name="review_decide")
+async def review_decide(request: Request, round_id: int, actor: CurrentActor) -> Response:
+    """Save decisions; on a bad field the page comes back with every choice kept and the message beside it."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    values = {key: str(value)[:MAX_FIELD] for key, value in form.multi_items()
+              if key.startswith(("beslut-", "motivering-"))}
+    rows = [str(r)[:12] for r in form.getlist("rad")][:1000]
+    choices = _choices(values, rows, confirm_rest=str(form.get("alla", "")) == CONFIRM)
+    try:
+        with runtime.session_scope() as session:
+            report = decisions.decide(session=session, directory=runtime.directory(), config=_config(), actor=actor,
+                                      round_id=round_id, choices=choices, now=now())
+    except InvalidInputs as exc:
+        return _round_page(request, actor, round_id, values=values, errors=exc.errors, status=422)
+    text = f"{report.decided} beslut sparade."
+    if report.already:
+        text += " Redan beslutade av någon annan: " + "; ".join(report.already)
+    if report.closed:
+        text += " Kontrollen är klar och avslutad."
+    return RedirectResponse(f"/behorighetskontroll/{round_id}?{urlencode({'meddelande': text[:300]})}",
+                            status_code=303)

@@ -1,0 +1,169 @@
+"""log-followup (daily): open log review rounds per unit and day, tell the reviewers, remind, summarise each month.
+
+Thin orchestration over overview.logreview*: every round, reminder and summary is one transaction of its own
+(`runtime.session_scope()`) together with its mail in the outbox, so a run killed halfway has committed what it
+finished and the next run converges on the rest (unique keys on rounds, tasks and summaries; outbox dedupe keys).
+The run catches up every ended day of the look-back window, so a missed run (Prefect or a worker down) loses
+nothing. The monthly summary is part of this run: it is made on the first Swedish business day of the next month
+(or the first run after it). Mail is written here because overview may not import provisioning (ARCHITECTURE §2).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+
+from prefect import flow, get_run_logger, task
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from catalog import DirectoryError, DirectoryUnavailable
+from catalog.clock import local_date, now
+from flows import steps
+from npo import runtime
+from overview import logreview_rounds as rounds
+from overview import logreview_summary as summaries
+from overview.logreview import WHY_LABELS, ReviewConfig, Why
+from overview.logreview_delegation import reviewers
+from overview.logreview_models import LogReviewRound, LogReviewSummary
+from provisioning import outbox
+
+MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
+          "november", "december")
+
+
+class FollowupIncomplete(RuntimeError):
+    """Some units could not be handled; the others were, and the next run retries these."""
+
+
+def review_config(**rules: object) -> ReviewConfig:
+    """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key."""
+    settings = runtime.settings()
+    key = hmac.new(settings.secret_key.encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
+    return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)  # type: ignore[arg-type]
+
+
+def _notify(session: Session, *, unit_hsa_id: str, template: str, context: dict[str, object], dedupe_key: str,
+            at: dt.datetime) -> bool:
+    """Queue a mail to the unit's reviewers (the service desk when it has none with an address)."""
+    people = reviewers(session, runtime.directory(), unit_hsa_id, at)
+    addresses = [r.mail for r in people if r.mail]
+    to = addresses or [runtime.settings().service_desk_mail]
+    mail = outbox.enqueue(session, template=template, to=to, dedupe_key=dedupe_key, now=at,
+                          context={**context, "has_reviewer": bool(addresses)})
+    return mail is not None
+
+
+def _round_context(round_: LogReviewRound, config: ReviewConfig) -> dict[str, object]:
+    tasks = {WHY_LABELS[Why.EMERGENCY]: round_.emergency_count, WHY_LABELS[Why.ASSERTED]: round_.asserted_count,
+             WHY_LABELS[Why.OUT_OF_HOURS]: round_.out_of_hours_count, WHY_LABELS[Why.RANDOM]: round_.random_count}
+    return {"reference": round_.reference, "unit_name": round_.unit_name, "unit_hsa_id": round_.unit_hsa_id,
+            "day": round_.day.isoformat(), "population": round_.population, "reasons": tasks,
+            "last_day": rounds.last_day(round_.deadline).isoformat(), "link": config.link(f"/omgang/{round_.id}")}
+
+
+@task(name="find-days-to-review", retries=2, retry_delay_seconds=[30, 300])
+def find_pending(config: ReviewConfig) -> list[tuple[str, str]]:
+    """(unit, day) pairs of the look-back window with accesses and no round yet."""
+    with runtime.session_scope() as session:
+        return [(unit, day.isoformat()) for unit, day in rounds.pending(session, now=now(), config=config)]
+
+
+@task(name="open-review-rounds", retries=2, retry_delay_seconds=[30, 300])
+def open_rounds(pending: list[tuple[str, str]], config: ReviewConfig) -> dict[str, object]:
+    """Open each round with its tasks and its mail, one transaction per round."""
+    opened, problems = [], []
+    for unit_hsa_id, day in pending:
+        try:
+            with runtime.session_scope() as session:
+                round_, created = rounds.open_round(session=session, directory=runtime.directory(),
+                                                    unit_hsa_id=unit_hsa_id, day=dt.date.fromisoformat(day),
+                                                    config=config, now=now())
+                if round_ is not None and created:
+                    _notify(session, unit_hsa_id=unit_hsa_id, template="logreview_new",
+                            context=_round_context(round_, config), dedupe_key=f"logreview-new:{round_.id}",
+                            at=now())
+                    opened.append(round_.id)
+        except IntegrityError:
+            continue  # a concurrent run opened this round (and queued its mail) first
+        except DirectoryUnavailable:
+            raise  # every unit would fail: let the task retry
+        except DirectoryError as exc:
+            problems.append(f"{unit_hsa_id} {day}: {exc.message}")
+    return {"opened": opened, "problems": problems}
+
+
+@task(name="remind-overdue-reviews", retries=2, retry_delay_seconds=[30, 300])
+def remind_overdue(config: ReviewConfig) -> int:
+    """Remind the reviewers of units with overdue rounds (business days, once a day per unit)."""
+    with runtime.session_scope() as session:
+        due = rounds.reminders_due(session, now=now())
+    reminded = 0
+    for late in due:
+        with runtime.session_scope() as session:
+            rounds.record_reminder(session, late.round_ids, now=now())
+            context = {"unit_name": late.unit_name, "unit_hsa_id": late.unit_hsa_id, "open_tasks": late.open_tasks,
+                       "days": [d.isoformat() for d in late.days],
+                       "oldest_last_day": rounds.last_day(late.oldest_deadline).isoformat(), "link": config.link()}
+            today = local_date(now()).isoformat()
+            reminded += _notify(session, unit_hsa_id=late.unit_hsa_id, template="logreview_reminder", context=context,
+                                dedupe_key=f"logreview-reminder:{late.unit_hsa_id}:{today}", at=now())
+    return reminded
+
+
+def _summary_context(summary: LogReviewSummary, config: ReviewConfig) -> dict[str, object]:
+    label = f"{MONTHS[summary.month.month - 1]} {summary.month.year}"
+    counts = {name: getattr(summary, name) for name in (
+        "rounds", "population", "tasks", "emergency", "asserted", "out_of_hours", "random", "justified",
+        "not_justified", "needs_follow_up", "open_tasks", "overdue_rounds", "late_rounds", "reminders")}
+    return {"unit_name": summary.unit_name, "unit_hsa_id": summary.unit_hsa_id, "month": label, **counts,
+            "reviewer_names": summary.reviewers or "–", "link": config.link()}
+
+
+@task(name="monthly-summaries", retries=2, retry_delay_seconds=[30, 300])
+def monthly_summaries(config: ReviewConfig) -> int:
+    """Make and mail each unit's summary of every finished month that has none (first business day onwards)."""
+    with runtime.session_scope() as session:
+        due = summaries.due(session, now=now())
+    made = 0
+    for unit_hsa_id, month in due:
+        try:
+            with runtime.session_scope() as session:
+                summary, created = summaries.make(session=session, unit_hsa_id=unit_hsa_id, month=month, now=now())
+                if created:
+                    _notify(session, unit_hsa_id=unit_hsa_id, template="logreview_summary",
+                            context=_summary_context(summary, config),
+                            dedupe_key=f"logreview-summary:{unit_hsa_id}:{month.isoformat()}", at=now())
+                    made += 1
+        except IntegrityError:
+            continue  # a concurrent run made it first
+    return made
+
+
+@task(name="deliver-log-followup-mail", retries=2, retry_delay_seconds=[10, 60])
+def deliver_mail() -> dict[str, int]:
+    """Send the mail this run wrote (what fails stays in the outbox for the sweep)."""
+    return steps.deliver()
+
+
+@flow(name="log-followup")
+def log_followup(sample_share: float = 0.05, sample_min: int = 5, sample_max: int = 50,
+                 include_out_of_hours: bool = True, deadline_business_days: int = 5,
+                 lookback_days: int = 7) -> dict[str, object]:
+    """One daily follow-up: open rounds for ended days, remind overdue reviewers, monthly summaries, deliver mail."""
+    logger = get_run_logger()
+    config = review_config(sample_share=sample_share, sample_min=sample_min, sample_max=sample_max,
+                           include_out_of_hours=include_out_of_hours, deadline_business_days=deadline_business_days,
+                           lookback_days=lookback_days)
+    pending = find_pending(config)
+    opened = open_rounds(pending, config)
+    reminded = remind_overdue(config)
+    summarised = monthly_summaries(config)
+    mail = deliver_mail()
+    result = {"pending": len(pending), "opened": len(opened["opened"]), "reminded": reminded,  # type: ignore[arg-type]
+              "summaries": summarised, "mail": mail}
+    logger.info("log-followup: %s", result)
+    if opened["problems"]:
+        raise FollowupIncomplete("Logguppföljningen blev inte klar för: " + "; ".join(opened["problems"][:20]))  # type: ignore[index]
+    return result

@@ -1,0 +1,160 @@
+"""Review rounds: which (unit, day) pairs need one, opening a round with its tasks, overdue rounds and reminders.
+
+A round and all its tasks are written in the caller's transaction, under the unique key (unit, day): a run killed
+halfway has either written a whole round or none, a second run finds the round and writes nothing, and of two
+concurrent runs one fails on the unique key and rolls back. The population is every logged action on a patient's
+data at the unit that day, granted or refused (a refused attempt still touched the patient: the gate had found them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+
+from catalog import Directory
+from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
+from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
+from overview.logreview_models import LogReviewRound, LogReviewTask
+from overview.models import AccessLog
+
+
+def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
+    """The end (local midnight after) of the ``business_days``-th Swedish business day after ``opened``."""
+    return end_of_day(local_date(add_business_days(opened, business_days)))
+
+
+def last_day(deadline: dt.datetime) -> dt.date:
+    """The last day a review is on time (the deadline is the exclusive midnight after it)."""
+    return local_date(deadline - dt.timedelta(microseconds=1))
+
+
+def _day_rows(day: dt.date):  # type: ignore[no-untyped-def]
+    table = AccessLog.__table__
+    return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
+                   table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None))
+
+
+def round_of(session: Session, unit_hsa_id: str, day: dt.date) -> LogReviewRound | None:
+    """The unit's round for that day, if it was opened."""
+    return session.exec(select(LogReviewRound).where(LogReviewRound.unit_hsa_id == unit_hsa_id,
+                                                     LogReviewRound.day == day)).first()
+
+
+def pending(session: Session, *, now: dt.datetime, config: ReviewConfig) -> list[tuple[str, dt.date]]:
+    """(unit, day) pairs of the look-back window that had accesses and have no round yet, oldest first."""
+    found = []
+    for day in days_to_review(now, config.lookback_days):
+        table, where = _day_rows(day)
+        units = session.execute(select(table.c.care_unit_hsa_id).where(*where).distinct()).scalars().all()
+        done = set(session.exec(select(LogReviewRound.unit_hsa_id).where(LogReviewRound.day == day)).all())
+        found += [(unit, day) for unit in sorted(units) if unit not in done]
+    return found
+
+
+def accesses(session: Session, unit_hsa_id: str, day: dt.date) -> list[Access]:
+    """The unit's logged accesses to patient data that day, in log order."""
+    table, where = _day_rows(day)
+    rows = session.execute(select(table.c.seq, table.c.at, table.c.action, table.c.relation)
+                           .where(*where, table.c.care_unit_hsa_id == unit_hsa_id).order_by(table.c.seq)).all()
+    return [Access(row.seq, row.at, row.action, row.relation) for row in rows]
+
+
+def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day: dt.date, config: ReviewConfig,
+               now: dt.datetime) -> tuple[LogReviewRound | None, bool]:
+    """The unit's round for the day, opened with its tasks unless it exists; (round, created). None: no accesses.
+
+    A concurrent run that opened it first makes this raise IntegrityError (unique unit and day); roll back.
+    """
+    existing = round_of(session, unit_hsa_id, day)
+    if existing is not None:
+        return existing, False
+    if not day_is_over(day, now):
+        raise ValueError(f"{day} is not over yet; its log may still grow")
+    population = accesses(session, unit_hsa_id, day)
+    if not population:
+        return None, False
+    picked = pick(population, unit_hsa_id=unit_hsa_id, day=day, config=config)
+    counts = Counter(why for reasons in picked.values() for why in reasons)
+    unit = directory.unit(unit_hsa_id)
+    names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)  # type: ignore[call-overload]
+                            .where(AccessLog.seq == population[-1].seq)).one()
+    round_ = LogReviewRound(
+        unit_hsa_id=unit_hsa_id, unit_name=unit.name if unit else names.care_unit_name,
+        provider_hsa_id=unit.provider_hsa_id if unit else names.care_provider_hsa_id, day=day,
+        manager_hsa_id=unit.manager_hsa_id if unit else None, population=len(population),
+        emergency_count=counts[Why.EMERGENCY], asserted_count=counts[Why.ASSERTED],
+        out_of_hours_count=counts[Why.OUT_OF_HOURS], random_count=counts[Why.RANDOM],
+        sample_rule=config.rule_text()[:200], opened_at=now,
+        deadline=deadline_after(now, config.deadline_business_days))
+    # No savepoint: a concurrent run that opened the round first makes this flush fail on the unique key, and the
+    # caller's transaction rolls back whole (with SQLite a savepoint opened first in a transaction would commit).
+    session.add(round_)
+    session.flush()
+    assert round_.id is not None
+    session.add_all(LogReviewTask(round_id=round_.id, log_seq=seq, reasons=",".join(reasons))
+                    for seq, reasons in picked.items())
+    session.flush()
+    return round_, True
+
+
+# ---------------------------------------------------------------------- overdue rounds and reminders
+@dataclass(frozen=True, slots=True)
+class Overdue:
+    """A unit's rounds past their deadline with tasks still open."""
+
+    unit_hsa_id: str
+    unit_name: str
+    round_ids: tuple[int, ...]
+    days: tuple[dt.date, ...]
+    open_tasks: int
+    oldest_deadline: dt.datetime
+
+
+def open_task_counts(session: Session, round_ids: list[int]) -> dict[int, int]:
+    """Open tasks per round."""
+    if not round_ids:
+        return {}
+    rows = session.exec(select(LogReviewTask.round_id, func.count()).where(
+        col(LogReviewTask.round_id).in_(round_ids), LogReviewTask.outcome == Outcome.OPEN)
+        .group_by(LogReviewTask.round_id)).all()
+    return dict(rows)  # type: ignore[arg-type]
+
+
+def overdue(session: Session, *, now: dt.datetime) -> list[Overdue]:
+    """Units with rounds past their deadline that still have open tasks, by unit."""
+    rounds = list(session.exec(select(LogReviewRound).where(
+        LogReviewRound.deadline <= now, col(LogReviewRound.completed_at).is_(None))
+        .order_by(LogReviewRound.unit_hsa_id, LogReviewRound.day)).all())
+    counts = open_task_counts(session, [r.id for r in rounds if r.id is not None])
+    by_unit: dict[str, list[LogReviewRound]] = {}
+    for round_ in rounds:
+        if counts.get(round_.id or 0):
+            by_unit.setdefault(round_.unit_hsa_id, []).append(round_)
+    return [Overdue(unit, late[-1].unit_name, tuple(r.id for r in late if r.id is not None),
+                    tuple(r.day for r in late), sum(counts[r.id or 0] for r in late),
+                    min(r.deadline for r in late)) for unit, late in sorted(by_unit.items())]
+
+
+def reminders_due(session: Session, *, now: dt.datetime) -> list[Overdue]:
+    """The overdue units to remind now: on Swedish business days only, at most once a day per unit."""
+    if not is_business_day(local_date(now)):
+        return []
+    today = local_midnight(local_date(now))
+    return [o for o in overdue(session, now=now) if session.exec(select(func.count()).select_from(LogReviewRound)
+            .where(col(LogReviewRound.id).in_(o.round_ids), or_(
+                col(LogReviewRound.last_reminded_at).is_(None), col(LogReviewRound.last_reminded_at) < today))).one()]
+
+
+def record_reminder(session: Session, round_ids: tuple[int, ...], *, now: dt.datetime) -> int:
+    """Count today's reminder on each round (once a day, so a re-run does not count it twice); rounds marked."""
+    today = local_midnight(local_date(now))
+    result = session.execute(update(LogReviewRound).where(
+        col(LogReviewRound.id).in_(round_ids), or_(col(LogReviewRound.last_reminded_at).is_(None),
+                                                   col(LogReviewRound.last_reminded_at) < today))
+        .values(reminder_count=LogReviewRound.reminder_count + 1, last_reminded_at=now)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,134 @@
+"""The overview journey in Debian's chromium over real mTLS: the nurse Sara Lund (VoB SJF at Vårdcentralen Hörby)
+confirms the information, searches Dagny Svensson, registers a consent for the whole unit for a week, sees the
+overview with Region Halland's data, then searches Cecilia Holm and sees the blocked-information notice. Johanna Berg
+(no commission) gets Ej behörig, and Felsökning tells her why and what to do; her fault report reaches the service
+desk.
+
+Playwright's own Node process does the TLS for origins with client certificates, so it must trust the dev CA: the
+contexts use ``ignore_https_errors`` (NODE_EXTRA_CA_CERTS would have to be set before the driver starts).
+"""
+# ruff: noqa: F811  (the shared fixtures are imported from tests/api/test_overview_pages and requested by name)
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from api.app import create_app
+from api.mtls import mtls_config
+from catalog import demo as catalog_demo
+from npo import runtime
+from npo.settings import Settings
+from overview.models import Consent
+from tests.api.test_mtls import running
+from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
+    JOHANNA,
+    PATIENTS,
+    SARA,
+    OverviewSite,
+    log_rows,
+    overview_db,
+    overview_site,
+    pnr,
+    rows_of,
+)
+from tests.conftest import MailSink, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def listener(overview_site: OverviewSite) -> Iterator[str]:
+    """The SITHS (mTLS) listener serving the real app."""
+    config, _tls = mtls_config(create_app(), overview_site.settings, port=free_port(), log_level="warning")
+    with running(config) as url:
+        yield url
+
+
+def card(browser, site: OverviewSite, listener: str, hsa_id: str):  # type: ignore[no-untyped-def]
+    """A browser context holding this person's SITHS certificate for the listener (like a card in the reader)."""
+    cert, key = site.files_of(site.certificate(hsa_id))
+    context = browser.new_context(locale="sv-SE", ignore_https_errors=True, client_certificates=[
+        {"origin": listener, "certPath": str(cert), "keyPath": str(key)}])
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    return context, page
+
+
+def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_the_blocked_notice(
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str) -> None:  # type: ignore[no-untyped-def]
+    context, page = card(browser, overview_site, listener, SARA)
+    try:
+        page.goto(f"{listener}/oversikt")
+        assert page.locator("h1").inner_text() == "Information innan start med NPÖ"
+        page.check("#f-read")
+        page.click("#acknowledge")
+        page.wait_for_selector("#f-personnummer")
+        assert "Sara Lund · SITHS" in page.content() and "Vårdcentralen Hörby" in page.content()
+
+        page.fill("#f-personnummer", pnr("dagny"))
+        page.click("#search")
+        page.wait_for_selector(".patient-header .name")
+        assert page.inner_text(".patient-header .name") == "Dagny Svensson"
+        assert page.locator("[data-consent-missing]").count() == 1 and "Region Halland" not in page.content()
+
+        page.click("#consent-link")
+        page.check("#f-scope-unit")
+        page.check("#f-duration-vecka")
+        page.click("#register-consent")
+        page.wait_for_selector("text=Samtycket är registrerat (för hela vårdenheten)")
+        assert page.locator("article.item", has_text="Region Halland").count() >= 1
+        page.click("text=Tidslinje")
+        page.wait_for_selector("ol.timeline")
+        assert page.locator("ol.timeline article.item").count() >= 5
+
+        page.click("text=Stäng patienten")
+        page.fill("#f-personnummer", pnr("cecilia"))
+        page.click("#search")
+        page.wait_for_selector("[data-blocked='1']")
+        assert "Det finns spärrade uppgifter om patienten som inte visas" in page.inner_text("[data-blocked='1']")
+        assert page.inner_text(".patient-header .name") == "Cecilia Holm"
+    finally:
+        context.close()
+    [consent] = [c for c in rows_of(Consent) if c.registered_by == SARA and c.personnummer == PATIENTS["dagny"]
+                 and c.voided_at is None and c.ended_at is None]
+    assert (consent.scope, consent.care_unit_hsa_id) == ("unit", catalog_demo.VC_HORBY)
+    assert dt.timedelta(days=7) - dt.timedelta(minutes=2) < consent.end - consent.start <= dt.timedelta(days=7)
+    reads = [(r.patient_personnummer, r.resource_type) for r in log_rows() if r.user_hsa_id == SARA]
+    assert (PATIENTS["dagny"], "samtycke") in reads and (PATIENTS["cecilia"], "översikt") in reads
+
+
+def test_a_user_without_commission_gets_felsokning_s_clear_answer(
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        smtp_sink: MailSink) -> None:
+    runtime.configure(runtime.settings().model_copy(update={"smtp_port": smtp_sink.port}))
+    context, page = card(browser, overview_site, listener, JOHANNA)
+    try:
+        page.goto(f"{listener}/oversikt")
+        page.wait_for_selector("[data-access='refused']")
+        assert "Ej behörig" in page.content() and "Du har inget medarbetaruppdrag" in page.content()
+        page.click("text=Felsökning: gå igenom kontrollerna")
+        page.wait_for_selector("table.checks")
+        row = page.locator("tr[data-check='commission']")
+        assert row.locator("td").nth(1).inner_text() == "Fel"
+        answer = row.inner_text()
+        assert "Du har inget medarbetaruppdrag i Skånekatalogen" in answer
+        assert "Verksamhetschefen avgör vem som ska ha uppdraget" in answer and "katalogansvarig" in answer
+        assert "0776-73 00 00" in page.content() and "NetID" in page.content()
+        assert page.locator("tr[data-check='certificate']").locator("td").nth(1).inner_text() == "Godkänd"
+        page.fill("#f-description", "Jag får Ej behörig när jag öppnar NPÖ.")
+        page.click("#send-report")
+        page.wait_for_selector("[data-sent]")
+        reference = page.get_attribute("[data-sent]", "data-sent") or ""
+        assert re.fullmatch(r"FEL-[0-9A-F]{8}", reference)
+    finally:
+        context.close()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+    while not smtp_sink.messages and dt.datetime.now() < deadline:
+        time.sleep(0.1)  # the mail leaves in a background task after the response
+    [(recipients, message)] = smtp_sink.messages
+    assert recipients == ["servicedesk@skane.example"] and reference in message["Subject"]
