@@ -7,8 +7,8 @@ the reason shown, and each item of the overview then gets its own verdict (7–9
 Swedish words: samtycke = consent, nödåtkomst/nödöppning = emergency access/opening, spärr = block,
 medarbetaruppdrag = commission, vårdgivare = care provider, vårdenhet = care unit, patientrelation = relation.
 
-THIS FILE IS THE CONTRACT between the gate and the fact loaders: the types first (settled; additions only with
-defaults), then the rules' parameters and Swedish texts, checks 1–6, ``decide``, and the per-item checks 7–9.
+The contract (facts and decision types) is in overview/gate_types.py and re-exported here; this module holds the
+rules' parameters and Swedish texts, checks 1–6 and ``decide``; the per-item checks 7–9 are in gate_items.py.
 The publication rules of step 9 are data in overview/producers.py. Each rule, its source, the choices made where
 the sources are silent and the test that proves it: docs/gate-rules.md.
 """
@@ -16,264 +16,44 @@ the sources are silent and the test that proves it: docs/gate-rules.md.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from enum import StrEnum
 from functools import lru_cache
 
-from catalog.clock import end_of_day, local_date, local_midnight
+from catalog.clock import local_date
 from catalog.model import SJF_READ_RIGHT, VOB_PURPOSE
-from overview.producers import DRUG_LIST_CATEGORY, EHM, PublicationRules
+from overview.gate_items import ADULT_AGE, _ItemGate, is_child
+from overview.gate_types import (
+    Basis,
+    BlockFacts,
+    BlockKind,
+    BlockState,
+    Check,
+    CommissionFacts,
+    ConsentFacts,
+    ConsentPurpose,
+    ConsentScope,
+    Decision,
+    EmergencyFacts,
+    GateFacts,
+    ItemDecision,
+    ItemFacts,
+    PatientFacts,
+    Reason,
+    RelationEvidence,
+    RelationKind,
+    RevokeReason,
+    TemporaryRevoke,
+    UserFacts,
+)
+from overview.gate_types import hsa_key as _key
+from overview.producers import PublicationRules
 
-
-class Check(StrEnum):
-    """The checks, in the order they run. 1–6 decide access to the patient; 7–9 decide each item."""
-
-    CERTIFICATE = "certificate"  # 1 SITHS certificate valid and chained → HSA-ID
-    USER = "user"  # 2 HSA-ID in the directory, active, not archived/feigned (in production)
-    COMMISSION = "commission"  # 3 one chosen commission, valid now, purpose Vård och behandling, right Läsa;Alla;SJF
-    CONSUMER = "consumer"  # 4 the commission's vårdgivare is connected to NPÖ as consumer
-    ACKNOWLEDGEMENT = "acknowledgement"  # 5 current "Information innan start" acknowledged
-    PATIENT = "patient"  # the patient exists (checked once a patient is asked for)
-    RELATION = "relation"  # 6 patient relation at the commission's unit
-    CONSENT = "consent"  # 7 per item: consent / emergency / own vårdgivare
-    BLOCK = "block"  # 8 per item: spärr
-    PUBLICATION = "publication"  # 9 per item: the producer's publication rules
-
-
-class RelationKind(StrEnum):
-    CARE_CONTACT = "care_contact"  # verified: a care contact at the unit (TGP)
-    BOOKING = "booking"  # verified: a booking at the unit
-    ASSERTED = "asserted"  # asserted by the user with a reason (logged, always sampled in log follow-up)
-
-
-class ConsentScope(StrEnum):
-    UNIT = "unit"  # all authorised staff at the unit (employee_hsa_id is None)
-    EMPLOYEE = "employee"  # only this employee
-
-
-class ConsentPurpose(StrEnum):
-    OVERVIEW = "overview"  # the overview's data from other vårdgivare
-    DRUG_LIST = "drug_list"  # läkemedelsförteckningen (eHälsomyndigheten): personal consent only
-
-
-class BlockKind(StrEnum):
-    INNER = "inner"  # inre spärr: within the vårdgivare, data of one unit against its other units
-    OUTER = "outer"  # yttre spärr: a vårdgivare's data against other vårdgivare
-
-
-class BlockState(StrEnum):
-    ACTIVE = "active"
-    REVOKED = "revoked"  # permanent hävd
-    DELETED = "deleted"  # makulerad
-
-
-class RevokeReason(StrEnum):
-    PATIENTS_CONSENT = "PatientsConsent"
-    EMERGENCY = "Emergency"
-
-
-class Basis(StrEnum):
-    """Why an item may be shown (logged with every read)."""
-
-    OWN_PROVIDER = "own_provider"  # PDL ch. 4: the user's own vårdgivare, no consent needed
-    CONSENT = "consent"
-    EMERGENCY = "emergency"
-    EMERGENCY_BLOCK_OPENED = "emergency_block_opened"  # Nödöppning of blocked data (two steps done)
-
-
-# ---------------------------------------------------------------------- facts (input)
-@dataclass(frozen=True, slots=True)
-class UserFacts:
-    """Who is asking (steps 1–2). ``hsa_id`` is None when there was no acceptable certificate."""
-
-    hsa_id: str | None
-    certificate_error: str | None = None  # Swedish text of why the certificate was refused; None = accepted
-    in_directory: bool = True
-    active: bool = True
-    archived: bool = False  # hsaArchivedObject
-    feigned: bool = False  # hsaFeignedDataObject (test object): refused in production
-
-
-@dataclass(frozen=True, slots=True)
-class CommissionFacts:
-    """A commission the user holds (step 3). Validity is the intersection of the link and the commission."""
-
-    hsa_id: str
-    name: str
-    purpose: str
-    rights: tuple[str, ...]
-    valid_from: dt.datetime | None
-    valid_to: dt.datetime | None  # exclusive; None = open-ended
-    unit_hsa_id: str | None  # None: the commission sits directly under the vårdgivare (refused for SJF)
-    unit_name: str
-    provider_hsa_id: str
-    provider_name: str
-    provider_consumer: bool  # step 4
-
-
-@dataclass(frozen=True, slots=True)
-class PatientFacts:
-    """The patient asked for."""
-
-    personnummer: str
-    found: bool = True
-    protected_identity: bool = False  # skyddad identitet: name and address are never shown
-    birth_date: dt.date | None = None  # for guardian consent (a guardian decides for a child under 18)
-
-
-@dataclass(frozen=True, slots=True)
-class RelationEvidence:
-    """Something that establishes (or asserts) a patient relation at a unit (step 6)."""
-
-    unit_hsa_id: str
-    kind: RelationKind
-    start: dt.datetime
-    end: dt.datetime | None = None  # a care contact still open / an asserted relation without end
-    reason: str | None = None  # required for ASSERTED
-    employee_hsa_id: str | None = None  # ASSERTED: who asserted it (it holds only for them)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsentFacts:
-    """A registered consent (PDLAssertion of type Consent), registered under the commission then used."""
-
-    consent_id: str
-    purpose: ConsentPurpose
-    scope: ConsentScope
-    care_provider_hsa_id: str
-    care_unit_hsa_id: str
-    employee_hsa_id: str | None  # set for EMPLOYEE scope (and always for DRUG_LIST)
-    start: dt.datetime
-    end: dt.datetime | None  # None = until ended or voided
-    registered_at: dt.datetime
-    ended_at: dt.datetime | None = None  # avslutat (patient withdrew): invalid from then on
-    voided_at: dt.datetime | None = None  # makulerat (registered in error): never valid
-    represented_by: str | None = None  # personnummer of a guardian who gave it for a child
-
-
-@dataclass(frozen=True, slots=True)
-class EmergencyFacts:
-    """A nödåtkomst opened by one user at one unit, time-boxed. Blocked data needs both steps."""
-
-    opening_id: str
-    employee_hsa_id: str
-    care_provider_hsa_id: str
-    care_unit_hsa_id: str
-    reason: str
-    opened_at: dt.datetime
-    expires_at: dt.datetime
-    blocked_providers_revealed: bool = False  # step 1 done: the user may learn which vårdgivare hold blocked data
-    blocked_providers_opened: frozenset[str] = frozenset()  # step 2 done for these vårdgivare
-
-
-@dataclass(frozen=True, slots=True)
-class TemporaryRevoke:
-    """Tillfällig hävning of a block for a unit, or for one employee at it."""
-
-    revoke_id: str
-    care_unit_hsa_id: str
-    employee_hsa_id: str | None
-    end: dt.datetime
-    reason: RevokeReason
-    start: dt.datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BlockFacts:
-    """A spärr (blocking TKB v4 shape)."""
-
-    block_id: str
-    kind: BlockKind
-    care_provider_hsa_id: str  # whose data is blocked
-    care_unit_hsa_id: str | None  # required for INNER: the unit whose data is blocked
-    info_start: dt.date | None = None  # only data registered in [info_start, info_end] is blocked
-    info_end: dt.date | None = None
-    excluded_types: frozenset[str] = frozenset()  # ⊆ {"lak", "upp"}: these information types stay visible
-    state: BlockState = BlockState.ACTIVE
-    revokes: tuple[TemporaryRevoke, ...] = ()
-    registered_by_guardian: bool = False  # a guardian cannot block a child's data: such a block has no effect
-
-
-@dataclass(frozen=True, slots=True)
-class ItemFacts:
-    """One piece of overview data, as its producer delivered it."""
-
-    item_id: str
-    system: str  # producer system key of overview.producers (pasis, melior, pmo, ris, 1177, ehm, or another region's)
-    category: str  # e.g. vardkontakt, diagnos, journalanteckning, bilddiagnostik, lakemedelsuttag (overview.producers)
-    care_provider_hsa_id: str
-    care_unit_hsa_id: str
-    date: dt.datetime  # when it was registered / took place
-    document_kind: str | None = None  # e.g. slutanteckning, mottagningsanteckning, scannat, brev, remiss
-    profession: str | None = None  # e.g. lakare, sjukskoterska (outpatient contacts are produced for doctors only)
-    setting: str | None = None  # oppenvard / slutenvard
-    info_type: str | None = None  # blocking information type: "lak" (drug orders) or "upp" (alert information)
-    title: str = ""
-    body: str = ""
-    date_end: dt.datetime | None = None  # end of a period item (an admission); None = the item is a point in time
-
-
-@dataclass(frozen=True, slots=True)
-class GateFacts:
-    """Everything ``decide`` looks at. ``patient`` None = only the access checks 1–5 (Felsökning)."""
-
-    user: UserFacts
-    commissions: tuple[CommissionFacts, ...]  # every commission the user holds (valid or not)
-    chosen_commission: str | None  # HSA-ID of the commission the user picked (None: not yet chosen)
-    production: bool
-    info_version_current: int
-    info_version_acknowledged: int | None
-    patient: PatientFacts | None = None
-    relations: tuple[RelationEvidence, ...] = ()
-    consents: tuple[ConsentFacts, ...] = ()
-    emergencies: tuple[EmergencyFacts, ...] = ()
-    blocks: tuple[BlockFacts, ...] = ()
-    items: tuple[ItemFacts, ...] = ()
-    publication: PublicationRules | None = None  # step 9 (overview.producers); None = everything is published
-
-
-# ---------------------------------------------------------------------- decision (output)
-@dataclass(frozen=True, slots=True)
-class Reason:
-    """The outcome of one access check, with a Swedish message and what to do (Felsökning)."""
-
-    check: Check
-    passed: bool
-    code: str  # stable machine code, e.g. "commission.expired", "relation.missing"
-    message: str  # Swedish, for the user
-    remedy: str = ""  # Swedish: what to do and whom to contact
-
-
-@dataclass(frozen=True, slots=True)
-class ItemDecision:
-    """Whether one item is shown, and why (7–9)."""
-
-    item_id: str
-    shown: bool
-    check: Check | None  # the failing check when not shown
-    code: str
-    basis: Basis | None = None  # set when shown
-    consent_id: str | None = None
-    emergency_id: str | None = None
-    blocked: bool = False  # hidden by a block (the user learns only that blocked data exists)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The gate's answer. ``allowed``: checks 1–6 passed (with a patient) or 1–5 (without)."""
-
-    allowed: bool
-    failed: Check | None
-    reasons: tuple[Reason, ...]
-    commission: CommissionFacts | None = None  # the commission the decision was taken under
-    items: tuple[ItemDecision, ...] = ()
-    blocked_exists: bool = False  # blocked data exists for this patient (always told, DOMAIN §1.2)
-    blocked_providers: tuple[str, ...] = ()  # only after emergency step 1
-    needs_choice: tuple[str, ...] = field(default=())  # commission HSA-IDs to choose from when none was chosen
-
-    @property
-    def shown(self) -> tuple[ItemDecision, ...]:
-        return tuple(item for item in self.items if item.shown)
+__all__ = [
+    "ADULT_AGE", "Basis", "BlockFacts", "BlockKind", "BlockState", "Check", "CommissionFacts", "ConsentFacts",
+    "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "ItemDecision", "ItemFacts",
+    "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
+    "TemporaryRevoke", "UserFacts", "commission_problem", "decide", "has_sjf_read_right", "is_child",
+    "relation_holds",
+]
 
 
 # ---------------------------------------------------------------------- the rules' parameters
@@ -281,10 +61,8 @@ class Decision:
 BOOKING_LEAD = dt.timedelta(days=7)  # a booked visit makes the patient available this long before it starts
 BOOKING_TAIL = dt.timedelta(hours=24)  # … and until this long after its end (its start when no end is given)
 ASSERTED_WITHOUT_END = dt.timedelta(hours=24)  # an asserted relation without an end holds this long
-ADULT_AGE = 18  # a guardian's consent counts until the patient's 18th birthday
 _PURPOSE = VOB_PURPOSE.casefold()
 _SJF_RIGHT = tuple(part.casefold() for part in SJF_READ_RIGHT.split(";"))
-_DEMOGRAPHICS = "demografi"  # never shown for a patient with skyddad identitet
 
 SERVICE_DESK = "Region Skånes servicedesk, telefon 30000 (internt) eller 0776-73 00 00 (externt)"
 _CARD = ("Kontrollera att RS-kortet (SITHS) sitter i läsaren och att du anger rätt pinkod; testa kortet på "
@@ -357,11 +135,6 @@ def _reason(check: Check, code: str, passed: bool = False, **values: object) -> 
     # Memoised: the same user asks again and again, and building the Swedish texts is most of checks 1–6's cost.
     message, remedy = TEXTS[code]
     return Reason(check, passed, code, message.format(**values), "" if passed else remedy)
-
-
-def _key(hsa_id: str | None) -> str:
-    # HSA-IDs are compared case-insensitively, like the directory compares hsaIdentity.
-    return hsa_id.upper() if hsa_id else ""
 
 
 # ---------------------------------------------------------------------- access checks 1–6
@@ -511,151 +284,3 @@ def decide(facts: GateFacts, now: dt.datetime) -> Decision:
     if failed is not None or facts.patient is None or commission is None:
         return Decision(failed is None, failed, tuple(reasons), commission, needs_choice=choices)
     return _ItemGate(facts, commission, now).decision(tuple(reasons))
-
-
-# ---------------------------------------------------------------------- per-item checks 7–9
-_Basis = tuple[Basis, str | None, str | None]  # (basis, consent_id, emergency_id)
-_OWN: _Basis = (Basis.OWN_PROVIDER, None, None)
-_SHOWN = {basis: f"shown.{basis.value}" for basis in Basis}
-_BlockRule = tuple[str | None, dt.datetime | None, dt.datetime | None, frozenset[str]]  # unit, [start, end), kept
-_EXCEPTIONS = frozenset({"lak", "upp"})  # the only information types a block may leave visible
-
-
-def is_child(birth_date: dt.date | None, now: dt.datetime) -> bool:
-    """True before the patient's 18th birthday (Swedish date; born 29 February: 28 February); unknown = False."""
-    if birth_date is None:
-        return False
-    try:
-        majority = birth_date.replace(year=birth_date.year + ADULT_AGE)
-    except ValueError:
-        majority = dt.date(birth_date.year + ADULT_AGE, 2, 28)
-    return local_date(now) < majority
-
-
-class _ItemGate:
-    """Steps 7–9 for one call: everything item-independent is worked out once, so an item costs a few lookups."""
-
-    def __init__(self, facts: GateFacts, commission: CommissionFacts, now: dt.datetime):
-        self.facts, self.commission, self.now = facts, commission, now
-        self.user, self.unit = _key(facts.user.hsa_id), _key(commission.unit_hsa_id)
-        self.provider = _key(commission.provider_hsa_id)
-        patient = facts.patient
-        self.protected = patient is not None and patient.protected_identity
-        self.emergencies = sorted((e for e in facts.emergencies if self._emergency_valid(e)),
-                                  key=lambda e: (e.opened_at, e.opening_id))
-        self.overview, self.drug_list = self._consent_bases(patient is not None and is_child(patient.birth_date, now))
-        # Blocked data: step 1 reveals which vårdgivare hold it, step 2 (per vårdgivare, after step 1) opens it.
-        self.revealed = any(e.blocked_providers_revealed for e in self.emergencies)
-        self.opened = {_key(p): e.opening_id for e in self.emergencies if e.blocked_providers_revealed
-                       for p in e.blocked_providers_opened}
-        self.blocks = self._block_rules()
-        self.publication = facts.publication
-
-    def _emergency_valid(self, emergency: EmergencyFacts) -> bool:
-        return (_key(emergency.employee_hsa_id) == self.user and _key(emergency.care_unit_hsa_id) == self.unit
-                and _key(emergency.care_provider_hsa_id) == self.provider and bool(emergency.reason.strip())
-                and emergency.opened_at <= self.now < emergency.expires_at)
-
-    def _consent_valid(self, consent: ConsentFacts, child: bool) -> bool:
-        now = self.now
-        if consent.voided_at is not None or (consent.ended_at is not None and consent.ended_at <= now):
-            return False
-        if now < consent.start or (consent.end is not None and now >= consent.end):
-            return False
-        if _key(consent.care_unit_hsa_id) != self.unit or _key(consent.care_provider_hsa_id) != self.provider:
-            return False  # a consent belongs to the unit and vårdgivare of the commission it was registered under
-        if consent.represented_by is not None and not child:
-            return False  # a guardian decides for a child only
-        personal = consent.scope is ConsentScope.EMPLOYEE or consent.purpose is ConsentPurpose.DRUG_LIST
-        if personal:
-            return consent.scope is ConsentScope.EMPLOYEE and _key(consent.employee_hsa_id) == self.user
-        return True
-
-    def _consent_bases(self, child: bool) -> tuple[_Basis | None, _Basis | None]:
-        # CheckConsent: of several valid assertions the latest registered wins (a consent over an emergency on a tie).
-        overview: list[tuple[tuple[dt.datetime, int, str], _Basis]] = [
-            ((e.opened_at, 0, e.opening_id), (Basis.EMERGENCY, None, e.opening_id)) for e in self.emergencies]
-        drug_list: list[tuple[tuple[dt.datetime, int, str], _Basis]] = []
-        for consent in self.facts.consents:
-            if self._consent_valid(consent, child):
-                target = drug_list if consent.purpose is ConsentPurpose.DRUG_LIST else overview
-                target.append(((consent.registered_at, 1, consent.consent_id),
-                               (Basis.CONSENT, consent.consent_id, None)))
-        return (max(overview)[1] if overview else None), (max(drug_list)[1] if drug_list else None)
-
-    def _revoke_applies(self, revoke: TemporaryRevoke) -> bool:
-        return (_key(revoke.care_unit_hsa_id) == self.unit
-                and (revoke.employee_hsa_id is None or _key(revoke.employee_hsa_id) == self.user)
-                and (revoke.start is None or revoke.start <= self.now) and self.now < revoke.end)
-
-    def _block_rules(self) -> dict[str, list[_BlockRule]]:
-        """The blocks that hold against this user, by the blocked vårdgivare."""
-        rules: dict[str, list[_BlockRule]] = {}
-        for block in self.facts.blocks:
-            if block.state is not BlockState.ACTIVE or block.registered_by_guardian:
-                continue
-            provider = _key(block.care_provider_hsa_id)
-            if block.kind is BlockKind.OUTER:
-                if provider == self.provider:
-                    continue  # an outer block holds against other vårdgivare only
-                unit = None
-            else:
-                # An inner block without its unit is malformed: it hides all the vårdgivare's data (fail closed).
-                unit = _key(block.care_unit_hsa_id) or None
-                if unit == self.unit:
-                    continue  # staff at the blocked unit itself still see its data
-            if any(self._revoke_applies(revoke) for revoke in block.revokes):
-                continue
-            start = local_midnight(block.info_start) if block.info_start else None
-            end = end_of_day(block.info_end) if block.info_end else None
-            rules.setdefault(provider, []).append((unit, start, end, _EXCEPTIONS.intersection(block.excluded_types)))
-        return rules
-
-    @staticmethod
-    def _blocked(item: ItemFacts, rules: list[_BlockRule]) -> bool:
-        unit = item.care_unit_hsa_id.upper()
-        first = item.date
-        last = item.date_end if item.date_end is not None and item.date_end > first else first
-        for block_unit, start, end, kept in rules:
-            if (block_unit is None or block_unit == unit) and item.info_type not in kept \
-                    and (start is None or last >= start) and (end is None or first < end):
-                return True  # any overlap with the block's period, partial included
-        return False
-
-    def item(self, item: ItemFacts) -> tuple[ItemDecision, bool]:
-        """The verdict on one item, and whether it is blocked data (published, under a block that holds)."""
-        item_id, provider = item.item_id, item.care_provider_hsa_id.upper()
-        refusal = self.publication.refusal(item, self.now) if self.publication is not None else None
-        rules = self.blocks.get(provider)  # usually None: most patients have no block
-        blocked = refusal is None and rules is not None and self._blocked(item, rules)
-        if self.protected and item.category == _DEMOGRAPHICS:
-            return ItemDecision(item_id, False, Check.PATIENT, "patient.protected_identity", blocked=blocked), blocked
-        if item.system == EHM or item.category == DRUG_LIST_CATEGORY:
-            basis, missing = self.drug_list, "consent.drug_list_missing"
-        elif provider == self.provider:
-            basis, missing = _OWN, ""  # PDL ch. 4: the own vårdgivare's data needs no consent
-        else:
-            basis, missing = self.overview, "consent.missing"
-        if basis is None:
-            return ItemDecision(item_id, False, Check.CONSENT, missing, blocked=blocked), blocked
-        if blocked:
-            opening = self.opened.get(provider)
-            if opening is None:
-                return ItemDecision(item_id, False, Check.BLOCK, "block.blocked", blocked=True), True
-            basis = (Basis.EMERGENCY_BLOCK_OPENED, basis[1], opening)
-        if refusal is not None:
-            return ItemDecision(item_id, False, Check.PUBLICATION, refusal), False
-        kind, consent_id, emergency_id = basis
-        return ItemDecision(item_id, True, None, _SHOWN[kind], kind, consent_id, emergency_id), blocked
-
-    def decision(self, reasons: tuple[Reason, ...]) -> Decision:
-        """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1."""
-        items = []
-        holders: dict[str, str] = {}
-        for entry in self.facts.items:
-            verdict, blocked = self.item(entry)
-            items.append(verdict)
-            if blocked:
-                holders.setdefault(entry.care_provider_hsa_id.upper(), entry.care_provider_hsa_id)
-        named = tuple(sorted(holders.values())) if self.revealed else ()
-        return Decision(True, None, reasons, self.commission, tuple(items), bool(holders), named)

@@ -15,14 +15,13 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import check_csrf
 from api.routes.overview_base import CHECK_NAMES, access, gatekeeper, page, refused
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from api.templating import templates
 from catalog.clock import STOCKHOLM, now
 from flows.steps import deliver
 from forms import overview as F
 from npo import runtime
 from overview.facts import load_facts
 from overview.gate import Check, CommissionFacts, Decision, GateFacts, Reason, commission_problem, decide
-from provisioning.models import OutboxMail
+from provisioning import outbox
 
 router = APIRouter()
 
@@ -104,17 +103,7 @@ async def overview_fault_report(request: Request, who: IdentityOrRefusal, backgr
                "user_agent": request.headers.get("user-agent", "")[:300], "listener": request.url.netloc,
                "at": now().astimezone(STOCKHOLM), "service_desk": runtime.settings().service_desk_mail}
     with runtime.session_scope() as session:
-        session.add(fault_report_mail(context))
+        outbox.enqueue(session, template="felanmalan", to=[runtime.settings().service_desk_mail], context=context,
+                       dedupe_key=f"felanmalan:{reference}", now=now())
     background.add_task(deliver)
     return RedirectResponse(f"/oversikt/felsokning?skickad={reference}", status_code=303)
-
-
-def fault_report_mail(context: dict[str, object]) -> OutboxMail:
-    """The fault report as an outbox row (rendered now, delivered by flows.steps.deliver with retries)."""
-    text = templates.env.get_template("overview/mail/felanmalan.txt").render(**context)
-    subject, _, body = text.partition("\n")
-    html = templates.env.get_template("overview/mail/felanmalan.html").render(**context)
-    at = now()
-    return OutboxMail(dedupe_key=f"felanmalan:{context['reference']}", template="overview/felanmalan",
-                      recipients=str(context["service_desk"]), subject=subject.removeprefix("Ämne: ").strip()[:300],
-                      text_body=body.lstrip("\n"), html_body=html, created_at=at, next_attempt_at=at)
