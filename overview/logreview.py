@@ -121,7 +121,7 @@ class ReviewConfig:
 
     def link(self, path: str = "") -> str:
         """A page of the log follow-up."""
-        return f"{self.public_base_url.rstrip('/')}/logggranskning{path}"
+        return f"{self.public_base_url.rstrip('/')}/loggranskning{path}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,7 +44,7 @@ def _refused(request: Request, exc: OverviewError) -> Response:
     return error_response(request, STATUS.get(type(exc), 422), exc.message)
 
 
-@router.get("/logggranskning", name="logreview_index")
+@router.get("/loggranskning", name="logreview_index")
 def index(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
     """Logguppföljning: per unit the open accesses to review (oldest deadline first), rounds and summaries."""
     at = now()
@@ -72,7 +72,7 @@ def _task_page(request: Request, actor: Actor, task_id: int, *, values: dict[str
                   errors=errors or {}, message=message, flash=flash, basis_label=tasks.basis_label)
 
 
-@router.get("/logggranskning/atkomst/{task_id}", name="logreview_task")
+@router.get("/loggranskning/atkomst/{task_id}", name="logreview_task")
 def task_page(request: Request, task_id: int, actor: CurrentActor, klart: int = 0) -> Response:
     """Granska en åtkomst: what was read, by whom, when, on what basis; and the three outcomes."""
     try:
@@ -82,7 +82,7 @@ def task_page(request: Request, task_id: int, actor: CurrentActor, klart: int = 
         return _refused(request, exc)
 
 
-@router.post("/logggranskning/atkomst/{task_id}", name="logreview_decide")
+@router.post("/loggranskning/atkomst/{task_id}", name="logreview_decide")
 async def decide(request: Request, task_id: int, actor: CurrentActor) -> Response:
     """Record the judgement; a bad field comes back beside the field with everything typed kept."""
     form = await request.form()
@@ -102,11 +102,11 @@ async def decide(request: Request, task_id: int, actor: CurrentActor) -> Respons
         return _task_page(request, actor, task_id, message=exc.message, status=409)
     except OverviewError as exc:
         return _refused(request, exc)
-    target = f"/logggranskning/atkomst/{following}?klart=1" if following else f"/logggranskning/omgang/{round_id}"
+    target = f"/loggranskning/atkomst/{following}?klart=1" if following else f"/loggranskning/omgang/{round_id}"
     return RedirectResponse(target + ("" if following else "?klart=1"), status_code=303)
 
 
-@router.get("/logggranskning/omgang/{round_id}", name="logreview_round")
+@router.get("/loggranskning/omgang/{round_id}", name="logreview_round")
 def round_page(request: Request, round_id: int, actor: CurrentActor, klart: int = 0) -> Response:
     """A round's documentation: the day, the sample, every access picked, the outcomes and who judged them."""
     at = now()
@@ -134,7 +134,7 @@ def _delegation_page(request: Request, actor: Actor, *, values: dict[str, str] |
                   delegations=kept, now=now(), values=values or {}, errors=errors or {}, flash=flash)
 
 
-@router.get("/logggranskning/delegering", name="logreview_delegation")
+@router.get("/loggranskning/delegering", name="logreview_delegation")
 def delegation_page(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
     """Delegera logguppföljningen (the verksamhetschef), with every delegation made kept as documentation."""
     try:
@@ -144,7 +144,7 @@ def delegation_page(request: Request, actor: CurrentActor, klart: int = 0) -> Re
     return _delegation_page(request, actor, flash="Delegeringen är dokumenterad." if klart else "")
 
 
-@router.post("/logggranskning/delegering", name="logreview_delegate")
+@router.post("/loggranskning/delegering", name="logreview_delegate")
 async def delegate(request: Request, actor: CurrentActor) -> Response:
     """Document a delegation; bad fields come back beside the field."""
     form = await request.form()
@@ -168,10 +168,10 @@ async def delegate(request: Request, actor: CurrentActor) -> Response:
         return _delegation_page(request, actor, values=values, errors=exc.errors, status=422)
     except OverviewError as exc:
         return _refused(request, exc)
-    return RedirectResponse("/logggranskning/delegering?klart=1", status_code=303)
+    return RedirectResponse("/loggranskning/delegering?klart=1", status_code=303)
 
 
-@router.post("/logggranskning/delegering/{delegation_id}/aterkalla", name="logreview_revoke")
+@router.post("/loggranskning/delegering/{delegation_id}/aterkalla", name="logreview_revoke")
 async def revoke(request: Request, delegation_id: int, actor: CurrentActor) -> Response:
     """End a delegation now (it stays in the documentation as revoked)."""
     form = await request.form()
@@ -182,4 +182,4 @@ async def revoke(request: Request, delegation_id: int, actor: CurrentActor) -> R
                               delegation_id=delegation_id, now=now())
     except OverviewError as exc:
         return _refused(request, exc)
-    return RedirectResponse("/logggranskning/delegering", status_code=303)
+    return RedirectResponse("/loggranskning/delegering", status_code=303)

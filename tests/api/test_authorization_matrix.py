@@ -199,22 +199,22 @@ def log_review(x: dict[str, str]) -> dict[str, str]:
 
 
 POLICY |= {
-    ("GET", "/logggranskning"): Rule({"manager"}, lambda b, x: b.client.get("/logggranskning",
+    ("GET", "/loggranskning"): Rule({"manager"}, lambda b, x: b.client.get("/loggranskning",
                                                                             follow_redirects=False)),
-    ("GET", "/logggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.get(
-        f"/logggranskning/atkomst/{log_review(x)['lr_task']}", follow_redirects=False)),
-    ("POST", "/logggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.post(
-        f"/logggranskning/atkomst/{log_review(x)['lr_task']}", data=_form(b, outcome="justified", expected="open"),
+    ("GET", "/loggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.get(
+        f"/loggranskning/atkomst/{log_review(x)['lr_task']}", follow_redirects=False)),
+    ("POST", "/loggranskning/atkomst/{task_id}"): Rule({"manager"}, lambda b, x: b.client.post(
+        f"/loggranskning/atkomst/{log_review(x)['lr_task']}", data=_form(b, outcome="justified", expected="open"),
         follow_redirects=False)),
-    ("GET", "/logggranskning/omgang/{round_id}"): Rule({"manager"}, lambda b, x: b.client.get(
-        f"/logggranskning/omgang/{log_review(x)['lr_round']}", follow_redirects=False)),
-    ("GET", "/logggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.get(
-        "/logggranskning/delegering", follow_redirects=False)),
-    ("POST", "/logggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.post(
-        "/logggranskning/delegering", data=_form(b, unit_hsa_id=x["unit"], delegate_hsa_id=log_review(x)["lr_helper"],
+    ("GET", "/loggranskning/omgang/{round_id}"): Rule({"manager"}, lambda b, x: b.client.get(
+        f"/loggranskning/omgang/{log_review(x)['lr_round']}", follow_redirects=False)),
+    ("GET", "/loggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.get(
+        "/loggranskning/delegering", follow_redirects=False)),
+    ("POST", "/loggranskning/delegering"): Rule({"manager"}, lambda b, x: b.client.post(
+        "/loggranskning/delegering", data=_form(b, unit_hsa_id=x["unit"], delegate_hsa_id=log_review(x)["lr_helper"],
                                                  valid_to=local_date(now()).isoformat()), follow_redirects=False)),
-    ("POST", "/logggranskning/delegering/{delegation_id}/aterkalla"): Rule({"manager"}, lambda b, x: b.client.post(
-        f"/logggranskning/delegering/{log_review(x)['lr_delegation']}/aterkalla", data=_form(b),
+    ("POST", "/loggranskning/delegering/{delegation_id}/aterkalla"): Rule({"manager"}, lambda b, x: b.client.post(
+        f"/loggranskning/delegering/{log_review(x)['lr_delegation']}/aterkalla", data=_form(b),
         follow_redirects=False)),
 }
 DOCS = {"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/docs/oauth2-redirect", "/static"}

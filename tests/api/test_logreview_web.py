@@ -48,7 +48,7 @@ def open_round(world: World, *users: Person) -> list[int]:
 
 def delegate(web: Browser, world: World, person: Person) -> None:
     web.login(world.public_manager.hsa_id)
-    response = web.client.post("/logggranskning/delegering", data={
+    response = web.client.post("/loggranskning/delegering", data={
         "csrf": web.csrf(), "unit_hsa_id": world.public_unit.hsa_id, "delegate_hsa_id": person.hsa_id,
         "valid_to": (now().astimezone(STOCKHOLM).date() + dt.timedelta(days=30)).isoformat(),
         "note": "Beslut 2026-17"}, follow_redirects=False)
@@ -56,7 +56,7 @@ def delegate(web: Browser, world: World, person: Person) -> None:
 
 
 def decide(web: Browser, task_id: int, **data: str):  # type: ignore[no-untyped-def]
-    return web.client.post(f"/logggranskning/atkomst/{task_id}", data={"csrf": web.csrf(), **data},
+    return web.client.post(f"/loggranskning/atkomst/{task_id}", data={"csrf": web.csrf(), **data},
                            follow_redirects=False)
 
 
@@ -70,10 +70,10 @@ def test_the_manager_reviews_an_access_and_the_round_documents_it(web: Browser, 
     first, second = open_round(world, clinician, world.public_staff[2])
     web.login(world.public_manager.hsa_id)
     assert ">Logguppföljning</a>" in web.client.get("/mina-bestallningar").text
-    index = web.client.get("/logggranskning")
-    assert index.status_code == 200 and f'href="/logggranskning/atkomst/{first}"' in index.text
+    index = web.client.get("/loggranskning")
+    assert index.status_code == 200 and f'href="/loggranskning/atkomst/{first}"' in index.text
     assert "Nödöppning" in index.text and world.public_unit.name in index.text
-    page = web.client.get(f"/logggranskning/atkomst/{first}")
+    page = web.client.get(f"/loggranskning/atkomst/{first}")
     assert page.status_code == 200
     for shown in (clinician.hsa_id, "Medvetslös patient på akuten", "Nödåtkomst e-1", "19600401-1232",
                   "Vårdkontakt vid enheten"):
@@ -83,9 +83,9 @@ def test_the_manager_reviews_an_access_and_the_round_documents_it(web: Browser, 
     assert re.search(r'data-field="comment">.*?role="alert">Skriv en kommentar', refused.text, re.S)
     assert 'value="not_justified" checked' in refused.text  # nothing typed is lost
     done = decide(web, first, outcome="not_justified", comment="Ingen vårdrelation <b>alls</b>", expected="open")
-    assert done.status_code == 303 and done.headers["location"] == f"/logggranskning/atkomst/{second}?klart=1"
+    assert done.status_code == 303 and done.headers["location"] == f"/loggranskning/atkomst/{second}?klart=1"
     last = decide(web, second, outcome="justified", comment="", expected="open")
-    assert last.headers["location"].startswith("/logggranskning/omgang/")
+    assert last.headers["location"].startswith("/loggranskning/omgang/")
     doc = web.client.get(last.headers["location"])
     assert doc.status_code == 200 and "Alla uttagna åtkomster i omgången är granskade." in doc.text
     assert "Ej befogad" in doc.text and "Ingen vårdrelation &lt;b&gt;alls&lt;/b&gt;" in doc.text
@@ -95,7 +95,7 @@ def test_the_manager_reviews_an_access_and_the_round_documents_it(web: Browser, 
 def test_a_decision_needs_the_csrf_token_and_a_stale_form_shows_who_decided(web: Browser, world: World) -> None:
     [task] = open_round(world, world.public_staff[1])
     web.login(world.public_manager.hsa_id)
-    forged = web.client.post(f"/logggranskning/atkomst/{task}", data={"outcome": "justified"},
+    forged = web.client.post(f"/loggranskning/atkomst/{task}", data={"outcome": "justified"},
                              follow_redirects=False)
     assert forged.status_code == 403 and outcome_of(task) == "open"
     assert decide(web, task, outcome="justified", expected="open").status_code == 303
@@ -104,8 +104,8 @@ def test_a_decision_needs_the_csrf_token_and_a_stale_form_shows_who_decided(web:
     assert outcome_of(task) == "justified"
 
 
-@pytest.mark.parametrize("path", ["/logggranskning", "/logggranskning/atkomst/{task}",
-                                  "/logggranskning/omgang/{round}", "/logggranskning/delegering"])
+@pytest.mark.parametrize("path", ["/loggranskning", "/loggranskning/atkomst/{task}",
+                                  "/loggranskning/omgang/{round}", "/loggranskning/delegering"])
 def test_only_reviewers_get_in_and_anonymous_visitors_log_in(web: Browser, world: World, path: str) -> None:
     [task] = open_round(world, world.public_staff[1])
     with runtime.session_scope() as session:
@@ -131,16 +131,16 @@ def test_a_documented_delegate_reviews_until_the_delegation_is_revoked(web: Brow
     helper = world.public_staff[0]
     [task, own] = open_round(world, world.public_staff[1], world.public_manager)
     web.login(world.public_manager.hsa_id)
-    mine = web.client.get(f"/logggranskning/atkomst/{own}")
+    mine = web.client.get(f"/loggranskning/atkomst/{own}")
     assert "Det här är din egen åtkomst" in mine.text and 'name="outcome"' not in mine.text
     assert decide(web, own, outcome="justified").status_code == 403
     delegate(web, world, helper)
-    page = web.client.get("/logggranskning/delegering")
+    page = web.client.get("/loggranskning/delegering")
     assert helper.hsa_id in page.text and "Beslut 2026-17" in page.text and "Gäller" in page.text
     web.login(helper.hsa_id)
     assert ">Logguppföljning</a>" in web.client.get("/mina-bestallningar").text
-    assert "Du granskar som delegat" in web.client.get("/logggranskning").text
-    assert web.client.get("/logggranskning/delegering").status_code == 403  # delegates do not delegate further
+    assert "Du granskar som delegat" in web.client.get("/loggranskning").text
+    assert web.client.get("/loggranskning/delegering").status_code == 403  # delegates do not delegate further
     assert decide(web, own, outcome="justified", expected="open").status_code == 303
     with runtime.session_scope() as session:
         [decision] = session.exec(select(LogReviewDecision)).all()
@@ -148,17 +148,17 @@ def test_a_documented_delegate_reviews_until_the_delegation_is_revoked(web: Brow
     assert (decision.decided_by, decision.decided_as, decision.on_behalf_of) == (
         helper.hsa_id, "delegat", world.public_manager.hsa_id)
     web.login(world.public_manager.hsa_id)
-    revoked = web.client.post(f"/logggranskning/delegering/{documented.id}/aterkalla", data={"csrf": web.csrf()},
+    revoked = web.client.post(f"/loggranskning/delegering/{documented.id}/aterkalla", data={"csrf": web.csrf()},
                               follow_redirects=False)
-    assert revoked.status_code == 303 and "Återkallad" in web.client.get("/logggranskning/delegering").text
+    assert revoked.status_code == 303 and "Återkallad" in web.client.get("/loggranskning/delegering").text
     web.login(helper.hsa_id)
-    assert web.client.get(f"/logggranskning/atkomst/{task}").status_code == 403
+    assert web.client.get(f"/loggranskning/atkomst/{task}").status_code == 403
     assert ">Logguppföljning</a>" not in web.client.get("/mina-bestallningar").text
 
 
 def test_a_bad_delegation_comes_back_with_the_messages_beside_the_fields(web: Browser, world: World) -> None:
     web.login(world.public_manager.hsa_id)
-    response = web.client.post("/logggranskning/delegering", data={
+    response = web.client.post("/loggranskning/delegering", data={
         "csrf": web.csrf(), "unit_hsa_id": world.public_unit.hsa_id, "delegate_hsa_id": world.public_manager.hsa_id,
         "valid_to": "2020-01-01", "note": "Mitt beslut"}, follow_redirects=False)
     assert response.status_code == 422
@@ -166,11 +166,11 @@ def test_a_bad_delegation_comes_back_with_the_messages_beside_the_fields(web: Br
                      re.S)
     assert re.search(r'data-field="valid_to">.*?role="alert">Slutdatumet kan inte ligga bakåt', response.text, re.S)
     assert "Mitt beslut</textarea>" in response.text and 'value="2020-01-01"' in response.text
-    bad_date = web.client.post("/logggranskning/delegering", data={
+    bad_date = web.client.post("/loggranskning/delegering", data={
         "csrf": web.csrf(), "unit_hsa_id": world.public_unit.hsa_id, "delegate_hsa_id": world.public_staff[0].hsa_id,
         "valid_to": "31/12", "note": ""}, follow_redirects=False)
     assert bad_date.status_code == 422 and "ÅÅÅÅ-MM-DD" in bad_date.text
-    other_unit = web.client.post("/logggranskning/delegering", data={
+    other_unit = web.client.post("/loggranskning/delegering", data={
         "csrf": web.csrf(), "unit_hsa_id": world.private_unit.hsa_id, "delegate_hsa_id": world.public_staff[0].hsa_id,
         "valid_to": (now().astimezone(STOCKHOLM).date() + dt.timedelta(days=5)).isoformat()}, follow_redirects=False)
     assert other_unit.status_code == 403
