@@ -43,8 +43,10 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest
 
-bench: setup
-	$(PY) bench/sync.py --persons 50000
+bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 500 orders through Prefect
+	$(PY) bench/sync.py --persons 50000 --json
+	$(PY) bench/gate.py --json
+	$(PY) bench/orders.py --orders 500 --json
 
 lint: setup
 	$(VENV)/bin/ruff check .
