@@ -16,6 +16,7 @@ import argparse
 import datetime as dt
 import json
 import re
+import signal
 import socket
 import statistics
 import sys
@@ -166,6 +167,7 @@ def main() -> None:
                         prefect_port=free_port(), overview_port=free_port(), dev_login=True,
                         public_base_url="http://127.0.0.1")
     stack = Stack(settings, demo_persons=args.demo_persons)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the stack's children when killed
     log = (lambda *_: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
     try:
         log("starting the stack …")

@@ -19,6 +19,12 @@ def deliver_order_mail(order_id: int) -> dict[str, int]:
     return steps.deliver(order_id)
 
 
+@task(name="advance-other-waiting-orders", retries=1, retry_delay_seconds=10)
+def advance_others() -> list[int]:
+    """Every other order waiting for an automated step (their own triggers were cancelled while this run went)."""
+    return steps.drain()
+
+
 @flow(name="advance-order")
 def advance_order(order_id: int) -> dict[str, object]:
     """Advance one order until a person must act or it is finished; then the orders it released."""
@@ -34,4 +40,7 @@ def advance_order(order_id: int) -> dict[str, object]:
     mail = deliver_order_mail(order_id)
     logger.info("order %s: %s; mail %s", order_id, " → ".join(states), mail)
     released = [advance_order(other) for other in follow_ups]
-    return {"order_id": order_id, "states": states, "mail": mail, "released": released}
+    others = advance_others()
+    if others:
+        logger.info("also advanced %d other waiting orders", len(others))
+    return {"order_id": order_id, "states": states, "mail": mail, "released": released, "others": others}

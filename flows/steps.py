@@ -59,6 +59,24 @@ def advance_in_process(order_id: int) -> list[str]:
     return states
 
 
+def drain(*, passes: int = 20) -> list[int]:
+    """Advance every order waiting for an automated step, each once, looking again until none is new.
+
+    advance-order runs one at a time and Prefect cancels triggers that arrive meanwhile (prefect.yaml), so the run
+    that is going does their work: one flow run serves a burst of orders (docs/decisions.md D-28).
+    """
+    settled: set[int] = set()
+    for _ in range(passes):
+        with runtime.session_scope() as session:
+            todo = [i for i in sweeping.due_orders(session, now=now()) if i not in settled]
+        if not todo:
+            break
+        for order_id in todo:
+            advance_in_process(order_id)
+            settled.add(order_id)
+    return sorted(settled)
+
+
 def stalled() -> list[int]:
     """Orders the sweep should re-advance."""
     with runtime.session_scope() as session:

@@ -27,6 +27,15 @@ def stalled_orders(session: Session, *, now: dt.datetime, limit: int = 500) -> l
     return list(rows)
 
 
+def due_orders(session: Session, *, now: dt.datetime, limit: int = 2000) -> list[int]:
+    """Orders waiting for an automated step right now (a retry that is not yet due excluded)."""
+    rows = session.exec(select(Order.id).where(
+        Order.state.in_([s.value for s in AUTOMATED]),  # type: ignore[union-attr]
+        or_(Order.next_attempt_at.is_(None), Order.next_attempt_at <= now),  # type: ignore[union-attr,operator]
+    ).order_by(Order.id).limit(limit)).all()
+    return list(rows)
+
+
 def remind_overdue(*, session: Session, directory: Directory, config: ProvisioningConfig,
                    now: dt.datetime) -> tuple[int, int]:
     """Remind after 2 and escalate after 5 Swedish business days in a person's queue; (reminded, escalated)."""

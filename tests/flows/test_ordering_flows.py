@@ -96,3 +96,26 @@ def test_sweep_flow_advances_a_stalled_order_and_delivers_mail_that_waited_for_s
         assert len(sink.messages) == len(waiting)
     finally:
         sink.stop()
+
+
+def test_one_advance_order_run_also_advances_every_other_waiting_order(prefect_server: None, app_settings: Settings,
+                                                                       world: World, smtp_sink: MailSink) -> None:
+    configure(app_settings, world, smtp_sink.port)
+    first = submit(world)
+    world.directory.ensure_commission(world.private_unit.hsa_id)
+    from flows.steps import provisioning_config
+    from provisioning.inputs import parse_membership_order
+    from provisioning.ordering import submit_membership_order
+
+    others = []
+    with runtime.session_scope() as session:  # two more orders whose own triggers were cancelled
+        actor = load_actor(world.directory, session, world.private_manager.hsa_id, now=now())
+        for person in world.private_staff[:2]:
+            data = parse_membership_order({"unit_hsa_id": world.private_unit.hsa_id, "person_hsa_ids": [person.hsa_id],
+                                           "valid_from": local_date(now()).isoformat()}, today=local_date(now()))
+            others.append(submit_membership_order(session=session, directory=world.directory,
+                                                  config=provisioning_config(), actor=actor, data=data, now=now()).id)
+    state = advance_order(first, return_state=True)
+    assert state.is_completed() and sorted(state.result()["others"]) == sorted(others)
+    assert state_of(first) is OrderState.AWAITING_CATALOG_ADMIN
+    assert all(state_of(o) is OrderState.AWAITING_USER_ADMIN for o in others)
