@@ -12,13 +12,16 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
+from api.auth import check_csrf
 from api.pages import render
 from api.routes.siths import ADVICE, SERVICE_DESK, SITHS_TEST_URL
 from api.siths import CertificateRejected, SithsIdentity
@@ -154,3 +157,26 @@ def refused(request: Request, rejection: CertificateRejected) -> Response:
 def format_pnr(personnummer: str) -> str:
     """ÅÅÅÅMMDD-NNNN."""
     return f"{personnummer[:8]}-{personnummer[8:]}" if len(personnummer) == 12 else personnummer
+
+
+@dataclass(frozen=True)
+class PatientPost:
+    """A POST about the patient in view: the form, the remembered choices and the personnummer."""
+
+    form: FormData
+    chosen: dict[str, Any]
+    personnummer: str
+
+
+async def patient_post(request: Request, who: SithsIdentity | CertificateRejected) -> PatientPost | Response:
+    """The common start of every POST about the patient in view: a certificate, the CSRF token, a chosen patient
+    (otherwise the refusal page, or back to the start)."""
+    if isinstance(who, CertificateRejected):
+        return refused(request, who)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    chosen = state(request, who)
+    personnummer = chosen.get("patient")
+    if not personnummer:
+        return RedirectResponse("/oversikt", status_code=303)
+    return PatientPost(form, chosen, personnummer)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import check_csrf
-from api.routes.overview_base import access, format_pnr, gatekeeper, page, refused, remember, state
+from api.routes.overview_base import access, format_pnr, gatekeeper, page, patient_post, refused, remember, state
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from catalog.clock import STOCKHOLM, local_date, now
 from forms import overview as F
@@ -39,13 +38,10 @@ def relation_page(request: Request, identity: SithsIdentity, commission: Commiss
 @router.post("/oversikt/patient/relation", name="overview_relation")
 async def overview_relation(request: Request, who: IdentityOrRefusal) -> Response:
     """Assert a patient relation with a reason (logged, always sampled in log follow-up)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    chosen = state(request, who)
-    if not chosen.get("patient"):
-        return _see_start()
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    form, chosen = post.form, post.chosen
     raw = F.raw_values(form)
     try:
         with runtime.session_scope() as session:
@@ -83,14 +79,10 @@ def overview_consent_form(request: Request, who: IdentityOrRefusal) -> Response:
 @router.post("/oversikt/patient/samtycke", name="overview_consent")
 async def overview_consent(request: Request, who: IdentityOrRefusal) -> Response:
     """Register the patient's consent(s) under the commission's unit (logged); then show the overview again."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    chosen = state(request, who)
-    personnummer = chosen.get("patient")
-    if not personnummer:
-        return _see_start()
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     at = now()
     try:

@@ -7,8 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import check_csrf
-from api.routes.overview_base import access, format_pnr, gatekeeper, page, refused, remember, state
+from api.routes.overview_base import access, format_pnr, gatekeeper, page, patient_post, refused, remember, state
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from catalog.clock import STOCKHOLM
 from forms import overview as F
@@ -44,14 +43,10 @@ def overview_emergency_form(request: Request, who: IdentityOrRefusal) -> Respons
 @router.post("/oversikt/patient/nodatkomst", name="overview_emergency")
 async def overview_emergency(request: Request, who: IdentityOrRefusal) -> Response:
     """Open emergency access (reason required, time-boxed, logged as Nödöppning)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    chosen = state(request, who)
-    personnummer = chosen.get("patient")
-    if not personnummer:
-        return RedirectResponse("/oversikt", status_code=303)
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     try:
         duration = F.parse_emergency_hours(raw)
@@ -87,14 +82,10 @@ def _reveal(identity: SithsIdentity, chosen: dict, personnummer: str) -> tuple:
 @router.post("/oversikt/patient/sparrat/steg1", name="overview_blocked_where")
 async def overview_blocked_where(request: Request, who: IdentityOrRefusal) -> Response:
     """Step 1: which vårdgivare hold blocked data (needs an open emergency access; logged)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    chosen = state(request, who)
-    personnummer = chosen.get("patient")
-    if not personnummer:
-        return RedirectResponse("/oversikt", status_code=303)
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    chosen, personnummer = post.chosen, post.personnummer
     try:
         providers = _reveal(who, chosen, personnummer)
     except NotAllowed as exc:
@@ -105,14 +96,10 @@ async def overview_blocked_where(request: Request, who: IdentityOrRefusal) -> Re
 @router.post("/oversikt/patient/sparrat/steg2", name="overview_blocked_open")
 async def overview_blocked_open(request: Request, who: IdentityOrRefusal) -> Response:
     """Step 2: open the blocked data of the vårdgivare the user picked (logged as Nödöppning)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    chosen = state(request, who)
-    personnummer = chosen.get("patient")
-    if not personnummer:
-        return RedirectResponse("/oversikt", status_code=303)
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    form, chosen, personnummer = post.form, post.chosen, post.personnummer
     picked = [str(p)[:64] for p in form.getlist("providers")][:50]
     try:
         with runtime.session_scope() as session:
