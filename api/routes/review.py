@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf
 from api.pages import render
 from catalog.clock import now
+from flows.steps import deliver
 from npo import runtime
 from provisioning import recertification_decisions as decisions
 from provisioning.authz import Actor
@@ -50,14 +51,15 @@ def review_index(request: Request, actor: CurrentActor, meddelande: str = "") ->
 
 
 @router.post("/behorighetskontroll/starta", name="review_start")
-async def review_start(request: Request, actor: CurrentActor) -> Response:
-    """Start a round for one unit now (or open the unit's current round)."""
+async def review_start(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Start a round for one unit now (or open the unit's current round); its request mail goes out at once."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     with runtime.session_scope() as session:
         started = decisions.start_round(session=session, directory=runtime.directory(), config=_config(),
                                         actor=actor, unit_hsa_id=str(form.get("unit_hsa_id", ""))[:64], now=now())
         round_id = started.id
+    background.add_task(deliver)  # after the commit; SMTP down leaves the mail in the outbox for the sweep
     return RedirectResponse(f"/behorighetskontroll/{round_id}", status_code=303)
 
 
@@ -82,8 +84,9 @@ def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -
 
 
 @router.post("/behorighetskontroll/{round_id}", name="review_decide")
-async def review_decide(request: Request, round_id: int, actor: CurrentActor) -> Response:
-    """Save decisions; on a bad field the page comes back with every choice kept and the message beside it."""
+async def review_decide(request: Request, round_id: int, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Save decisions; on a bad field the page comes back with every choice kept and the message beside it.
+    The mail a decision causes (to a removed member, the closing receipt) goes out after the commit."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     values = {key: str(value)[:MAX_FIELD] for key, value in form.multi_items()
@@ -96,6 +99,7 @@ async def review_decide(request: Request, round_id: int, actor: CurrentActor) ->
                                       round_id=round_id, choices=choices, now=now())
     except InvalidInputs as exc:
         return _round_page(request, actor, round_id, values=values, errors=exc.errors, status=422)
+    background.add_task(deliver)
     text = f"{report.decided} beslut sparade."
     if report.already:
         text += " Redan beslutade av någon annan: " + "; ".join(report.already)
