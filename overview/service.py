@@ -21,12 +21,13 @@ from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, rela
 from overview.accesslog import Action, Outcome, Resource
 from overview.emergency import BlockedProvider, open_blocked_data, open_emergency, reveal_blocked_providers
 from overview.errors import InvalidInput, NotAllowed, NotFound
-from overview.gate import Basis, Check, ConsentPurpose, ConsentScope, Decision, ItemDecision, ItemFacts, is_child
+from overview.gate import (Basis, Check, CommissionFacts, ConsentPurpose, ConsentScope, Decision, ItemDecision,
+                           ItemFacts, is_child)
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
 __all__ = ["BlockedProvider", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem", "acknowledge_information",
-           "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "patient_log_extract",
-           "read_overview", "register_consent", "reveal_blocked_providers"]
+           "ConsentLine", "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "patient_log_extract",
+           "read_overview", "register_consent", "reveal_blocked_providers", "void_consent"]
 
 ADMINISTRATION = "Administration"
 BLOCKED_NOTICE = ("Det finns spärrade uppgifter om patienten som inte visas. Vid en nödsituation kan du med "
@@ -52,8 +53,25 @@ class ShownItem:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentLine:
+    """A consent in force (or starting later) that the reader's own vårdgivare registered and that applies to them:
+    the whole unit of their commission, or them personally. ``mine``: they registered it (and may void it)."""
+
+    consent_id: str
+    purpose: ConsentPurpose
+    scope: ConsentScope
+    start: dt.datetime
+    end: dt.datetime | None
+    registered_at: dt.datetime
+    registered_by: str
+    represented_by: str | None
+    mine: bool
+
+
+@dataclass(frozen=True, slots=True)
 class OverviewResult:
-    """What a read returns: the gate's decision, the patient, the items shown, the blocked notice, the log row."""
+    """What a read returns: the gate's decision, the patient, the items shown, the blocked notice, the log row,
+    and the consents the reader may withdraw (only for an allowed read)."""
 
     decision: Decision
     patient: PatientHeader | None
@@ -61,6 +79,7 @@ class OverviewResult:
     blocked_notice: str | None
     blocked_providers: tuple[str, ...]
     log_seq: int | None
+    consents: tuple[ConsentLine, ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -82,7 +101,30 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
     row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
     header = _header(session, pnr) if decision.allowed else None
     notice = BLOCKED_NOTICE if decision.allowed and decision.blocked_exists else None
-    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq)
+    consents = _consents_in_force(session, decision, user_hsa_id, pnr, now) if decision.allowed else ()
+    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents)
+
+
+def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, pnr: str,
+                       now: dt.datetime) -> tuple[ConsentLine, ...]:
+    """The patient's consents at the reader's vårdgivare that apply to the reader and have not run out."""
+    commission = decision.commission
+    if commission is None:
+        return ()
+    provider, unit, user = (commission.provider_hsa_id.upper(), (commission.unit_hsa_id or "").upper(),
+                            user_hsa_id.upper())
+    rows = session.exec(select(Consent).where(Consent.personnummer == pnr, Consent.ended_at.is_(None),  # type: ignore[union-attr]
+                                              Consent.voided_at.is_(None))).all()  # type: ignore[union-attr]
+    lines = []
+    for c in rows:
+        applies = (c.scope == ConsentScope.UNIT.value and c.care_unit_hsa_id.upper() == unit) or \
+                  (c.scope == ConsentScope.EMPLOYEE.value and (c.employee_hsa_id or "").upper() == user)
+        if c.care_provider_hsa_id.upper() != provider or not applies or (c.end is not None and c.end <= now):
+            continue
+        lines.append(ConsentLine(c.id, ConsentPurpose(c.purpose), ConsentScope(c.scope), c.start, c.end,
+                                 c.registered_at, c.registered_by, c.represented_by,
+                                 c.registered_by.upper() == user))
+    return tuple(sorted(lines, key=lambda line: (line.registered_at, line.consent_id)))
 
 
 def _read_entry(decision: Decision, shown: tuple[ShownItem, ...], user_hsa_id: str, pnr: str,
@@ -224,18 +266,12 @@ def _existing_consent(session: Session, pnr: str, purpose: ConsentPurpose, scope
 
 
 def end_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
-                commission_hsa_id: str | None, consent_id: str, now: dt.datetime | None = None) -> Consent:
-    """End (avsluta) a consent the patient withdrew; only staff of the consent's vårdgivare may (idempotent)."""
-    consent = session.get(Consent, consent_id) if consent_id else None
-    if consent is None:
-        raise NotFound("Samtycket finns inte; det kan redan ha makulerats. Sök fram patienten och försök igen.")
-    now = now or clock.now()
-    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
-                                                      commission_hsa_id=commission_hsa_id, now=now)
-    commission = require(decision, through=Check.ACKNOWLEDGEMENT)
-    if commission.provider_hsa_id.upper() != consent.care_provider_hsa_id.upper():
-        raise NotAllowed("Samtycket är registrerat hos en annan vårdgivare; bara den vårdgivarens personal kan "
-                         "avsluta det.")
+                commission_hsa_id: str | None, consent_id: str, personnummer: str | None = None,
+                now: dt.datetime | None = None) -> Consent:
+    """End (avsluta) a consent the patient withdrew: invalid from now on. Only staff of the consent's vårdgivare
+    may; with ``personnummer``, only a consent of that patient. Idempotent: an ended or voided one stays as it is."""
+    consent, commission, now = _consent_to_change(session, directory, user_hsa_id, commission_hsa_id, consent_id,
+                                                  personnummer, now)
     if consent.ended_at is not None or consent.voided_at is not None:
         return consent
     consent.ended_at, consent.ended_by = now, user_hsa_id
@@ -245,6 +281,45 @@ def end_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa
                                     resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
                                     detail="samtycket avslutat"))
     return consent
+
+
+def void_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                 commission_hsa_id: str | None, consent_id: str, personnummer: str | None = None,
+                 now: dt.datetime | None = None) -> Consent:
+    """Void (makulera) a consent registered in error: it never counted. Only the person who registered it may
+    (they know it was a mistake; anyone else ends it instead). Idempotent like ``end_consent``; the reads already
+    made stay in the access log with the consent as their basis, and the void is logged beside them."""
+    consent, commission, now = _consent_to_change(session, directory, user_hsa_id, commission_hsa_id, consent_id,
+                                                  personnummer, now)
+    if consent.registered_by.upper() != user_hsa_id.upper():
+        raise NotAllowed("Bara den som registrerade samtycket kan makulera det. Om patienten har återkallat "
+                         "samtycket: välj Avsluta i stället.")
+    if consent.ended_at is not None or consent.voided_at is not None:
+        return consent
+    consent.voided_at, consent.voided_by = now, user_hsa_id
+    session.add(consent)
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now,
+                                    personnummer=consent.personnummer, action=Action.WRITE,
+                                    resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
+                                    detail="samtycket makulerat (registrerat av misstag)"))
+    return consent
+
+
+def _consent_to_change(session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                       commission_hsa_id: str | None, consent_id: str, personnummer: str | None,
+                       now: dt.datetime | None) -> tuple[Consent, CommissionFacts, dt.datetime]:
+    """The consent, the commission the user acts under (access checks 1–5 passed), and the time."""
+    consent = session.get(Consent, consent_id[:36]) if consent_id else None
+    if consent is None or (personnummer is not None and consent.personnummer != inputs.personnummer(personnummer)):
+        raise NotFound("Samtycket finns inte för den här patienten. Sök fram patienten och försök igen.")
+    now = now or clock.now()
+    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                      commission_hsa_id=commission_hsa_id, now=now)
+    commission = require(decision, through=Check.ACKNOWLEDGEMENT)
+    if commission.provider_hsa_id.upper() != consent.care_provider_hsa_id.upper():
+        raise NotAllowed("Samtycket är registrerat hos en annan vårdgivare; bara den vårdgivarens personal kan "
+                         "ändra det.")
+    return consent, commission, now
 
 
 # ---------------------------------------------------------------------- the patient's log extract

@@ -113,3 +113,27 @@ def _consent_note(wanted: F.ConsentRequest) -> str:
         what.append("läkemedelsförteckningen för dig")
     until = wanted.end.astimezone(STOCKHOLM)
     return f"Samtycket är registrerat ({' och '.join(what)}) och gäller till {until:%Y-%m-%d %H:%M}."
+
+
+# ---------------------------------------------------------------------- withdraw or void a consent
+CONSENT_CHANGES = {"avsluta": (service.end_consent, "Samtycket är avslutat från och med nu."),
+                   "makulera": (service.void_consent, "Samtycket är makulerat och räknas inte längre.")}
+
+
+@router.post("/oversikt/patient/samtycke/andra", name="overview_consent_change")
+async def overview_consent_change(request: Request, who: IdentityOrRefusal) -> Response:
+    """End a consent the patient withdrew, or void one registered in error (logged); then the overview again,
+    without what only that consent let through."""
+    post = await patient_post(request, who)
+    if isinstance(post, Response):
+        return post
+    change = CONSENT_CHANGES.get(str(post.form.get("action", "")))
+    if change is None:
+        raise InvalidInput("action", "Välj om samtycket ska avslutas eller makuleras.")
+    act, note = change
+    with runtime.session_scope() as session:
+        act(session=session, directory=gatekeeper(), user_hsa_id=who.hsa_id,
+            commission_hsa_id=post.chosen.get("commission"), consent_id=str(post.form.get("consent_id", "")),
+            personnummer=post.personnummer)
+    remember(request, who, flash=f"{note} Uppgifter som bara visades med stöd av det visas inte längre.")
+    return RedirectResponse("/oversikt/patient", status_code=303)

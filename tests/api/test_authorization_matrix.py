@@ -157,7 +157,8 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("GET", "/oversikt/information"), ("POST", "/oversikt/information"), ("POST", "/oversikt/patient"),
     ("GET", "/oversikt/patient"), ("GET", "/oversikt/patient/tidslinje"), ("POST", "/oversikt/patient/stang"),
     ("POST", "/oversikt/patient/relation"), ("GET", "/oversikt/patient/samtycke"),
-    ("POST", "/oversikt/patient/samtycke"), ("GET", "/oversikt/patient/nodatkomst"),
+    ("POST", "/oversikt/patient/samtycke"), ("POST", "/oversikt/patient/samtycke/andra"),
+    ("GET", "/oversikt/patient/nodatkomst"),
     ("POST", "/oversikt/patient/nodatkomst"), ("POST", "/oversikt/patient/sparrat/steg1"),
     ("POST", "/oversikt/patient/sparrat/steg2"), ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
     ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"))}

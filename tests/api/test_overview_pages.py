@@ -399,6 +399,71 @@ def test_consent_for_the_whole_unit_for_a_week_opens_the_other_vardgivare(clinic
     assert "Region Halland" in clinic.open("dagny").text
 
 
+def _unit_consent_for_dagny(clinic: Clinic) -> Consent:
+    clinic.use(SARA).ready()
+    clinic.open("dagny")
+    page = clinic.post("/oversikt/patient/samtycke", overview="1", scope="unit", duration="vecka",
+                       start=clock.local_date(clock.now()).isoformat())
+    assert "Region Halland" in page.text
+    [consent] = [c for c in rows_of(Consent) if c.personnummer == PATIENTS["dagny"] and c.registered_by == SARA
+                 and c.ended_at is None and c.voided_at is None]
+    return consent
+
+
+def test_a_colleague_ends_a_withdrawn_consent_and_the_other_vardgivare_disappear(clinic: Clinic) -> None:
+    consent = _unit_consent_for_dagny(clinic)
+    clinic.use(ERIK).ready()
+    page = clinic.open("dagny")
+    assert f'data-consent="{consent.id}"' in page.text and "Region Halland" in page.text
+    row = page.text.split(f'data-consent="{consent.id}"', 1)[1].split("</tr>", 1)[0]
+    assert 'value="avsluta"' in row and 'value="makulera"' not in row  # only Sara registered it
+    refused = clinic.post("/oversikt/patient/samtycke/andra", consent_id=consent.id, action="makulera")
+    assert refused.status_code == 403 and "Bara den som registrerade samtycket" in refused.text
+    ended = clinic.post("/oversikt/patient/samtycke/andra", consent_id=consent.id, action="avsluta")
+    assert ended.status_code == 200 and "Samtycket är avslutat från och med nu." in ended.text
+    assert "Region Halland" not in ended.text and "data-consent-missing" in ended.text
+    assert f'data-consent="{consent.id}"' not in ended.text
+    [after] = [c for c in rows_of(Consent) if c.id == consent.id]
+    assert after.ended_by == ERIK and after.voided_at is None
+    change = [r for r in log_rows() if r.resource_type == "samtycke" and r.detail == "samtycket avslutat"]
+    assert [(r.user_hsa_id, r.patient_personnummer) for r in change] == [(ERIK, PATIENTS["dagny"])]
+    clinic.use(SARA)  # ended for the whole unit, also for the one who registered it
+    assert "Region Halland" not in clinic.open("dagny").text
+
+
+def test_the_registrant_voids_a_consent_registered_by_mistake(clinic: Clinic) -> None:
+    consent = _unit_consent_for_dagny(clinic)
+    voided = clinic.post("/oversikt/patient/samtycke/andra", consent_id=consent.id, action="makulera")
+    assert voided.status_code == 200 and "Samtycket är makulerat" in voided.text
+    assert "Region Halland" not in voided.text
+    [after] = [c for c in rows_of(Consent) if c.id == consent.id]
+    assert (after.voided_by, after.ended_at) == (SARA, None)
+    assert log_rows()[-2].detail == "samtycket makulerat (registrerat av misstag)"
+
+
+@pytest.mark.parametrize(("data", "status", "says"), [
+    ({"action": "radera"}, 422, "avslutas eller makuleras"),
+    ({"action": "avsluta", "consent_id": str(uuid.uuid4())}, 404, "finns inte för den här patienten"),
+    ({"action": "avsluta", "consent_id": "' or 1=1 --<script>"}, 404, "finns inte för den här patienten"),
+])
+def test_a_bad_consent_change_is_refused_and_changes_nothing(clinic: Clinic, data: dict[str, str], status: int,
+                                                            says: str) -> None:
+    consent = _unit_consent_for_dagny(clinic)
+    before = count_logs()
+    page = clinic.post("/oversikt/patient/samtycke/andra", **{"consent_id": consent.id, **data})
+    assert page.status_code == status and says in page.text and "<script>" not in page.text
+    [after] = [c for c in rows_of(Consent) if c.id == consent.id]
+    assert (after.ended_at, after.voided_at) == (None, None) and count_logs() == before
+
+
+def test_another_patients_consent_cannot_be_ended_from_this_patient(clinic: Clinic) -> None:
+    consent = _unit_consent_for_dagny(clinic)
+    clinic.open("astrid")  # now Astrid is in view
+    page = clinic.post("/oversikt/patient/samtycke/andra", consent_id=consent.id, action="avsluta")
+    assert page.status_code == 404
+    assert [c.ended_at for c in rows_of(Consent) if c.id == consent.id] == [None]
+
+
 @pytest.mark.parametrize(("data", "field", "says"), [
     ({"duration": "datum", "start": "2099-05-10", "end": "2099-05-01"}, "end", "samma dag som startdatum eller senare"),
     ({"duration": "datum", "end": ""}, "end", "Ange sista dagen"),

@@ -315,6 +315,48 @@ def test_ending_a_consent_belongs_to_its_vardgivare_and_is_idempotent(session: S
                             commission_hsa_id=clinic.commission.hsa_id, consent_id=str(uuid.uuid4()), now=NOW)
 
 
+def test_the_read_lists_the_consents_that_apply_to_the_reader(session: Session, clinic: Clinic) -> None:
+    clinic.ready(session)
+    clinic.ready(session, clinic.colleague)
+    patient = clinic.patient(session)
+    unit_wide = consent(clinic, session, patient)
+    personal = consent(clinic, session, patient, scope=ConsentScope.EMPLOYEE, end=NOW + 7 * DAY)
+    short = consent(clinic, session, patient, scope=ConsentScope.EMPLOYEE, end=NOW + HOUR)
+    mine = read(clinic, session, patient, now=NOW + 2 * HOUR).consents  # ``short`` has run out by then
+    assert [(c.consent_id, c.mine) for c in mine] == [(unit_wide.id, True), (personal.id, True)]
+    theirs = read(clinic, session, patient, user=clinic.colleague.hsa_id, now=NOW + 2 * HOUR).consents
+    assert [(c.consent_id, c.mine) for c in theirs] == [(unit_wide.id, False)]  # not Sara's personal consent
+    assert short.id not in {c.consent_id for c in mine}
+    service.end_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.user.hsa_id,
+                        commission_hsa_id=clinic.commission.hsa_id, consent_id=unit_wide.id, now=NOW + 3 * HOUR)
+    assert [c.consent_id for c in read(clinic, session, patient, now=NOW + 4 * HOUR).consents] == [personal.id]
+
+
+def test_only_the_registrant_voids_a_consent_and_a_voided_one_never_counted(session: Session, clinic: Clinic) -> None:
+    clinic.ready(session)
+    clinic.ready(session, clinic.colleague)
+    patient = clinic.patient(session)
+    given = consent(clinic, session, patient)
+    assert "Annan vårdgivare" in titles(read(clinic, session, patient, now=NOW + HOUR))
+    rows = count(session)
+    with pytest.raises(NotAllowed, match="Bara den som registrerade"):
+        service.void_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.colleague.hsa_id,
+                             commission_hsa_id=clinic.commission.hsa_id, consent_id=given.id, now=NOW + HOUR)
+    assert count(session) == rows and given.voided_at is None
+    with pytest.raises(NotFound, match="den här patienten"):
+        service.void_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.user.hsa_id,
+                             commission_hsa_id=clinic.commission.hsa_id, consent_id=given.id,
+                             personnummer="191212121212", now=NOW + HOUR)
+    voided = service.void_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.user.hsa_id,
+                                  commission_hsa_id=clinic.commission.hsa_id, consent_id=given.id,
+                                  personnummer=patient.personnummer, now=NOW + HOUR)
+    assert (voided.voided_at, voided.voided_by, count(session)) == (NOW + HOUR, clinic.user.hsa_id, rows + 1)
+    again = service.void_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.user.hsa_id,
+                                 commission_hsa_id=clinic.commission.hsa_id, consent_id=given.id, now=NOW + 2 * HOUR)
+    assert again.voided_at == NOW + HOUR and count(session) == rows + 1
+    assert "Annan vårdgivare" not in titles(read(clinic, session, patient, now=NOW + 2 * HOUR))
+
+
 # ---------------------------------------------------------------------- emergency access
 def _emergency(clinic: Clinic, session: Session, patient: Patient, **more: object) -> object:
     values: dict[str, object] = {"reason": "Medvetslös, kan inte samtycka", "now": NOW, **more}
