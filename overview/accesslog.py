@@ -44,6 +44,10 @@ class Resource(StrEnum):
     BLOCK = "spärr"
     INFORMATION = "information innan start"
     LOG_EXTRACT = "loggutdrag"  # a patient's log extract taken by system administration
+    LOG_REVIEW = "loggranskning"  # a reviewer opened a logged access to a patient in log follow-up
+
+
+NOT_CARE_ACCESS = (Resource.LOG_EXTRACT.value, Resource.LOG_REVIEW.value)  # reading the log, not the record
 
 
 class Outcome(StrEnum):

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
+from overview.accesslog import NOT_CARE_ACCESS
 from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.logreview_models import LogReviewRound, LogReviewTask
 from overview.models import AccessLog
@@ -35,7 +36,8 @@ def last_day(deadline: dt.datetime) -> dt.date:
 def _day_rows(day: dt.date):  # type: ignore[no-untyped-def]
     table = AccessLog.__table__
     return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
-                   table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None))
+                   table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None),
+                   table.c.resource_type.not_in(NOT_CARE_ACCESS))
 
 
 def round_of(session: Session, unit_hsa_id: str, day: dt.date) -> LogReviewRound | None:

@@ -16,7 +16,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from overview import inputs
+from overview import accesslog, inputs
+from overview.accesslog import Action, LogEntry, Resource
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.gate import RelationKind
 from overview.logreview import DECISIONS, Conflict, InvalidInputs, Outcome, Why, next_outcome
@@ -61,6 +62,9 @@ def basis_label(ref: str) -> str:
     return f"{labels.get(kind, kind)} {ident}".strip()
 
 
+REVIEW_PURPOSE = "Logguppföljning"
+
+
 def reasons_of(task: LogReviewTask) -> tuple[Why, ...]:
     """Why the task's access was picked."""
     return tuple(Why(r) for r in task.reasons.split(",") if r)
@@ -86,7 +90,8 @@ def require_reviewer(session: Session, directory: Directory, unit_hsa_id: str, h
 
 def view(*, session: Session, directory: Directory, task_id: int, reviewer_hsa_id: str,
          now: dt.datetime) -> TaskView:
-    """One task as its reviewer sees it (reviewers of the task's unit only)."""
+    """One task as its reviewer sees it (reviewers of the task's unit only). The view is logged in the caller's
+    transaction (it shows who the patient is); log follow-up never samples such rows (accesslog.NOT_CARE_ACCESS)."""
     task, round_ = _task(session, task_id)
     require_reviewer(session, directory, round_.unit_hsa_id, reviewer_hsa_id, now)
     log = session.get(AccessLog, task.log_seq)
@@ -97,6 +102,11 @@ def view(*, session: Session, directory: Directory, task_id: int, reviewer_hsa_i
     history = session.exec(select(LogReviewDecision).where(LogReviewDecision.task_id == task.id)
                            .order_by(col(LogReviewDecision.id))).all()
     user = directory.find_person(log.user_hsa_id)
+    accesslog.append(session, LogEntry(  # the page names the patient: opening it is itself a logged read
+        at=now, user_hsa_id=reviewer_hsa_id, action=Action.READ, resource_type=Resource.LOG_REVIEW,
+        purpose=REVIEW_PURPOSE, care_unit_hsa_id=round_.unit_hsa_id, care_unit_name=round_.unit_name,
+        care_provider_hsa_id=round_.provider_hsa_id, patient_personnummer=log.patient_personnummer,
+        detail=f"loggrad #{log.seq}"))
     return TaskView(task, round_, log, user.name if user else "", reasons_of(task), tuple(json.loads(log.basis)),
                     tuple(json.loads(log.source_providers)), tuple(json.loads(log.source_units)), name, protected,
                     tuple(history))

@@ -17,6 +17,7 @@ from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource
 from overview.logreview import ReviewConfig
 from overview.logreview_models import LogReviewDecision, LogReviewDelegation, LogReviewTask
+from overview.models import AccessLog
 from tests.api.conftest import Browser
 from tests.world import World
 
@@ -176,3 +177,21 @@ def test_a_bad_delegation_comes_back_with_the_messages_beside_the_fields(web: Br
     assert other_unit.status_code == 403
     with runtime.session_scope() as session:
         assert session.exec(select(LogReviewDelegation)).all() == []
+
+
+def test_opening_an_access_to_review_is_itself_logged_and_never_sampled(web: Browser, world: World) -> None:
+    [task] = open_round(world, world.public_staff[1])
+    web.login(world.public_manager.hsa_id)
+    assert web.client.get(f"/loggranskning/atkomst/{task}").status_code == 200
+    with runtime.session_scope() as session:
+        [row] = session.exec(select(AccessLog).where(AccessLog.resource_type == Resource.LOG_REVIEW.value)).all()
+        looked_at = session.get(LogReviewTask, task).log_seq  # type: ignore[union-attr]
+    assert (row.user_hsa_id, row.patient_personnummer, row.care_unit_hsa_id, row.purpose, row.detail) == (
+        world.public_manager.hsa_id, "196004011232", world.public_unit.hsa_id, "Logguppföljning",
+        f"loggrad #{looked_at}")
+    web.login(world.public_staff[1].hsa_id)  # someone who may not review: refused before anything is logged
+    assert web.client.get(f"/loggranskning/atkomst/{task}").status_code == 403
+    with runtime.session_scope() as session:
+        assert len(session.exec(select(AccessLog).where(
+            AccessLog.resource_type == Resource.LOG_REVIEW.value)).all()) == 1
+        assert rounds.accesses(session, world.public_unit.hsa_id, now().astimezone(STOCKHOLM).date()) == []

@@ -76,6 +76,9 @@ def busy_day(session: Session, clinic: Clinic, day: dt.date = TUESDAY, *, reads:
     }
     accesslog.append(session, LogEntry(at=local(day, 9), user_hsa_id=clinic.user.hsa_id, action=Action.WRITE,
                                        resource_type=Resource.INFORMATION, detail="version 1"))  # no patient
+    accesslog.append(session, LogEntry(  # a reviewer reading the log about a patient: not an access to the record
+        at=local(day, 14), user_hsa_id=clinic.colleague.hsa_id, action=Action.READ, resource_type=Resource.LOG_REVIEW,
+        purpose="Logguppföljning", care_unit_hsa_id=clinic.unit, patient_personnummer="196004011232"))
     log(session, clinic, local(day, 10), unit=clinic.org.unit_b.hsa_id)  # another unit
     session.commit()
     return special
