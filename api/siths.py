@@ -31,6 +31,7 @@ from npo import runtime
 from npo.settings import Environment, Settings
 
 DEV_CA_FILENAME = "ca.crt"  # the dev CA under settings.certs_dir (npo.certs writes it)
+DEV_CRL_FILENAME = "ca.crl"  # its revocation list (npo certs revoke writes it)
 PEER_EXTENSION = "npo.transport"  # api.mtls records the TCP peer here, before any X-Forwarded-For rewriting
 MAX_CHAIN_DEPTH = 4
 
@@ -86,13 +87,17 @@ def parse_certificates(data: str | bytes) -> list[x509.Certificate]:
 
 # ---------------------------------------------------------------------- verification
 def verify_certificate(pem_or_der: str | bytes, *, trust: Sequence[x509.Certificate], now: dt.datetime,
-                       intermediates: Iterable[x509.Certificate] = ()) -> SithsIdentity:
-    """Verify a SITHS authentication certificate (chain, validity, key usage, HSA-ID) and return its identity."""
+                       intermediates: Iterable[x509.Certificate] = (),
+                       crls: Sequence[x509.CertificateRevocationList] = ()) -> SithsIdentity:
+    """Verify a SITHS authentication certificate (chain, validity, revocation, key usage, HSA-ID) and return its
+    identity. ``crls``: revocation lists; the one signed by the certificate's issuer decides whether it is revoked."""
     if not trust:
         raise _not_configured()
     leaf, *chain = parse_certificates(pem_or_der)
-    _check_issuer(leaf, trust, [*chain, *intermediates], now)
+    pool = [*chain, *intermediates]
+    _check_issuer(leaf, trust, pool, now)
     _check_validity(leaf, now)
+    _check_revocation(leaf, [*trust, *pool], crls)
     _check_usage(leaf)
     hsa_id = _hsa_id(leaf)
     given, surname = _attribute(leaf, NameOID.GIVEN_NAME), _attribute(leaf, NameOID.SURNAME)
@@ -120,6 +125,27 @@ def _check_issuer(cert: x509.Certificate, trust: Sequence[x509.Certificate], poo
         "foreign_issuer",
         f"Certifikatet är inte utfärdat av SITHS (utfärdare: {cert.issuer.rfc4514_string()}). Välj ditt "
         "SITHS-certifikat när webbläsaren frågar; visas inget, sätt i SITHS-kortet och starta om webbläsaren.")
+
+
+def _check_revocation(cert: x509.Certificate, issuers: Sequence[x509.Certificate],
+                      crls: Sequence[x509.CertificateRevocationList]) -> None:
+    """Refuse a certificate on its issuer's CRL. A CRL that names the issuer but is not signed by it is refused as a
+    whole (a forged list must neither revoke nor clear anyone). A CRL past its next update is still used: it is the
+    best knowledge there is, and refusing every login at night because a list is late would stop care (D-30)."""
+    issuer = next((c for c in issuers if _issued_by(cert, c, 0)), None)
+    for crl in crls:
+        if issuer is None or crl.issuer != issuer.subject:
+            continue
+        if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+            raise CertificateRejected("crl_invalid", "Spärrlistan för SITHS-certifikat på servern är inte giltig, så "
+                                                     "inloggningen kan inte kontrolleras. Kontakta servicedesk.",
+                                      status=503)
+        revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if revoked is not None:
+            raise CertificateRejected(
+                "revoked", f"Ditt SITHS-certifikat är spärrat sedan {_sv_time(revoked.revocation_date_utc)}. Det "
+                           "händer när ett kort har anmälts förlorat eller bytts ut. Använd ditt nya kort, eller "
+                           "kontakta din id-administratör (SITHS) eller servicedesk för ett nytt.")
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, depth: int) -> bool:
@@ -238,6 +264,48 @@ def trust_anchors(settings: Settings) -> list[x509.Certificate]:
         raise _not_configured() from None
 
 
+def crl_file(settings: Settings) -> Path | None:
+    """The revocation list(s): NPO_SITHS_CRL_FILE, else (not in production) the dev CA's when it has revoked any."""
+    if settings.siths_crl_file:
+        return settings.siths_crl_file
+    if settings.env is Environment.PRODUCTION:
+        return None
+    return settings.certs_dir / DEV_CRL_FILENAME
+
+
+def revocation_lists(settings: Settings) -> tuple[x509.CertificateRevocationList, ...]:
+    """The configured CRLs (re-read when the file changes). A configured file that is missing or unreadable
+    refuses logins (503): without it nobody can tell a revoked card from a valid one."""
+    path = crl_file(settings)
+    if path is None:
+        return ()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        if settings.siths_crl_file:
+            raise _crl_unreadable() from None
+        return ()  # the dev CA has revoked nothing yet
+    try:
+        return _load_crls(str(path), stat.st_mtime_ns, stat.st_size)
+    except (OSError, ValueError):
+        raise _crl_unreadable() from None
+
+
+def _crl_unreadable() -> CertificateRejected:
+    return CertificateRejected("crl_unreadable", "Spärrlistan för SITHS-certifikat kunde inte läsas på servern, "
+                                                 "så inloggningen kan inte kontrolleras. Kontakta servicedesk.",
+                               status=503)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_crls(path: str, _mtime_ns: int, _size: int) -> tuple[x509.CertificateRevocationList, ...]:
+    data = Path(path).read_bytes()
+    if b"-----BEGIN X509 CRL-----" not in data:
+        return (x509.load_der_x509_crl(data),)
+    blocks = re.findall(rb"-----BEGIN X509 CRL-----.*?-----END X509 CRL-----", data, re.DOTALL)
+    return tuple(x509.load_pem_x509_crl(block) for block in blocks)
+
+
 @functools.lru_cache(maxsize=8)
 def _load_trust(path: str, _mtime_ns: int, _size: int) -> tuple[x509.Certificate, ...]:
     return tuple(parse_certificates(Path(path).read_text("latin-1")))
@@ -323,7 +391,8 @@ def identify(request: Request, settings: Settings | None = None, *, now: dt.date
         found = presented_certificate(request, settings)
         if found is None:
             raise missing_certificate()
-        identity = verify_certificate(found[0], trust=trust_anchors(settings), now=now or dt.datetime.now(dt.UTC))
+        identity = verify_certificate(found[0], trust=trust_anchors(settings), now=now or dt.datetime.now(dt.UTC),
+                                      crls=revocation_lists(settings))
         result: SithsIdentity | CertificateRejected = dataclasses.replace(identity, transport=found[1])
     except CertificateRejected as exc:
         result = exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 
 from catalog import Directory, DirectoryError
+from npo.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,25 @@ def prefect_status(api_url: str | None) -> PartStatus:
         response.raise_for_status()
         return "svarar"
     return _timed("prefect", "Arbetsflöden (Prefect)", api_url.removesuffix("/api"), probe)
+
+
+def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
+    """Can SITHS logins be verified: trusted CAs loaded, and the revocation list readable and current?"""
+    from api.siths import CertificateRejected, crl_file, revocation_lists, trust_anchors, trust_file
+
+    def probe() -> str:
+        try:
+            anchors = trust_anchors(settings)
+            crls = revocation_lists(settings)
+        except CertificateRejected as exc:
+            raise RuntimeError(exc.message) from exc
+        text = f"{len(anchors)} betrodd(a) CA"
+        if not crls:
+            return text + "; ingen spärrlista" + (" (inget spärrat)" if crl_file(settings) else " konfigurerad")
+        late = [c for c in crls if c.next_update_utc is not None and c.next_update_utc < now]
+        revoked = sum(len(c) for c in crls)
+        if late:
+            raise RuntimeError(f"spärrlistan skulle ha förnyats {min(c.next_update_utc for c in late):%Y-%m-%d %H:%M} "
+                               f"UTC; den används ändå ({revoked} spärrade) men hämta en ny")
+        return text + f"; spärrlista med {revoked} spärrade certifikat"
+    return _timed("siths", "SITHS-inloggning", str(trust_file(settings) or "–"), probe)

@@ -29,6 +29,8 @@ from npo.settings import Environment, Settings
 
 CA_CERT_NAME = "ca.crt"  # api.siths.trust_file() looks for the dev CA under this name
 CA_KEY_NAME = "ca.key"
+CA_CRL_NAME = "ca.crl"  # api.siths.crl_file() looks for the dev CA's revocation list under this name
+CRL_DAYS = 7  # a re-signed CRL is "next update" this far ahead
 SERVER_CERT_NAME = "server.crt"
 SERVER_KEY_NAME = "server.key"
 DEFAULT_P12_PASSWORD = "npo-dev"
@@ -160,6 +162,36 @@ class DevCA:
     @property
     def cert(self) -> x509.Certificate:
         return self.ca.cert
+
+    # ------------------------------------------------------------------ revocation
+    @property
+    def crl_path(self) -> Path:
+        return self.directory / CA_CRL_NAME
+
+    def revoked(self) -> dict[int, dt.datetime]:
+        """Serial number → revocation time of every certificate revoked so far (from the CA's own CRL)."""
+        if not self.crl_path.exists():
+            return {}
+        crl = x509.load_pem_x509_crl(self.crl_path.read_bytes())
+        if not crl.is_signature_valid(self.cert.public_key()):
+            raise ValueError(f"{self.crl_path} är inte signerad av utvecklings-CA:n; ta bort filen och spärra på nytt.")
+        return {entry.serial_number: entry.revocation_date_utc for entry in crl}
+
+    def revoke(self, serials: Sequence[int], *, at: dt.datetime | None = None) -> Path:
+        """Add ``serials`` to the CA's CRL (kept ones keep their time) and re-sign it; the CRL's path."""
+        with _locked(self.directory):
+            at = at or _now()
+            entries = self.revoked()
+            for serial in serials:
+                entries.setdefault(serial, at)
+            builder = (x509.CertificateRevocationListBuilder().issuer_name(self.cert.subject)
+                       .last_update(at).next_update(at + dt.timedelta(days=CRL_DAYS)))
+            for serial, when in sorted(entries.items()):
+                builder = builder.add_revoked_certificate(
+                    x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
+            crl = builder.sign(self.ca.key, hashes.SHA256())
+            write_public(self.crl_path, crl.public_bytes(serialization.Encoding.PEM))
+            return self.crl_path
 
     # ------------------------------------------------------------------ server certificate
     def server_certificate(self, hosts: Sequence[str] = SERVER_HOSTS, *, days: int = 397) -> tuple[Path, Path]:
@@ -414,6 +446,51 @@ def issue(
     typer.echo(f"  PKCS#12     {bundle.p12}  (lösenord: {password})")
     typer.echo(f"  utfärdare   {ca.cert_path}  (SHA-256 {fingerprint(ca.cert)})")
     typer.echo("Importera .p12-filen i webbläsaren och lita på CA-filen; se docs/siths.md.")
+
+
+@certs_app.command("revoke")
+def revoke(
+    cert: Annotated[list[Path] | None, typer.Option("--cert", help="PEM-certifikat att spärra (kan upprepas)")] = None,
+    hsa_id: Annotated[str | None, typer.Option("--hsa-id", help="spärra alla utfärdade certifikat för detta HSA-id "
+                                                                 "(filerna under <certs>/users)")] = None,
+) -> None:
+    """Revoke dev certificates: the CA's CRL gets them, and SITHS login refuses them from the next request on."""
+    settings = _settings()
+    ca = _ca(settings)
+    found: list[x509.Certificate] = []
+    for path in cert or []:
+        try:
+            found.append(x509.load_pem_x509_certificate(path.read_bytes()))
+        except (OSError, ValueError) as exc:
+            _fail(f"Kunde inte läsa certifikatet {path}: {exc}", EXIT_BAD_INPUT)
+    if hsa_id:
+        users = sorted((settings.certs_dir / "users").glob("*.crt"))
+        matching = [c for c in (x509.load_pem_x509_certificate(p.read_bytes()) for p in users)
+                    if (_hsa_id_of(c) or "").upper() == hsa_id.upper()]
+        if not matching:
+            _fail(f"Inga utfärdade certifikat för {hsa_id} under {settings.certs_dir / 'users'}.", EXIT_BAD_INPUT)
+        found += matching
+    if not found:
+        _fail("Ange --cert FIL eller --hsa-id HSA-ID.", EXIT_BAD_INPUT)
+    foreign = [c for c in found if c.issuer != ca.cert.subject or not _signed_by(c, ca.cert)]
+    if foreign:
+        _fail(f"{foreign[0].subject.rfc4514_string()} är inte utfärdat av utvecklings-CA:n; bara dess egna "
+              "certifikat kan spärras här.", EXIT_BAD_INPUT)
+    try:
+        path = ca.revoke([c.serial_number for c in found])
+    except ValueError as exc:
+        _fail(str(exc), EXIT_FAILED)
+    for c in found:
+        typer.echo(f"spärrat  {c.subject.rfc4514_string()}  (serienummer {c.serial_number:X})")
+    typer.echo(f"spärrlista  {path}  ({len(ca.revoked())} spärrade)")
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 @certs_app.command("ca")

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
 
     # SITHS (D7). In the embedded stack a dev CA under var/certs stands in for the SITHS CA chain.
     siths_ca_file: Path | None = Field(default=None, description="PEM bundle of the CA(s) user certificates chain to")
+    siths_crl_file: Path | None = Field(default=None, description="PEM or DER CRL(s) of those CAs (revoked cards); "
+                                                                   "default outside production: the dev CA's")
     tls_cert_file: Path | None = Field(default=None, description="server certificate of the mTLS listener")
     tls_key_file: Path | None = None
     overview_port: int = 8443

@@ -21,13 +21,22 @@ from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, rela
 from overview.accesslog import Action, Outcome, Resource
 from overview.emergency import BlockedProvider, open_blocked_data, open_emergency, reveal_blocked_providers
 from overview.errors import InvalidInput, NotAllowed, NotFound
-from overview.gate import (Basis, Check, CommissionFacts, ConsentPurpose, ConsentScope, Decision, ItemDecision,
-                           ItemFacts, is_child)
+from overview.gate import (
+    Basis,
+    Check,
+    CommissionFacts,
+    ConsentPurpose,
+    ConsentScope,
+    Decision,
+    ItemDecision,
+    ItemFacts,
+    is_child,
+)
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
-__all__ = ["BlockedProvider", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem", "acknowledge_information",
-           "ConsentLine", "assert_relation", "end_consent", "open_blocked_data", "open_emergency", "patient_log_extract",
-           "read_overview", "register_consent", "reveal_blocked_providers", "void_consent"]
+__all__ = ["BlockedProvider", "ConsentLine", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem",
+           "acknowledge_information", "assert_relation", "end_consent", "open_blocked_data", "open_emergency",
+           "patient_log_extract", "read_overview", "register_consent", "reveal_blocked_providers", "void_consent"]
 
 ADMINISTRATION = "Administration"
 BLOCKED_NOTICE = ("Det finns spärrade uppgifter om patienten som inte visas. Vid en nödsituation kan du med "

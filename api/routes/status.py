@@ -7,8 +7,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import func
 from sqlmodel import select
 
-from api.status import database_status, directory_status, prefect_status, smtp_status
+from api.status import database_status, directory_status, prefect_status, siths_status, smtp_status
 from api.templating import templates
+from catalog.clock import now
 from npo import runtime
 from provisioning.models import OutboxMail
 
@@ -26,7 +27,7 @@ def _checks() -> list:
     settings = runtime.settings()
     return [database_status(runtime.engine()), directory_status(runtime.directory()),
             smtp_status(settings.smtp_host, settings.smtp_port, _outbox_waiting),
-            prefect_status(settings.prefect_api_url)]
+            prefect_status(settings.prefect_api_url), siths_status(settings, now())]
 
 
 @router.get("/status", response_class=HTMLResponse, name="status")

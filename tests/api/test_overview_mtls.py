@@ -78,7 +78,15 @@ REFUSED: dict[str, tuple[Callable[[OverviewSite], Issued | None], str, str]] = {
                  "Certifikatet är inte utfärdat av SITHS"),
     "no HSA-ID": (lambda s: s.certificate(None, "Sara Lund"), "no_hsa_id", "Certifikatet saknar HSA-id"),
     "no certificate": (lambda s: None, "missing", "Inget SITHS-certifikat skickades"),
+    "revoked card": (lambda s: _revoked(s), "revoked", "Ditt SITHS-certifikat är spärrat sedan"),
 }
+
+
+def _revoked(site: OverviewSite) -> Issued:
+    """Sara's card reported lost: a valid certificate on the dev CA's revocation list (npo certs revoke)."""
+    lost = site.certificate(SARA)
+    site.ca.revoke([lost.cert.serial_number])
+    return lost
 
 
 @pytest.mark.parametrize("case", REFUSED)

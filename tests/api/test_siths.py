@@ -19,10 +19,12 @@ from api.siths import (
     CertificateRejected,
     CurrentIdentity,
     client_certificate,
+    crl_file,
     is_trusted_proxy,
     parse_certificates,
     peer_address,
     presented_certificate,
+    revocation_lists,
     trust_anchors,
     verify_certificate,
 )
@@ -266,3 +268,70 @@ def test_the_current_identity_dependency_refuses_with_the_reason(ca: DevCA, tmp_
             assert refused.status_code == 401 and "Inget SITHS-certifikat" in refused.json()["detail"]
     finally:
         runtime.configure(previous)
+
+
+# ---------------------------------------------------------------------- revocation
+def _crl(issuer: DevCA, serials: list[int], *, at: dt.datetime = NOW) -> x509.CertificateRevocationList:
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject).last_update(at)
+               .next_update(at + dt.timedelta(days=7)))
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(at).build())
+    return builder.sign(issuer.ca.key, hashes.SHA256())
+
+
+def test_a_revoked_card_is_refused_with_the_date_and_other_cards_still_work(ca: DevCA) -> None:
+    lost, kept = ca.issue_user(HSA_ID, "Anna Andersson"), ca.issue_user("SE2321000255-ABC2", "Bo Berg")
+    when = dt.datetime(2026, 3, 2, 13, 30, tzinfo=dt.UTC)
+    crls = [_crl(ca, [lost.cert.serial_number], at=when)]
+    refused = refusal(ca, pem(lost), crls=crls)
+    assert (refused.code, refused.status) == ("revoked", 401)
+    assert "spärrat sedan 2026-03-02 14:30" in refused.message and "ditt nya kort" in refused.message
+    assert verify_certificate(pem(kept), trust=[ca.cert], now=NOW, crls=crls).hsa_id == "SE2321000255-ABC2"
+    late = NOW + dt.timedelta(days=30)  # a CRL past its next update still revokes (D-30)
+    assert refusal(ca, pem(lost), crls=crls, now=late).code == "revoked"
+
+
+def test_a_forged_crl_under_the_cas_name_neither_revokes_nor_clears(ca: DevCA, impostor: DevCA) -> None:
+    issued = ca.issue_user(HSA_ID, "Anna Andersson")
+    forged = [_crl(impostor, [issued.cert.serial_number])]  # same issuer name, other key
+    refused = refusal(ca, pem(issued), crls=forged)
+    assert (refused.code, refused.status) == ("crl_invalid", 503) and "servicedesk" in refused.message
+
+
+def test_a_crl_of_another_ca_does_not_apply(ca: DevCA, tmp_path: Path) -> None:
+    issued = ca.issue_user(HSA_ID, "Anna Andersson")
+    other = DevCA.open(tmp_path / "other", subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other CA")]))
+    crls = [_crl(other, [issued.cert.serial_number])]  # the same serial means nothing under another issuer
+    assert verify_certificate(pem(issued), trust=[ca.cert], now=NOW, crls=crls).hsa_id == HSA_ID
+
+
+def test_the_crl_file_is_read_as_pem_or_der_and_a_configured_missing_one_refuses(tmp_path: Path) -> None:
+    ca = DevCA.open(tmp_path / "certs")
+    dev = _settings(tmp_path)
+    assert revocation_lists(dev) == ()  # the dev CA has revoked nothing: no file, nothing to check
+    issued = ca.issue_user(HSA_ID, "Anna Andersson")
+    ca.revoke([issued.cert.serial_number])
+    [from_pem] = revocation_lists(dev)
+    assert from_pem.get_revoked_certificate_by_serial_number(issued.cert.serial_number) is not None
+    der = tmp_path / "siths.crl"
+    der.write_bytes(from_pem.public_bytes(serialization.Encoding.DER))
+    assert len(revocation_lists(_settings(tmp_path, siths_crl_file=der))[0]) == 1
+    for broken in (tmp_path / "missing.crl", tmp_path / "garbage.crl"):
+        if broken.name == "garbage.crl":
+            broken.write_text("-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n")
+        with pytest.raises(CertificateRejected) as caught:
+            revocation_lists(_settings(tmp_path, siths_crl_file=broken))
+        assert (caught.value.code, caught.value.status) == ("crl_unreadable", 503)
+    production = Settings(var_dir=tmp_path, env="production", secret_key="x" * 40)
+    assert crl_file(production) is None
+
+
+def test_the_dev_ca_keeps_earlier_revocations_when_it_revokes_more(tmp_path: Path) -> None:
+    ca = DevCA.open(tmp_path / "certs")
+    first, second = (ca.issue_user(HSA_ID, "Anna Andersson") for _ in range(2))
+    ca.revoke([first.cert.serial_number], at=NOW - dt.timedelta(days=1))
+    ca.revoke([second.cert.serial_number, first.cert.serial_number])
+    revoked = ca.revoked()
+    assert set(revoked) == {first.cert.serial_number, second.cert.serial_number}
+    assert revoked[first.cert.serial_number] < revoked[second.cert.serial_number]  # the first time is kept

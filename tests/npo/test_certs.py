@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from api.siths import verify_certificate
+from api.siths import CertificateRejected, revocation_lists, verify_certificate
 from catalog.identifiers import InvalidIdentifier
 from npo.certs import (
     CA_CERT_NAME,
@@ -172,3 +172,37 @@ def test_npo_certs_refuses_the_dev_ca_in_production(tmp_path: Path) -> None:
                  NPO_SECRET_KEY="x" * 40)
     assert result.returncode == 2 and "inte i produktion" in result.stderr
     assert not (tmp_path / "certs").exists()
+
+
+def test_npo_certs_revoke_puts_a_card_on_the_crl_the_login_checks(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    assert npo("issue", "--hsa-id", HSA_ID, "--name", "Anna Andersson", var=var).returncode == 0
+    assert npo("issue", "--hsa-id", "SE2321000255-ABC2", "--name", "Bo Berg", var=var).returncode == 0
+    revoked = npo("revoke", "--hsa-id", HSA_ID.lower(), var=var)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "spärrat" in revoked.stdout and "(1 spärrade)" in revoked.stdout
+    settings = Settings(var_dir=var, env="test")
+    ca, crls = DevCA.open(var / "certs"), revocation_lists(settings)
+    users = var / "certs" / "users"
+    with pytest.raises(CertificateRejected, match="spärrat sedan"):
+        verify_certificate((users / f"{HSA_ID}.crt").read_text(), trust=[ca.cert], now=NOW, crls=crls)
+    assert verify_certificate((users / "SE2321000255-ABC2.crt").read_text(), trust=[ca.cert], now=NOW,
+                              crls=crls).hsa_id == "SE2321000255-ABC2"
+    again = npo("revoke", "--cert", str(users / f"{HSA_ID}.crt"), var=var)  # idempotent
+    assert again.returncode == 0 and "(1 spärrade)" in again.stdout
+
+
+def test_npo_certs_revoke_refuses_what_it_cannot_revoke(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    nothing = npo("revoke", var=var)
+    assert nothing.returncode == 3 and "--cert" in nothing.stderr
+    unknown = npo("revoke", "--hsa-id", HSA_ID, var=var)
+    assert unknown.returncode == 3 and "Inga utfärdade certifikat" in unknown.stderr
+    foreign = DevCA.open(tmp_path / "foreign").issue_user(HSA_ID, "Anna Andersson")
+    (tmp_path / "foreign.crt").write_bytes(foreign.cert_pem())
+    refused = npo("revoke", "--cert", str(tmp_path / "foreign.crt"), var=var)
+    assert refused.returncode == 3 and "inte utfärdat av utvecklings-CA:n" in refused.stderr
+    (tmp_path / "junk.crt").write_text("junk")
+    junk = npo("revoke", "--cert", str(tmp_path / "junk.crt"), var=var)
+    assert junk.returncode == 3 and "Kunde inte läsa" in junk.stderr and "Traceback" not in junk.stderr
+    assert not (var / "certs" / "ca.crl").exists()
