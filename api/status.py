@@ -88,6 +88,9 @@ def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
     from api.siths import CertificateRejected, crl_file, revocation_lists, trust_anchors, trust_file
 
     def probe() -> str:
+        path = trust_file(settings)
+        if path is not None and not settings.siths_ca_file and not path.exists():
+            return "utvecklings-CA:n finns inte än; den skapas när SITHS-lyssnaren startar (npo certs serve)"
         try:
             anchors = trust_anchors(settings)
             crls = revocation_lists(settings)

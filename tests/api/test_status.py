@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -28,6 +29,18 @@ def test_status_page_shows_every_part_healthy(app_settings: Settings, org: Org, 
     assert health["parts"]["directory"]["healthy"] and "vårdgivare" in health["parts"]["directory"]["detail"]
     assert health["parts"]["siths"]["detail"] == "1 betrodd(a) CA; ingen spärrlista (inget spärrat)"
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"  # nobody signed in
+
+
+def test_siths_without_a_dev_ca_yet_says_so_and_a_configured_missing_ca_is_not_healthy(app_settings: Settings,
+                                                                                      tmp_path: Path) -> None:
+    runtime.configure(app_settings)
+    with TestClient(create_app()) as client:
+        siths = client.get("/api/health").json()["parts"]["siths"]
+        assert siths["healthy"] and "utvecklings-CA:n finns inte än" in siths["detail"]
+    runtime.configure(app_settings.model_copy(update={"siths_ca_file": tmp_path / "saknas.pem"}))
+    with TestClient(create_app()) as client:
+        siths = client.get("/api/health").json()["parts"]["siths"]
+        assert not siths["healthy"] and "inte konfigurerad" in siths["detail"]
 
 
 def test_siths_shows_the_revocation_list_and_a_late_one_is_not_healthy(app_settings: Settings) -> None:
