@@ -22,6 +22,7 @@ from catalog import DirectoryError, DirectoryUnavailable
 from catalog.clock import local_date, now
 from flows import steps
 from npo import runtime
+from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview import logreview_summary as summaries
 from overview.logreview import WHY_LABELS, ReviewConfig, Why
@@ -35,6 +36,10 @@ MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "august
 
 class FollowupIncomplete(RuntimeError):
     """Some units could not be handled; the others were, and the next run retries these."""
+
+
+class AccessLogBroken(RuntimeError):
+    """The access log's hash chain does not hold; the archive and the service desk were told by mail."""
 
 
 def review_config(**rules: object) -> ReviewConfig:
@@ -141,6 +146,27 @@ def monthly_summaries(config: ReviewConfig) -> int:
     return made
 
 
+@task(name="publish-log-anchor", retries=2, retry_delay_seconds=[30, 300])
+def publish_anchor() -> dict[str, object]:
+    """Verify the access log's chain and mail today's anchor (RAD:HASH) to the log archive, outside the database;
+    `npo audit verify --anchor` later proves that no row up to it was rewritten. A broken chain is mailed instead, to
+    the archive and the service desk, and fails the run. Once a day (dedupe key); nothing without an address."""
+    settings = runtime.settings()
+    if not settings.audit_anchor_mail:
+        return {"published": None}
+    with runtime.session_scope() as session:
+        result = accesslog.verify(session)
+        anchor = accesslog.head(session)
+        if anchor is None:
+            return {"published": None}
+        today = local_date(now()).isoformat()
+        to = [settings.audit_anchor_mail] + ([] if result.ok else [settings.service_desk_mail])
+        outbox.enqueue(session, template="audit_anchor", to=to, dedupe_key=f"audit-anchor:{today}", now=now(),
+                       context={"day": today, "anchor": str(anchor), "ok": result.ok, "rows": result.rows,
+                                "first_broken": result.first_broken, "problem": result.problem})
+    return {"published": str(anchor) if result.ok else None, "ok": result.ok, "problem": result.problem}
+
+
 @task(name="deliver-log-followup-mail", retries=2, retry_delay_seconds=[10, 60])
 def deliver_mail() -> dict[str, int]:
     """Send the mail this run wrote (what fails stays in the outbox for the sweep)."""
@@ -151,7 +177,8 @@ def deliver_mail() -> dict[str, int]:
 def log_followup(sample_share: float = 0.05, sample_min: int = 5, sample_max: int = 50,
                  include_out_of_hours: bool = True, deadline_business_days: int = 5,
                  lookback_days: int = 7) -> dict[str, object]:
-    """One daily follow-up: open rounds for ended days, remind overdue reviewers, monthly summaries, deliver mail."""
+    """One daily follow-up: open rounds for ended days, remind overdue reviewers, monthly summaries, the access
+    log's anchor, deliver mail."""
     logger = get_run_logger()
     config = review_config(sample_share=sample_share, sample_min=sample_min, sample_max=sample_max,
                            include_out_of_hours=include_out_of_hours, deadline_business_days=deadline_business_days,
@@ -160,10 +187,13 @@ def log_followup(sample_share: float = 0.05, sample_min: int = 5, sample_max: in
     opened = open_rounds(pending, config)
     reminded = remind_overdue(config)
     summarised = monthly_summaries(config)
+    anchored = publish_anchor()
     mail = deliver_mail()
     result = {"pending": len(pending), "opened": len(opened["opened"]), "reminded": reminded,  # type: ignore[arg-type]
-              "summaries": summarised, "mail": mail}
+              "summaries": summarised, "anchor": anchored["published"], "mail": mail}
     logger.info("log-followup: %s", result)
+    if anchored.get("ok") is False:
+        raise AccessLogBroken(f"Åtkomstloggens kedja är bruten: {anchored['problem']} Kör `npo audit verify`.")
     if opened["problems"]:
         raise FollowupIncomplete("Logguppföljningen blev inte klar för: " + "; ".join(opened["problems"][:20]))  # type: ignore[index]
     return result

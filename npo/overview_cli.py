@@ -26,21 +26,48 @@ def _fail(message: str, code: int) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the access log's hash chain; exit 2 naming the first broken row."""
+def audit_verify(
+    anchor: Annotated[list[str] | None, typer.Option(
+        "--anchor", help="RAD:HASH som `npo audit head` skrev ut tidigare och som förvarats utanför databasen "
+                         "(kan upprepas)")] = None,
+) -> None:
+    """Walk the access log's hash chain; exit 2 naming the first broken row (also a row that no longer matches a
+    published anchor)."""
     from npo import runtime
     from overview import accesslog
 
     try:
+        anchors = [accesslog.Anchor.parse(text) for text in anchor or []]
+    except ValueError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    try:
         with runtime.session_scope() as session:
-            result = accesslog.verify(session)
+            result = accesslog.verify(session, anchors=anchors)
     except SQLAlchemyError as exc:
         _fail(f"Åtkomstloggen kunde inte läsas ({runtime.settings().sql_url}): {exc.__class__.__name__}: "
               f"{str(exc).splitlines()[0]}", EXIT_DATABASE)
     if not result.ok:
         _fail(f"Åtkomstloggen är bruten vid rad {result.first_broken}: {result.problem} "
               f"({result.rows} rader före den är hela.)", EXIT_BROKEN)
-    typer.echo(f"Åtkomstloggen är hel: {result.rows} rader kontrollerade.")
+    typer.echo(f"Åtkomstloggen är hel: {result.rows} rader kontrollerade"
+               + (f", {len(anchors)} publicerade ankare stämmer." if anchors else "."))
+
+
+@audit_app.command("head")
+def audit_head() -> None:
+    """Print the newest row as an anchor (RAD:HASH) to keep outside the database; `verify --anchor` checks it."""
+    from npo import runtime
+    from overview import accesslog
+
+    try:
+        with runtime.session_scope() as session:
+            found = accesslog.head(session)
+    except SQLAlchemyError as exc:
+        _fail(f"Åtkomstloggen kunde inte läsas: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+              EXIT_DATABASE)
+    if found is None:
+        _fail("Åtkomstloggen är tom; det finns inget att förankra än.", EXIT_BAD_INPUT)
+    typer.echo(str(found))
 
 
 def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens person- eller samordningsnummer")]

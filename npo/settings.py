@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     smtp_port: int = 8025
     mail_from: str = "npo-behorighet@skane.example"
     service_desk_mail: str = "servicedesk@skane.example"
+    audit_anchor_mail: str | None = Field(default=None, description="where log-followup mails the access log's "
+                                                                     "daily anchor (kept outside the database)")
     public_base_url: str = "http://127.0.0.1:8000"
     npo_url: str = "https://npo.sjunet.org"
 

@@ -70,6 +70,7 @@ class Stack:
                "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
         if self.settings.env is not Environment.PRODUCTION:
             env.setdefault("NPO_DEV_LOGIN", "true")  # the demo's people can sign in without a card
+            env.setdefault("NPO_AUDIT_ANCHOR_MAIL", "loggarkiv@skane.example")  # the demo's log archive (sink)
         env.setdefault("NPO_HR_SOURCE", str(self.settings.hr_source or self.settings.var_dir / "hr" / "hr-export.csv"))
         if self.with_prefect:
             env["PREFECT_API_URL"] = f"{self.prefect_url}/api"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -136,11 +137,46 @@ class VerifyResult:
     problem: str = ""
 
 
-def verify(session: Session, *, batch: int = 2000) -> VerifyResult:
-    """Walk the chain from the first row to the head and report the first broken row (Swedish message)."""
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A row's place and hash, published outside the database (``SEQ:HASH``). The chain alone cannot show that
+    someone with write access rewrote rows *and* the head consistently; an anchor kept elsewhere can: every later
+    row's hash depends on it."""
+
+    seq: int
+    row_hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.row_hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> Anchor:
+        """``SEQ:HASH`` as ``npo audit head`` prints it; ValueError with a Swedish message otherwise."""
+        seq, _, digest = text.strip().partition(":")
+        if not (seq.isdigit() and int(seq) > 0 and re.fullmatch(r"[0-9a-f]{64}", digest)):
+            raise ValueError(f"Ankaret {text[:100]!r} ska se ut som RAD:HASH (radnummer, kolon, 64 hexsiffror), som "
+                             "`npo audit head` skriver det.")
+        return cls(int(seq), digest)
+
+
+def head(session: Session) -> Anchor | None:
+    """The chain's newest row as an anchor to publish (None while the log is empty)."""
+    found = session.execute(select(AccessLogHead.__table__)).one_or_none()
+    return Anchor(found.last_seq, found.last_hash) if found is not None and found.last_seq else None
+
+
+def verify(session: Session, *, batch: int = 2000, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+    """Walk the chain from the first row to the head and report the first broken row (Swedish message); each
+    published ``anchor`` must still be in the chain with the same hash."""
     head = session.execute(select(AccessLogHead.__table__)).one_or_none()
     if head is None:
         return VerifyResult(False, 0, None, "Loggens kedjehuvud (access_log_head) saknas.")
+    beyond = [a for a in anchors if a.seq > head.last_seq]
+    if beyond:
+        return VerifyResult(False, 0, head.last_seq + 1,
+                            f"Loggen slutar vid rad {head.last_seq}, men ankaret {beyond[0]} har publicerats: "
+                            "rader har tagits bort och kedjan byggts om.")
+    published = {a.seq: a.row_hash for a in anchors}
     table = AccessLog.__table__
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     while expected_seq <= head.last_seq:
@@ -157,6 +193,10 @@ def verify(session: Session, *, batch: int = 2000) -> VerifyResult:
                                     f"Rad {row.seq} pekar inte på föregående rads hash: kedjan är bruten.")
             if compute_hash(row) != row.row_hash:
                 return VerifyResult(False, checked, row.seq, f"Rad {row.seq} har ändrats efter att den skrevs.")
+            if published.get(row.seq, row.row_hash) != row.row_hash:
+                return VerifyResult(False, checked, row.seq,
+                                    f"Rad {row.seq} stämmer inte med det publicerade ankaret: loggen har skrivits om "
+                                    f"(vid rad {row.seq} eller före) och kedjan räknats om.")
             prev_hash, expected_seq, checked = row.row_hash, expected_seq + 1, checked + 1
     if expected_seq <= head.last_seq:
         return VerifyResult(False, checked, expected_seq,

@@ -187,3 +187,40 @@ def test_the_monthly_summary_is_mailed_on_the_first_business_day_of_the_next_mon
     [mail] = [m for _to, m in smtp_sink.messages if "sammanställning" in str(m["Subject"])]
     assert "december 2026" in str(mail["Subject"])
     assert re.search(r"Uttagna för granskning:\s+2\n", mail.get_body(("plain",)).get_content())
+
+
+def test_the_daily_run_mails_the_access_logs_anchor_once_and_it_proves_the_log(
+        prefect_server: None, clinic: Clinic, smtp_sink: MailSink) -> None:
+    runtime.configure(runtime.settings().model_copy(update={"audit_anchor_mail": "loggarkiv@skane.example"}))
+    access(clinic, "2026-11-24 10:00")
+    last = access(clinic, "2026-11-24 11:00")
+    result = run("2026-11-25 01:30")
+    with runtime.session_scope() as session:
+        head = accesslog.head(session)
+    assert head is not None and head.seq == last and result["anchor"] == str(head)
+    [archived] = [m for to, m in smtp_sink.messages if to == ["loggarkiv@skane.example"]]
+    assert str(archived["Subject"]) == f"Åtkomstloggens ankare 2026-11-25: rad {last}"
+    assert f"npo audit verify --anchor {head}" in archived.get_body(("plain",)).get_content()
+    assert run("2026-11-25 06:00")["mail"] == {"sent": 0, "failed": 0}  # once a day
+    access(clinic, "2026-11-25 09:00")
+    with runtime.session_scope() as session:  # the published anchor holds for the grown log
+        assert accesslog.verify(session, anchors=[accesslog.Anchor.parse(str(result["anchor"]))]).ok
+
+
+def test_a_broken_chain_is_not_anchored_but_raised_by_mail_and_fails_the_run(
+        prefect_server: None, clinic: Clinic, smtp_sink: MailSink) -> None:
+    from tests.overview.test_accesslog import tamper
+
+    runtime.configure(runtime.settings().model_copy(update={"audit_anchor_mail": "loggarkiv@skane.example"}))
+    first = access(clinic, "2026-11-24 10:00")
+    access(clinic, "2026-11-24 11:00")
+    with runtime.session_scope() as session:  # app_settings runs on SQLite
+        tamper(session, "sqlite", f"UPDATE access_log SET user_hsa_id = 'SE2321000255-XXX1' WHERE seq = {first}")
+    with freeze_time(at("2026-11-25 01:30")):
+        state = log_followup(**RULES, return_state=True)  # type: ignore[arg-type]
+    assert state.is_failed() and "kedja är bruten" in str(state.message)
+    [(to, alarm)] = [(to, m) for to, m in smtp_sink.messages if str(m["Subject"]).startswith("LARM")]
+    assert set(to) == {"loggarkiv@skane.example", runtime.settings().service_desk_mail}
+    assert str(alarm["Subject"]) == f"LARM: åtkomstloggens kedja är bruten vid rad {first}"
+    assert "säkerhetsincident" in alarm.get_body(("plain",)).get_content()
+    assert len(rounds_of(clinic.unit)) == 1  # the day's review round was still opened

@@ -127,6 +127,52 @@ def test_deleted_rows_at_the_end_are_found_through_the_head(session: Session, db
     assert (result.ok, result.first_broken) == (False, 4) and "4–5 saknas" in result.problem
 
 
+def _rewrite_and_rechain(session: Session, db_backend: str, rows: list[AccessLog], seq: int, detail: str) -> None:
+    """What someone with the owner's rights could do: change a row, then recompute every later hash and the head."""
+    prev = rows[seq - 2].row_hash if seq > 1 else accesslog.GENESIS_HASH
+    statements = []
+    for row in rows[seq - 1:]:
+        changed = row.model_copy(update={"prev_hash": prev, **({"detail": detail} if row.seq == seq else {})})
+        changed.row_hash = accesslog.compute_hash(changed)
+        statements.append(f"UPDATE access_log SET detail = '{changed.detail}', prev_hash = '{prev}', "
+                          f"row_hash = '{changed.row_hash}' WHERE seq = {row.seq}")
+        prev = changed.row_hash
+    for statement in statements:
+        tamper(session, db_backend, statement)
+    session.execute(text(f"UPDATE access_log_head SET last_hash = '{prev}'"))
+    session.commit()
+
+
+def test_a_consistent_rewrite_passes_the_chain_but_not_a_published_anchor(session: Session, db_backend: str) -> None:
+    rows = write(session, 5)
+    anchor = accesslog.head(session)
+    assert anchor == accesslog.Anchor(5, rows[-1].row_hash) and accesslog.Anchor.parse(str(anchor)) == anchor
+    early = accesslog.Anchor(3, rows[2].row_hash)
+    assert accesslog.verify(session, anchors=[early, anchor]).ok
+    _rewrite_and_rechain(session, db_backend, rows, 2, "förfalskad")
+    assert accesslog.verify(session).ok  # the chain alone cannot tell: that is what the anchor is for
+    result = accesslog.verify(session, anchors=[early, anchor])
+    assert (result.ok, result.first_broken, result.rows) == (False, 3, 2)
+    assert "publicerade ankaret" in result.problem
+
+
+def test_a_truncated_and_rebuilt_log_is_shorter_than_its_anchor(session: Session, db_backend: str) -> None:
+    rows = write(session, 5)
+    anchor = accesslog.head(session)
+    tamper(session, db_backend, "DELETE FROM access_log WHERE seq >= 4")
+    session.execute(text(f"UPDATE access_log_head SET last_seq = 3, last_hash = '{rows[2].row_hash}'"))
+    session.commit()
+    assert accesslog.verify(session).ok
+    result = accesslog.verify(session, anchors=[anchor])  # type: ignore[list-item]
+    assert (result.ok, result.first_broken) == (False, 4) and "har tagits bort" in result.problem
+
+
+@pytest.mark.parametrize("text_", ["", "5", "0:" + "a" * 64, "5:" + "g" * 64, "5:" + "a" * 63, "x:y"])
+def test_a_malformed_anchor_is_refused_with_its_form(text_: str) -> None:
+    with pytest.raises(ValueError, match="RAD:HASH"):
+        accesslog.Anchor.parse(text_)
+
+
 def test_verify_walks_long_chains_in_batches(session: Session) -> None:
     write(session, 25)
     assert accesslog.verify(session, batch=4) == accesslog.VerifyResult(True, 25)

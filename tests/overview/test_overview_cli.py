@@ -42,6 +42,24 @@ def test_audit_verify_passes_a_whole_chain_and_names_the_first_broken_row(sessio
     assert "Traceback" not in broken.stderr
 
 
+def test_audit_head_prints_an_anchor_that_verify_checks(session: Session, db_url: str, db_backend: str,
+                                                         tmp_path: Path) -> None:
+    env = _env(db_url, tmp_path)
+    empty = npo("audit", "head", env=env)
+    assert empty.returncode == 3 and "tom" in empty.stderr
+    write(session, 3)
+    printed = npo("audit", "head", env=env)
+    assert printed.returncode == 0, printed.stderr
+    anchor = printed.stdout.strip()
+    assert anchor.startswith("3:") and len(anchor) == 2 + 64
+    held = npo("audit", "verify", "--anchor", anchor, env=env)
+    assert held.returncode == 0 and "1 publicerade ankare stämmer" in held.stdout
+    forged = npo("audit", "verify", "--anchor", "3:" + "0" * 64, env=env)
+    assert forged.returncode == 2 and "bruten vid rad 3" in forged.stderr and "ankaret" in forged.stderr
+    bad = npo("audit", "verify", "--anchor", "tre", env=env)
+    assert bad.returncode == 3 and "RAD:HASH" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_audit_verify_reports_an_unreadable_database(tmp_path: Path) -> None:
     result = npo("audit", "verify", env=_env(f"sqlite:///{tmp_path / 'tom.db'}", tmp_path))
     assert result.returncode == 1 and "kunde inte läsas" in result.stderr and "Traceback" not in result.stderr
