@@ -243,13 +243,16 @@ def _not_configured() -> CertificateRejected:
 
 
 # ---------------------------------------------------------------------- trust
+def _configured_or_dev(configured: Path | None, settings: Settings, dev_name: str) -> Path | None:
+    """A configured file, else (never in production) the dev CA's file of that name under settings.certs_dir."""
+    if configured:
+        return configured
+    return None if settings.env is Environment.PRODUCTION else settings.certs_dir / dev_name
+
+
 def trust_file(settings: Settings) -> Path | None:
     """The PEM bundle of trusted SITHS CAs: NPO_SITHS_CA_FILE, else (not in production) the dev CA."""
-    if settings.siths_ca_file:
-        return settings.siths_ca_file
-    if settings.env is Environment.PRODUCTION:
-        return None
-    return settings.certs_dir / DEV_CA_FILENAME
+    return _configured_or_dev(settings.siths_ca_file, settings, DEV_CA_FILENAME)
 
 
 def trust_anchors(settings: Settings) -> list[x509.Certificate]:
@@ -265,12 +268,8 @@ def trust_anchors(settings: Settings) -> list[x509.Certificate]:
 
 
 def crl_file(settings: Settings) -> Path | None:
-    """The revocation list(s): NPO_SITHS_CRL_FILE, else (not in production) the dev CA's when it has revoked any."""
-    if settings.siths_crl_file:
-        return settings.siths_crl_file
-    if settings.env is Environment.PRODUCTION:
-        return None
-    return settings.certs_dir / DEV_CRL_FILENAME
+    """The revocation list(s): NPO_SITHS_CRL_FILE, else (not in production) the dev CA's (once it revoked any)."""
+    return _configured_or_dev(settings.siths_crl_file, settings, DEV_CRL_FILENAME)
 
 
 def revocation_lists(settings: Settings) -> tuple[x509.CertificateRevocationList, ...]:

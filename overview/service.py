@@ -281,15 +281,7 @@ def end_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa
     may; with ``personnummer``, only a consent of that patient. Idempotent: an ended or voided one stays as it is."""
     consent, commission, now = _consent_to_change(session, directory, user_hsa_id, commission_hsa_id, consent_id,
                                                   personnummer, now)
-    if consent.ended_at is not None or consent.voided_at is not None:
-        return consent
-    consent.ended_at, consent.ended_by = now, user_hsa_id
-    session.add(consent)
-    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now,
-                                    personnummer=consent.personnummer, action=Action.WRITE,
-                                    resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
-                                    detail="samtycket avslutat"))
-    return consent
+    return _close_consent(session, consent, commission, user_hsa_id, now, voided=False)
 
 
 def void_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
@@ -303,14 +295,24 @@ def void_consent(*, session: Session, directory: Directory | Gatekeeper, user_hs
     if consent.registered_by.upper() != user_hsa_id.upper():
         raise NotAllowed("Bara den som registrerade samtycket kan makulera det. Om patienten har återkallat "
                          "samtycket: välj Avsluta i stället.")
+    return _close_consent(session, consent, commission, user_hsa_id, now, voided=True)
+
+
+def _close_consent(session: Session, consent: Consent, commission: CommissionFacts, user_hsa_id: str,
+                   now: dt.datetime, *, voided: bool) -> Consent:
+    """End or void the consent and log it; one that is already ended or voided stays as it is (no log row)."""
     if consent.ended_at is not None or consent.voided_at is not None:
         return consent
-    consent.voided_at, consent.voided_by = now, user_hsa_id
+    if voided:
+        consent.voided_at, consent.voided_by = now, user_hsa_id
+    else:
+        consent.ended_at, consent.ended_by = now, user_hsa_id
     session.add(consent)
     accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now,
                                     personnummer=consent.personnummer, action=Action.WRITE,
                                     resource=Resource.CONSENT, basis=[f"consent:{consent.id}"],
-                                    detail="samtycket makulerat (registrerat av misstag)"))
+                                    detail="samtycket makulerat (registrerat av misstag)" if voided
+                                    else "samtycket avslutat"))
     return consent
 
 
