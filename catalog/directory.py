@@ -105,11 +105,11 @@ class Directory:
         return [E.to_person(dn, attrs) for dn, attrs in found]
 
     def people_of_unit(self, unit_hsa_id: str, *, include_disabled: bool = False) -> list[Person]:
-        """The persons employed at a unit, sorted by name."""
+        """The persons employed at a unit, sorted by name (without disabled and archived ones unless asked)."""
         unit = self.require_unit(unit_hsa_id)
         found = self.ldap.search(unit.dn, "(objectClass=hsaPerson)", scope="one", attributes=E.PERSON_ATTRS)
         people = [E.to_person(dn, attrs) for dn, attrs in found]
-        return sorted((p for p in people if include_disabled or p.active), key=lambda p: (p.surname, p.given_name))
+        return sorted((p for p in people if include_disabled or p.usable), key=lambda p: (p.surname, p.given_name))
 
     def provider(self, hsa_id: str) -> CareProvider | None:
         """The vårdgivare with this HSA-ID, or None (cached briefly)."""
@@ -278,7 +278,7 @@ class Directory:
             return existing
         unit = self.require_unit(person.unit_hsa_id or "")
         dn = E.child_dn(unit.dn, person.hsa_id)
-        self.ldap.add(dn, E.PERSON_CLASSES, E.person_attributes(person))
+        self.ldap.add(dn, E.person_classes(person), E.person_attributes(person))
         return replace(person, dn=dn)
 
     def update_person(self, current: Person, wanted: Person) -> bool:
@@ -294,6 +294,20 @@ class Directory:
         if changes:
             self.ldap.modify(dn, changes)
         return bool(changes) or dn != current.dn
+
+    def mark_person(self, hsa_id: str, *, archived: bool | None = None, feigned: bool | None = None) -> Person:
+        """Set or clear HSA's archived / feigned marker on a person (idempotent); the stored person."""
+        person = self.find_person(hsa_id)
+        if person is None:
+            raise EntryNotFound(f"Personen {hsa_id} finns inte i Skånekatalogen.")
+        changes = []
+        for wanted, have, name in ((archived, person.archived, E.ARCHIVED_CLASS),
+                                   (feigned, person.feigned, E.FEIGNED_CLASS)):
+            if wanted is not None and wanted != have:
+                changes.append((MODIFY_ADD if wanted else MODIFY_DELETE, [name]))
+        if changes:
+            self.ldap.modify(person.dn, {"objectClass": changes})
+        return self.find_person(hsa_id) or person
 
     def disable_person(self, hsa_id: str, *, reason: str, at: dt.datetime | None = None) -> bool:
         """Disable a person (never delete) and end their memberships; True when the person was active."""

@@ -41,8 +41,9 @@ COMMISSION_CLASSES = ["top", "hsaCommission"]
 MEMBERSHIP_CLASSES = ["top", "npoCommissionMembership"]
 ROLE_CLASSES = ["top", "npoRole"]
 
-PERSON_ATTRS = ["hsaIdentity", "givenName", "sn", "personalIdentityNumber", "title", "hsaTitle", "paTitleCode",
-                "mail", "npoPersonStatus", "npoEmploymentStart", "npoEmploymentEnd"]
+PERSON_ATTRS = ["objectClass", "hsaIdentity", "givenName", "sn", "personalIdentityNumber", "title", "hsaTitle",
+                "paTitleCode", "mail", "npoPersonStatus", "npoEmploymentStart", "npoEmploymentEnd"]
+ARCHIVED_CLASS, FEIGNED_CLASS = "hsaArchivedObject", "hsaFeignedDataObject"  # HSA's auxiliary markers
 PROVIDER_ATTRS = ["hsaIdentity", "o", "orgNo", "npoManagement", "npoCareAgreement", "npoConsumer", "npoProducer",
                   "mail"]
 UNIT_ATTRS = ["hsaIdentity", "ou", "hsaResponsibleHealthCareProvider", "hsaHealthCareUnitManager", "npoUnitKind",
@@ -132,6 +133,7 @@ def _bool(attrs: Mapping[str, Any], name: str) -> bool:
 
 def to_person(dn: str, attrs: Mapping[str, Any]) -> Person:
     """A Person from a person entry."""
+    classes = {c.lower() for c in _all(attrs, "objectClass")}
     return Person(
         hsa_id=_first(attrs, "hsaIdentity") or rdn_value(dn),
         dn=dn,
@@ -146,7 +148,14 @@ def to_person(dn: str, attrs: Mapping[str, Any]) -> Person:
         unit_hsa_id=rdn_value(parent_dn(dn)),
         employment_start=parse_ldap_time(_first(attrs, "npoEmploymentStart")),
         employment_end=parse_ldap_time(_first(attrs, "npoEmploymentEnd")),
+        archived=ARCHIVED_CLASS.lower() in classes,
+        feigned=FEIGNED_CLASS.lower() in classes,
     )
+
+
+def person_classes(person: Person) -> list[str]:
+    """The object classes of a person entry, with HSA's archived and feigned markers when set."""
+    return PERSON_CLASSES + [ARCHIVED_CLASS] * person.archived + [FEIGNED_CLASS] * person.feigned
 
 
 def to_provider(dn: str, attrs: Mapping[str, Any]) -> CareProvider:

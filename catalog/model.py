@@ -69,6 +69,8 @@ class Person:
     unit_hsa_id: str | None = None
     employment_start: dt.datetime | None = None
     employment_end: dt.datetime | None = None
+    archived: bool = False  # hsaArchivedObject: kept for history, never usable
+    feigned: bool = False  # hsaFeignedDataObject: a test person, not usable in production
 
     @property
     def name(self) -> str:
@@ -79,6 +81,12 @@ class Person:
     def active(self) -> bool:
         """True unless the person is disabled."""
         return self.status is PersonStatus.ACTIVE
+
+    @property
+    def usable(self) -> bool:
+        """Active and not archived: may sign in, order, approve and be given access (HSA: an archived object must
+        not be used). Feigned (test) persons are usable here; the PDL gate refuses them in production."""
+        return self.active and not self.archived
 
 
 @dataclass(frozen=True, slots=True)

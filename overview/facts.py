@@ -121,13 +121,13 @@ def load_commissions(directory: Directory, hsa_id: str, *, cache: GrantCache | N
 
 
 def load_user(directory: Directory, hsa_id: str | None, *, certificate_error: str | None = None) -> UserFacts:
-    """Who is asking: found in the directory, and active."""
+    """Who is asking: found in the directory, active, and not archived or feigned (HSA's markers)."""
     if not hsa_id or certificate_error is not None:
         return UserFacts(hsa_id=hsa_id, certificate_error=certificate_error)
     person = directory.find_person(hsa_id)
     if person is None:
         return UserFacts(hsa_id=hsa_id, in_directory=False, active=False)
-    return UserFacts(hsa_id=person.hsa_id, active=person.active)
+    return UserFacts(hsa_id=person.hsa_id, active=person.active, archived=person.archived, feigned=person.feigned)
 
 
 # ---------------------------------------------------------------------- SQL

@@ -68,14 +68,14 @@ def reviewers(session: Session, directory: Directory, unit_hsa_id: str, now: dt.
     manager_id = unit.manager_hsa_id if unit else None
     found: list[Reviewer] = []
     manager = directory.find_person(manager_id) if manager_id else None
-    if manager is not None and manager.active:
+    if manager is not None and manager.usable:
         found.append(Reviewer(manager.hsa_id, manager.name, manager.mail, ReviewerRole.MANAGER))
     for delegation in _active(session, now, unit_hsa_id=unit_hsa_id):
         if not _same(delegation.manager_hsa_id, manager_id) or any(_same(r.hsa_id, delegation.delegate_hsa_id)
                                                                   for r in found):
             continue
         person = directory.find_person(delegation.delegate_hsa_id)
-        if person is not None and person.active:
+        if person is not None and person.usable:
             found.append(Reviewer(person.hsa_id, person.name, person.mail, ReviewerRole.DELEGATE,
                                   delegation.manager_hsa_id, delegation.id))
     return found
@@ -116,7 +116,7 @@ def grant(*, session: Session, directory: Directory, manager_hsa_id: str, unit_h
     delegate = None
     try:
         delegate = directory.find_person(inputs.hsa_id(delegate_hsa_id.strip(), "delegate_hsa_id"))
-        if delegate is None or not delegate.active:
+        if delegate is None or not delegate.usable:
             errors["delegate_hsa_id"] = f"{delegate_hsa_id.strip()} finns inte som aktiv person i Skånekatalogen."
         elif _same(delegate.hsa_id, manager_hsa_id):
             errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."

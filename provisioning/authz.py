@@ -89,7 +89,7 @@ APPROVER_ROLES = frozenset({RoleName.SKANEFORVALTNINGEN, RoleName.CONTRACT_MANAG
 def load_actor(directory: Directory, session: Session, hsa_id: str, *, now: dt.datetime) -> Actor | None:
     """Build the actor for a signed-in HSA-ID from the directory and the delegations; None if unknown/disabled."""
     person = directory.find_person(hsa_id)
-    if person is None or not person.active:
+    if person is None or not person.usable:
         return None
     delegations = session.exec(select(Delegation).where(
         Delegation.delegate_hsa_id == person.hsa_id, Delegation.valid_from <= now, Delegation.valid_to > now,

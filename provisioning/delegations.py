@@ -26,7 +26,7 @@ def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: 
     delegate = None
     try:
         delegate = directory.find_person(validate_hsa_id(delegate_hsa_id.strip()))
-        if delegate is None or not delegate.active:
+        if delegate is None or not delegate.usable:
             errors["delegate_hsa_id"] = f"{delegate_hsa_id} finns inte som aktiv person i Skånekatalogen."
         elif delegate.hsa_id.upper() == actor.hsa_id.upper():
             errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."

@@ -106,8 +106,9 @@ def submit_membership_order(*, session: Session, directory: Directory, config: P
             problems.append(f"{hsa_id} finns inte i Skånekatalogen.")
         elif (person.unit_hsa_id or "").upper() != placement.unit.hsa_id.upper():
             problems.append(f"{person.name} ({hsa_id}) tillhör inte {placement.unit.name}.")
-        elif not person.active:
-            problems.append(f"{person.name} ({hsa_id}) är inaktiverad i Skånekatalogen.")
+        elif not person.usable:
+            problems.append(f"{person.name} ({hsa_id}) är {'arkiverad' if person.active else 'inaktiverad'} i "
+                            "Skånekatalogen.")
         elif data.action is not LineAction.ADD and hsa_id.upper() not in members:
             problems.append(f"{person.name} ({hsa_id}) har ingen behörighet på enhetens uppdrag.")
         else:

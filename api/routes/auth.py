@@ -48,7 +48,7 @@ def dev_login(request: Request, hsa_id: Annotated[str, Form(max_length=64)], csr
         return error_response(request, 404, "Sidan finns inte.")
     check_csrf(request, csrf)
     person = runtime.directory().find_person(hsa_id.strip())
-    if person is None or not person.active:
+    if person is None or not person.usable:
         return error_response(request, 422, f"{hsa_id} finns inte som aktiv person i Skånekatalogen.",
                               field="hsa_id", errors={"hsa_id": "Okänd eller inaktiverad person."})
     sign_in(request, person.hsa_id)
@@ -62,7 +62,7 @@ def siths_login(request: Request, next: str | None = None) -> Response:  # noqa:
     if isinstance(result, CertificateRejected):
         return RedirectResponse("/siths/vem-ar-jag", status_code=303)
     person = runtime.directory().find_person(result.hsa_id)
-    if person is None or not person.active:
+    if person is None or not person.usable:
         return error_response(request, 403, f"Ditt HSA-id {result.hsa_id} finns inte som aktiv person i "
                                             "Skånekatalogen. Kontakta enhetens katalogadministratör.")
     sign_in(request, person.hsa_id)

@@ -556,6 +556,24 @@ def test_felsokning_explains_a_missing_commission_check_by_check(clinic: Clinic)
     assert "NetID" in page.text and "Skicka felanmälan" in page.text
 
 
+def test_hsas_archived_marker_refuses_and_a_feigned_test_person_works_outside_production(clinic: Clinic) -> None:
+    directory = clinic.site.directory
+    since = Validity(clock.now() - dt.timedelta(days=30))
+    for local, archived in (("ARK1", True), ("TOLVAN1", False)):
+        hsa_id = f"SE2321000255-{local}"
+        directory.create_person(Person(hsa_id, "", "Tolvan", "Tolvansson", unit_hsa_id=catalog_demo.VC_HORBY,
+                                       archived=archived, feigned=not archived))
+        directory.ensure_membership(derived_commission_id(catalog_demo.VC_HORBY), hsa_id, since)
+    clinic.use("SE2321000255-ARK1", "Tolvan Tolvansson")
+    page = clinic.client.get("/oversikt/felsokning")
+    assert 'data-check="user" data-code="user.archived"' in page.text and "är arkiverat i Skånekatalogen" in page.text
+    assert clinic.post("/oversikt/patient", personnummer=pnr("astrid")).status_code in (401, 403)
+    clinic.use("SE2321000255-TOLVAN1", "Tolvan Tolvansson").ready()  # env "test": a feigned person may be used
+    assert 'data-check="user" data-code="user.ok"' in clinic.client.get("/oversikt/felsokning").text
+    assert "Astrid Nilsson" in clinic.open("astrid").text
+    assert "SE2321000255-ARK1" not in {r.user_hsa_id for r in log_rows()}  # refused before any patient data
+
+
 def test_felsokning_without_a_certificate_explains_check_one(clinic: Clinic) -> None:
     page = clinic.client.get("/oversikt/felsokning")
     assert page.status_code == 401 and 'data-code="certificate.missing"' in page.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -33,6 +34,25 @@ def test_find_person_returns_a_typed_person(org: Org, directory: Directory) -> N
     assert found.status is PersonStatus.ACTIVE
     assert directory.find_person(org.hsa("NOBODY")) is None
     assert [p.hsa_id for p in directory.persons_by_personnummer("191212121212")] == [created.hsa_id]
+
+
+def test_hsas_archived_and_feigned_markers_are_set_read_and_cleared(org: Org, directory: Directory) -> None:
+    person = org.person()
+    assert (person.archived, person.feigned) == (False, False)
+    marked = directory.mark_person(person.hsa_id, archived=True, feigned=True)
+    assert (marked.archived, marked.feigned) == (True, True)
+    assert directory.mark_person(person.hsa_id, archived=True) == marked  # idempotent
+    [listed] = [p for p in directory.people_of_unit(org.unit_a.hsa_id, include_disabled=True)
+                if p.hsa_id == person.hsa_id]
+    assert (listed.archived, listed.feigned) == (True, True) and not listed.usable
+    assert person.hsa_id not in {p.hsa_id for p in directory.people_of_unit(org.unit_a.hsa_id)}  # not offered
+    cleared = directory.mark_person(person.hsa_id, archived=False)
+    assert (cleared.archived, cleared.feigned) == (False, True)
+    test_person = directory.create_person(replace(person, hsa_id=org.hsa("TOLVAN"), feigned=True))
+    found = directory.find_person(test_person.hsa_id)
+    assert found is not None and found.feigned and not found.archived  # created with the marker
+    with pytest.raises(EntryNotFound):
+        directory.mark_person(org.hsa("NOBODY"), archived=True)
 
 
 def test_units_a_person_manages(org: Org, directory: Directory) -> None:

@@ -64,6 +64,9 @@ def test_users_missing_from_or_disabled_in_the_directory(clinic: Clinic, directo
     assert F.load_user(directory, clinic.org.hsa("NOBODY")).in_directory is False
     directory.disable_person(clinic.colleague.hsa_id, reason="slutat")
     assert F.load_user(directory, clinic.colleague.hsa_id).active is False
+    directory.mark_person(clinic.user.hsa_id, archived=True, feigned=True)  # HSA's markers reach the gate
+    marked = F.load_user(directory, clinic.user.hsa_id)
+    assert (marked.archived, marked.feigned, marked.active) == (True, True, True)
     refused = F.load_user(directory, None, certificate_error="Certifikatet har gått ut.")
     assert refused.hsa_id is None and refused.certificate_error == "Certifikatet har gått ut."
 
