@@ -12,10 +12,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import check_csrf
 from api.routes import overview_admin, overview_consent, overview_emergency, overview_help
 from api.routes.overview_base import (
     access,
+    certified_form,
     format_pnr,
     gatekeeper,
     is_admin,
@@ -85,10 +85,9 @@ def overview_choose(request: Request, who: IdentityOrRefusal) -> Response:
 @router.post("/oversikt/uppdrag", name="overview_choose_submit")
 async def overview_choose_submit(request: Request, who: IdentityOrRefusal) -> Response:
     """Use the chosen commission from now on (the patient is chosen again under it)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     facts, _decision = access(request, who)
     wanted = str(form.get("commission", "")).strip()[:64].upper()
     match = next((c for c in usable_commissions(facts) if c.hsa_id.upper() == wanted), None)
@@ -118,10 +117,9 @@ def overview_information(request: Request, who: IdentityOrRefusal) -> Response:
 @router.post("/oversikt/information", name="overview_acknowledge")
 async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Response:
     """Record that the user has read this version (logged)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     if str(form.get("read", "")) != "1":
         return _information_page(request, who, status_code=422,
                                  error="Kryssa i att du har läst informationen innan du bekräftar.")
@@ -139,10 +137,9 @@ async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Resp
 @router.post("/oversikt/patient", name="overview_search")
 async def overview_search(request: Request, who: IdentityOrRefusal) -> Response:
     """Search a patient by personnummer (kept in this browser's session, never in the URL)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)
@@ -197,10 +194,9 @@ def overview_timeline(request: Request, who: IdentityOrRefusal) -> Response:
 @router.post("/oversikt/patient/stang", name="overview_close")
 async def overview_close(request: Request, who: IdentityOrRefusal) -> Response:
     """Close the patient (this browser forgets the personnummer)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     remember(request, who, patient=None)
     return _see_start()
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.auth import check_csrf
-from api.routes.overview_base import format_pnr, gatekeeper, is_admin, page, refused
+from api.routes.overview_base import certified_form, format_pnr, gatekeeper, is_admin, page, refused
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from forms import overview as F
 from npo import runtime
@@ -42,10 +41,9 @@ def overview_log_extract_form(request: Request, who: IdentityOrRefusal) -> Respo
 @router.post("/oversikt/loggutdrag", name="overview_log_extract")
 async def overview_log_extract(request: Request, who: IdentityOrRefusal) -> Response:
     """The extract for one personnummer, as a table or (``format=text``) as plain text."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)

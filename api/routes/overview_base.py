@@ -168,13 +168,23 @@ class PatientPost:
     personnummer: str
 
 
-async def patient_post(request: Request, who: SithsIdentity | CertificateRejected) -> PatientPost | Response:
-    """The common start of every POST about the patient in view: a certificate, the CSRF token, a chosen patient
-    (otherwise the refusal page, or back to the start)."""
+async def certified_form(request: Request, who: SithsIdentity | CertificateRejected) -> FormData | Response:
+    """The common start of every overview POST: a verified certificate (otherwise the refusal page) and the CSRF
+    token (otherwise CsrfRejected); the form."""
     if isinstance(who, CertificateRejected):
         return refused(request, who)
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
+    return form
+
+
+async def patient_post(request: Request, who: SithsIdentity | CertificateRejected) -> PatientPost | Response:
+    """The common start of every POST about the patient in view: ``certified_form`` and a chosen patient
+    (otherwise back to the start)."""
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
+    assert isinstance(who, SithsIdentity)
     chosen = state(request, who)
     personnummer = chosen.get("patient")
     if not personnummer:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import check_csrf
-from api.routes.overview_base import CHECK_NAMES, access, gatekeeper, page, refused
+from api.routes.overview_base import CHECK_NAMES, access, certified_form, gatekeeper, page
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from catalog.clock import STOCKHOLM, now
 from flows.steps import deliver
@@ -89,10 +88,9 @@ def overview_help(request: Request, who: IdentityOrRefusal, skickad: str = "") -
 @router.post("/oversikt/felsokning", name="overview_fault_report")
 async def overview_fault_report(request: Request, who: IdentityOrRefusal, background: BackgroundTasks) -> Response:
     """Felanmälan: the diagnosis and the user's description, mailed to the service desk (needs a SITHS identity)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await certified_form(request, who)
+    if isinstance(form, Response):
+        return form
     raw = F.raw_values(form)
     try:
         report = F.parse_fault_report(raw)
