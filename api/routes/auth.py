@@ -65,7 +65,7 @@ def siths_login(request: Request, next: str | None = None) -> Response:  # noqa:
     if person is None or not person.usable:
         return error_response(request, 403, f"Ditt HSA-id {result.hsa_id} finns inte som aktiv person i "
                                             "Skånekatalogen. Kontakta enhetens katalogadministratör.")
-    sign_in(request, person.hsa_id)
+    sign_in(request, person.hsa_id, card=(result.serial, result.issuer))
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

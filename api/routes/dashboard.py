@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import CurrentActor, check_csrf
+from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
 from catalog.clock import now
 from catalog.model import RoleName
@@ -48,7 +48,7 @@ def _state(value: str | None) -> OrderState | None:
 
 @router.get("/attest", name="dashboard")
 def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", status: str = "",
-              forsenade: int = 0, meddelande: str = "") -> Response:
+              forsenade: int = 0) -> Response:
     """Attestera: queues, filters and the orders waiting."""
     require_approver(actor)
     role, scope = _queue(ko)
@@ -59,7 +59,7 @@ def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", 
     at = now()
     return render(request, "dashboard/index.html", actor=actor, summaries=summaries, orders=orders, q=q[:100], ko=ko,
                   status=status, overdue_only=bool(forsenade), labels=STATE_LABELS, queue_labels=QUEUE_LABELS,
-                  roles=RoleName, now=at, message=meddelande[:300], prefect_ui=_prefect_ui(),
+                  roles=RoleName, now=at, prefect_ui=_prefect_ui(),
                   states=[s for s in OrderState if s.value.startswith("awaiting") or s.value == "provisioning_failed"])
 
 
@@ -100,10 +100,10 @@ async def bulk_approve(request: Request, actor: CurrentActor, background: Backgr
             problems.append(f"{reference}: {exc.message}")
     for order_id in done:
         background.add_task(advance_later, order_id)
-    text = f"{len(done)} godkända." + (" Ej godkända: " + " ".join(problems) if problems else "")
-    if not references:
-        text = "Markera minst en beställning."
-    return RedirectResponse(f"/attest?meddelande={text[:300]}", status_code=303)
+    text = f"{len(done)} {'godkänd' if len(done) == 1 else 'godkända'}." + (
+        " Ej godkända: " + " ".join(problems) if problems else "")
+    flash(request, text if references else "Markera minst en beställning.")
+    return RedirectResponse("/attest", status_code=303)
 
 
 @router.post("/bestallningar/{reference}/forsok-igen", name="retry")

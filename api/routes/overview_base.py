@@ -1,21 +1,18 @@
 """What every page of the gated overview shares: the SITHS identity of this request, the gate, the browser state.
 
 Identity comes from the client certificate of each request (mTLS, or a trusted proxy's header), never from the
-session cookie alone (D7). The signed session cookie only remembers what this person chose in this browser (the
-commission and the patient), bound to their HSA-ID: another certificate in the same browser starts afresh, and the
-gate checks the choice again on every request. The personnummer is never put in a URL (address bars, history and
-proxy logs keep URLs), and in the cookie it is encrypted (the session cookie itself is only signed).
+session alone (D7). The server-side session (api.sessions) only remembers what this person chose in this browser
+(the commission and the patient), bound to their HSA-ID: another certificate in the same browser starts afresh, and
+the gate checks the choice again on every request. The personnummer is never put in a URL (address bars, history
+and proxy logs keep URLs) nor in a cookie (the cookie is an opaque token).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
@@ -90,35 +87,17 @@ def usable_commissions(facts: GateFacts) -> list[CommissionFacts]:
 
 
 # ---------------------------------------------------------------------- browser state, bound to the HSA-ID
-@functools.lru_cache(maxsize=4)
-def _sealer(secret: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"npo-overview-patient:{secret}".encode()).digest()))
-
-
-def _seal(value: str) -> str:
-    return _sealer(runtime.settings().secret_key).encrypt(value.encode()).decode()
-
-
-def _unseal(token: object) -> str | None:
-    try:
-        return _sealer(runtime.settings().secret_key).decrypt(str(token).encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
-
-
 def state(request: Request, identity: SithsIdentity) -> dict[str, Any]:
     """What this person chose in this browser (commission, patient); empty for anyone else's certificate."""
     saved = request.session.get(STATE_KEY)
     if not isinstance(saved, dict) or saved.get("hsa_id") != identity.hsa_id:
         return {}
-    return {**saved, "patient": _unseal(saved["patient"])} if saved.get("patient") else dict(saved)
+    return dict(saved)
 
 
 def remember(request: Request, identity: SithsIdentity, **changes: Any) -> None:
-    """Store choices (None removes one); the patient's personnummer is stored encrypted."""
+    """Store choices (None removes one) in the server-side session."""
     saved = {**state(request, identity), "hsa_id": identity.hsa_id, **changes}
-    if saved.get("patient"):
-        saved["patient"] = _seal(saved["patient"])
     request.session[STATE_KEY] = {k: v for k, v in saved.items() if v is not None}
 
 
