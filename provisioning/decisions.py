@@ -17,6 +17,7 @@ from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
 from provisioning import notify
 from provisioning.authz import Actor
+from provisioning.automation import lines_of
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from provisioning.models import Decision, Order, OrderState, Outcome
@@ -32,9 +33,16 @@ def get_order(session: Session, actor: Actor, reference_or_id: str | int) -> Ord
         order = session.get(Order, reference_or_id)
     else:
         order = session.exec(select(Order).where(Order.reference == reference_or_id)).first()
-    if order is None or not actor.may_view(order):
+    if order is None or not actor.may_view(order, decided=order.id is not None and _decided_by(session, order.id,
+                                                                                               actor.hsa_id)):
         raise NotFound(f"Beställningen {reference_or_id} finns inte eller är inte synlig för dig.")
     return order
+
+
+def _decided_by(session: Session, order_id: int, hsa_id: str) -> bool:
+    """True when ``hsa_id`` decided a stage of the order (they keep seeing what they decided)."""
+    return session.exec(select(Decision.id).where(Decision.order_id == order_id,
+                                                  Decision.decided_by == hsa_id)).first() is not None
 
 
 def _already_decided(session: Session, order: Order, stage: OrderState | None) -> Conflict:
@@ -63,10 +71,9 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
     stage = order.state
     if stage not in AWAITING_PERSON or (expected_stage is not None and expected_stage is not stage):
         raise _already_decided(session, order, expected_stage)
-    if not actor.may_decide(order):
-        if actor.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
-            raise NotAllowed("Du kan inte besluta om en beställning som du själv har gjort.")
-        raise NotAllowed("Beställningen ligger inte i någon av dina köer.")
+    subjects = [line.person_hsa_id for line in lines_of(session, order)]
+    if not actor.may_decide(order, subjects):
+        raise NotAllowed(actor.conflict(order, subjects) or "Beställningen ligger inte i någon av dina köer.")
     try:
         with session.begin_nested():
             session.add(Decision(order_id=order.id, stage=stage, outcome=Outcome.APPROVED if approve else
