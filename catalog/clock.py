@@ -37,18 +37,15 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 @lru_cache(maxsize=64)
 def _swedish_holidays(year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays("SE", years=year))
+    """Helgdagar and the de facto non-working eves (midsommarafton, julafton, nyårsafton), as the `holidays`
+    package lists them for Sweden (categories public and de_facto)."""
+    return frozenset(holidays.country_holidays("SE", years=year, categories=(holidays.PUBLIC, holidays.DE_FACTO)))
 
 
 def is_business_day(day: dt.date) -> bool:
-    """Monday–Friday and not a Swedish public holiday (helgdag), nor midsommarafton, julafton or nyårsafton."""
-    if day.weekday() >= 5 or day in _swedish_holidays(day.year):
-        return False
-    # De facto non-working eves in Swedish public administration (not helgdagar by law).
-    if (day.month, day.day) in {(12, 24), (12, 31)}:
-        return False
-    midsummer_eve = next(d for d in _swedish_holidays(day.year) if d.month == 6 and d.weekday() == 5)
-    return day != midsummer_eve - dt.timedelta(days=1)
+    """Monday–Friday and not a Swedish public holiday (helgdag), nor midsommarafton, julafton or nyårsafton (days
+    Swedish public administration is closed though they are not helgdagar by law; D-20)."""
+    return day.weekday() < 5 and day not in _swedish_holidays(day.year)
 
 
 def add_business_days(start: dt.datetime, days: int) -> dt.datetime:
