@@ -151,3 +151,16 @@ def test_json_api_and_a_clear_conflict_for_the_second_decision(web: Browser, wor
     assert second.status_code == 409 and "redan godkänd av Per Avtal" in second.json()["error"]
     assert web.client.post(f"/api/orders/{reference}/decision", json={"approve": "ja"},
                            headers={"X-CSRF-Token": csrf}).status_code == 422
+
+
+def test_a_delegation_of_the_ordering_right_is_listed_until_and_including_its_last_day(web: Browser,
+                                                                                      world: World) -> None:
+    web.login(world.public_manager.hsa_id)
+    last = local_date(now()) + dt.timedelta(days=60)
+    granted = web.client.post("/delegering", data={
+        "csrf": web.csrf(), "unit_hsa_id": world.public_unit.hsa_id, "delegate_hsa_id": world.public_staff[0].hsa_id,
+        "valid_to": last.isoformat()}, follow_redirects=False)
+    assert granted.status_code == 303, granted.text
+    page = web.client.get("/delegering").text
+    assert f"<td>{last.isoformat()}</td>" in page and "Gäller till och med" in page
+    assert f"{last + dt.timedelta(days=1)} 00:00" not in page
