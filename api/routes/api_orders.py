@@ -16,7 +16,7 @@ from npo import runtime
 from provisioning import decisions, queries
 from provisioning.authz import require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
-from provisioning.inputs import parse_commission_order, parse_membership_order
+from provisioning.inputs import read_commission_order, read_membership_order
 from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order
 
@@ -83,7 +83,7 @@ async def create_commission_order(request: Request, actor: CurrentActor,
                                   background: BackgroundTasks) -> dict[str, object]:
     """Beställ medarbetaruppdrag VoB SJF."""
     require_orderer(actor)
-    data = parse_commission_order(await _body(request), today=local_date(now()))
+    data = read_commission_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
         order = submit_commission_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
@@ -97,7 +97,7 @@ async def create_membership_order(request: Request, actor: CurrentActor,
                                   background: BackgroundTasks) -> dict[str, object]:
     """Beställning av behörigheter."""
     require_orderer(actor)
-    data = parse_membership_order(await _body(request), today=local_date(now()))
+    data = read_membership_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
         order = submit_membership_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())

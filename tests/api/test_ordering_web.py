@@ -8,7 +8,8 @@ import re
 import pytest
 from sqlmodel import select
 
-from catalog.clock import local_date, now
+from catalog.clock import local_date, local_midnight, now
+from catalog.model import Validity
 from npo import runtime
 from provisioning.models import Order, OrderState
 from tests.api.conftest import Browser
@@ -164,3 +165,64 @@ def test_a_delegation_of_the_ordering_right_is_listed_until_and_including_its_la
     page = web.client.get("/delegering").text
     assert f"<td>{last.isoformat()}</td>" in page and "Gäller till och med" in page
     assert f"{last + dt.timedelta(days=1)} 00:00" not in page
+
+
+def membership_post(web: Browser, world: World, **fields: object) -> dict[str, object]:
+    return {"csrf": web.csrf(), "unit_hsa_id": world.public_unit.hsa_id, "action": "add",
+            "valid_from": local_date(now()).isoformat(), **fields}
+
+
+def test_the_membership_form_proposes_the_commissions_start_and_refuses_an_earlier_one(web: Browser,
+                                                                                       world: World) -> None:
+    later = local_date(now()) + dt.timedelta(days=14)
+    world.directory.ensure_commission(world.public_unit.hsa_id, valid_from=local_midnight(later))
+    web.login(world.public_manager.hsa_id)
+    form = web.client.get(f"/bestall/behorigheter?unit={world.public_unit.hsa_id}").text
+    assert re.search(rf'name="valid_from"[^>]*value="{later}"', form)
+    assert f"gäller från och med {later} tills vidare" in form
+    refused = web.client.post("/bestall/behorigheter", data=membership_post(
+        web, world, person_hsa_ids=[world.public_staff[0].hsa_id]))
+    assert refused.status_code == 422
+    beside = re.search(r'data-field="valid_from".*?</div>\s*</div>', refused.text, re.S).group(0)
+    assert f"tidigast {later}" in beside and count_orders() == 0
+
+
+def test_every_problem_of_a_membership_form_comes_back_at_once(web: Browser, world: World) -> None:
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    web.login(world.public_manager.hsa_id)
+    other = world.private_staff[0]
+    response = web.client.post("/bestall/behorigheter", data=membership_post(
+        web, world, extra_hsa_ids=f"SE-fel* {other.hsa_id}"))
+    assert response.status_code == 422
+    assert "tillhör inte" in response.text and 'data-field="extra_hsa_ids"' in response.text
+    assert re.search(r'data-field="extra_hsa_ids".*?field-error', response.text, re.S)
+
+
+def test_an_empty_comment_is_not_shown_as_a_comment(web: Browser, world: World) -> None:
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    web.login(world.public_manager.hsa_id)
+    sent = web.client.post("/bestall/behorigheter", data=membership_post(
+        web, world, person_hsa_ids=[world.public_staff[0].hsa_id], comment=""), follow_redirects=False)
+    assert sent.status_code == 303
+    page = web.client.get(sent.headers["location"]).text
+    assert "Kommentar" not in page and "Beställning av behörigheter</td>" not in page
+    with_comment = web.client.post("/bestall/behorigheter", data=membership_post(
+        web, world, person_hsa_ids=[world.public_staff[1].hsa_id], comment="Ny på enheten"), follow_redirects=False)
+    assert "<th>Kommentar</th><td>Ny på enheten</td>" in web.client.get(with_comment.headers["location"]).text
+
+
+def test_the_staff_picker_searches_by_name_or_hsa_id_and_marks_members(web: Browser, world: World) -> None:
+    commission, _ = world.directory.ensure_commission(world.public_unit.hsa_id)
+    member, other = world.public_staff[0], world.public_staff[1]
+    world.directory.ensure_membership(commission.hsa_id, member.hsa_id, Validity(now() - dt.timedelta(days=1)))
+    web.login(world.public_manager.hsa_id)
+    url = f"/bestall/behorigheter?unit={world.public_unit.hsa_id}"
+    everyone = web.client.get(url).text
+    marked = re.search(rf'<label class="check" data-person="{member.hsa_id}"[^>]*>.*?</label>', everyone, re.S)
+    assert 'data-member="1"' in marked.group(0) and "har redan behörighet tills vidare" in marked.group(0)
+    assert f'data-person="{other.hsa_id}" data-member' not in everyone
+    by_name = web.client.get(f"{url}&sok={other.surname.lower()}").text
+    assert f'data-person="{other.hsa_id}"' in by_name and f'data-person="{member.hsa_id}"' not in by_name
+    by_id = web.client.get(f"{url}&sok={member.hsa_id.split('-')[-1]}").text
+    assert f'data-person="{member.hsa_id}"' in by_id and f'data-person="{other.hsa_id}"' not in by_id
+    assert "Ingen medarbetare vid enheten matchar" in web.client.get(f"{url}&sok=xyzzy").text
