@@ -149,11 +149,20 @@ def my_orders(request: Request, actor: CurrentActor) -> Response:
 @router.get("/bestallningar/{reference}", name="order_page")
 def order_page(request: Request, reference: str, actor: CurrentActor, skickad: int = 0) -> Response:
     """One order: what was asked, its timeline, what will be written, and what the actor may do."""
+    return render_order(request, actor, reference, submitted=bool(skickad))
+
+
+def render_order(request: Request, actor: Actor, reference: str, *, submitted: bool = False,
+                 errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                 status: int = 200) -> Response:
+    """The order page; after a refused action (a rejection without a reason) with the message beside its field and
+    what was typed kept."""
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         view = queries.order_view(session, actor, order, now=now())
-    return render(request, "orders/order.html", actor=actor, view=view, submitted=bool(skickad),
-                  state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue))
+    return render(request, "orders/order.html", actor=actor, status_code=status, view=view, submitted=submitted,
+                  state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue), errors=errors or {},
+                  values=values or {})
 
 
 def queue_label(queue: str | None) -> str | None:

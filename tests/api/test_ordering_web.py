@@ -226,3 +226,25 @@ def test_the_staff_picker_searches_by_name_or_hsa_id_and_marks_members(web: Brow
     by_id = web.client.get(f"{url}&sok={member.hsa_id.split('-')[-1]}").text
     assert f'data-person="{member.hsa_id}"' in by_id and f'data-person="{other.hsa_id}"' not in by_id
     assert "Ingen medarbetare vid enheten matchar" in web.client.get(f"{url}&sok=xyzzy").text
+
+
+def test_rejecting_without_a_reason_comes_back_to_the_order_with_the_message_beside_the_field(
+        web: Browser, world: World) -> None:
+    web.login(world.public_manager.hsa_id)
+    sent = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
+                           follow_redirects=False)
+    reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
+    web.login(world.skf.hsa_id)
+    web.client.get(f"/bestallningar/{reference}")
+    refused = web.client.post("/attest/beslut", data={"csrf": web.csrf(), "order": reference, "approve": "0",
+                                                      "stage": "awaiting_catalog_admin", "reason": "   "})
+    assert refused.status_code == 422
+    assert f"<h1>{reference}" in refused.text and "Logga in" not in refused.text  # the order page, signed in
+    assert refused.text.count("Ange en motivering när du avslår") == 1
+    assert re.search(r'data-field="reason".*?id="e-reason" role="alert">Ange en motivering', refused.text, re.S)
+    too_long = web.client.post("/attest/beslut", data={"csrf": web.csrf(), "order": reference, "approve": "0",
+                                                       "stage": "awaiting_catalog_admin", "reason": "x" * 1001})
+    assert too_long.status_code == 422 and "högst 1000 tecken" in too_long.text and "x" * 1001 in too_long.text
+    done = web.client.post("/attest/beslut", data={"csrf": web.csrf(), "order": reference, "approve": "0",
+                                                   "stage": "awaiting_catalog_admin", "reason": "Fel enhet"})
+    assert done.status_code == 200 and "Avslagen" in done.text
