@@ -134,6 +134,14 @@ def reminder(session: Session, directory: Directory, config: ProvisioningConfig,
                               f"{order.state_since.isoformat()}", now=now, order_id=order.id)
 
 
+def cancelled(session: Session, directory: Directory, config: ProvisioningConfig, order: Order, *,
+              cancelled_by: str, reason: str, now: dt.datetime) -> None:
+    """Tell the orderer that NPÖ-förvaltningen closed their failed order without carrying it out, and why."""
+    outbox.enqueue(session, template="order_cancelled", to=orderer_addresses(directory, order),
+                   context={**_base(order, config), "cancelled_by": cancelled_by, "reason": reason},
+                   dedupe_key=f"cancelled:{order.id}", now=now, order_id=order.id)
+
+
 def provisioning_failed(session: Session, directory: Directory, config: ProvisioningConfig, order: Order, *,
                         error: str, now: dt.datetime) -> None:
     """Tell the system administrators that an order needs remediation."""

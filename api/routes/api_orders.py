@@ -155,6 +155,20 @@ async def retry(reference: str, request: Request, actor: CurrentActor,
     return result
 
 
+@router.post("/orders/{reference}/cancel")
+async def cancel(reference: str, request: Request, actor: CurrentActor,
+                 background: BackgroundTasks) -> dict[str, object]:
+    """Close a failed provisioning without carrying it out ({"reason": "…"}, system administrators)."""
+    body = await _body(request)
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference[:40])
+        decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
+                         order_id=order.id, reason=str(body.get("reason") or ""), now=now())
+        result = order_json(order)
+    background.add_task(advance_later, result["id"])
+    return result
+
+
 @router.get("/queues")
 def queues(actor: CurrentActor) -> list[dict[str, object]]:
     """My queues with counts, overdue counts and the oldest age in business days."""

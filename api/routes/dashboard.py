@@ -1,4 +1,5 @@
-"""The approvers' dashboard: their queues with counts and age, filters, decisions (single and bulk), retry."""
+"""The approvers' dashboard: their queues with counts and age, filters, decisions (single and bulk), and for a
+failed provisioning retry or cancel."""
 
 from __future__ import annotations
 
@@ -121,5 +122,25 @@ async def retry(request: Request, reference: str, actor: CurrentActor, backgroun
         order = decisions.get_order(session, actor, reference[:40])
         decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
         order_id = order.id
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}", status_code=303)
+
+
+@router.post("/bestallningar/{reference}/avbryt", name="cancel")
+async def cancel(request: Request, reference: str, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Close a failed provisioning without carrying it out (system administrators, reason required); the flow run
+    after it delivers the orderer's mail."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    reason = str(form.get("reason", ""))
+    try:
+        with runtime.session_scope() as session:
+            order = decisions.get_order(session, actor, reference[:40])
+            decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(),
+                             actor=actor, order_id=order.id, reason=reason, now=now())
+            order_id = order.id
+    except InvalidInput as exc:
+        return render_order(request, actor, reference, errors={"cancel_reason": exc.message},
+                            values={"cancel_reason": reason[:2000]}, status=422)
     background.add_task(advance_later, order_id)
     return RedirectResponse(f"/bestallningar/{reference}", status_code=303)

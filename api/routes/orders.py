@@ -11,7 +11,6 @@ from api.auth import CurrentActor, check_csrf
 from api.pages import render
 from catalog import EntryNotFound
 from catalog.clock import local_date, now
-from catalog.model import RoleName
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from forms import orders as F
@@ -22,7 +21,6 @@ from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import read_commission_order, read_membership_order
 from provisioning.models import Order
 from provisioning.ordering import UnitCommission, submit_commission_order, submit_membership_order, unit_commission
-from provisioning.routing import QUEUE_LABELS
 from provisioning.states import STATE_LABELS
 
 router = APIRouter()
@@ -161,16 +159,7 @@ def render_order(request: Request, actor: Actor, reference: str, *, submitted: b
         order = decisions.get_order(session, actor, reference[:40])
         view = queries.order_view(session, actor, order, now=now())
     return render(request, "orders/order.html", actor=actor, status_code=status, view=view, submitted=submitted,
-                  state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue), errors=errors or {},
-                  values=values or {})
-
-
-def queue_label(queue: str | None) -> str | None:
-    """The Swedish name of a queue column value."""
-    try:
-        return QUEUE_LABELS[RoleName(queue)] if queue else None
-    except ValueError:
-        return queue
+                  state_labels=STATE_LABELS, errors=errors or {}, values=values or {})
 
 
 @router.post("/bestallningar/{reference}/aterkalla", name="order_withdraw")

@@ -107,6 +107,8 @@ POLICY: dict[tuple[str, str], Rule] = {
         b, order=[x["bulk"]]), follow_redirects=False)),
     ("POST", "/bestallningar/{reference}/forsok-igen"): Rule({"sysadmin"}, lambda b, x: b.client.post(
         f"/bestallningar/{x['order']}/forsok-igen", data=_form(b), follow_redirects=False)),
+    ("POST", "/bestallningar/{reference}/avbryt"): Rule({"sysadmin"}, lambda b, x: b.client.post(
+        f"/bestallningar/{x['order']}/avbryt", data=_form(b, reason="Prov"), follow_redirects=False)),
     ("GET", "/delegering"): Rule({"manager"}, lambda b, x: b.client.get("/delegering", follow_redirects=False)),
     ("POST", "/delegering"): Rule({"manager"}, lambda b, x: b.client.post("/delegering", data=_form(
         b, unit_hsa_id=x["unit"], delegate_hsa_id=x["clinician"], valid_to=local_date(now()).isoformat()),
@@ -129,6 +131,8 @@ POLICY: dict[tuple[str, str], Rule] = {
         f"/api/orders/{x['withdrawable']}/withdraw", json={}, headers=_json_headers(b))),
     ("POST", "/api/orders/{reference}/retry"): Rule({"sysadmin"}, lambda b, x: b.client.post(
         f"/api/orders/{x['order']}/retry", json={}, headers=_json_headers(b))),
+    ("POST", "/api/orders/{reference}/cancel"): Rule({"sysadmin"}, lambda b, x: b.client.post(
+        f"/api/orders/{x['order']}/cancel", json={"reason": "Prov"}, headers=_json_headers(b))),
     ("GET", "/api/queues"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/queues")),
     ("GET", "/api/queues/orders"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/queues/orders")),
     ("GET", "/api/units/{unit_hsa_id}/people"): Rule(ORDERERS, lambda b, x: b.client.get(

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import replace
 
 import pytest
 from sqlmodel import select
 
+from catalog import Directory
 from catalog.clock import local_date, local_midnight, now
-from catalog.model import Validity
+from catalog.model import Person, Validity
+from flows.steps import provisioning_config
 from npo import runtime
+from provisioning import automation, decisions
+from provisioning.authz import load_actor
 from provisioning.models import Order, OrderState
 from tests.api.conftest import Browser
-from tests.conftest import MailSink
+from tests.conftest import MailSink, free_port
 from tests.world import World
 
 
@@ -248,3 +253,101 @@ def test_rejecting_without_a_reason_comes_back_to_the_order_with_the_message_bes
     done = web.client.post("/attest/beslut", data={"csrf": web.csrf(), "order": reference, "approve": "0",
                                                    "stage": "awaiting_catalog_admin", "reason": "Fel enhet"})
     assert done.status_code == 200 and "Avslagen" in done.text
+
+
+def failed_order(web: Browser, world: World) -> str:
+    """A public commission order, approved, whose provisioning failed while Skånekatalogen was down."""
+    web.login(world.public_manager.hsa_id)
+    sent = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
+                           follow_redirects=False)
+    reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
+    down = Directory(replace(world.directory.config, url=f"ldap://127.0.0.1:{free_port()}"), cache_seconds=0)
+    config = replace(provisioning_config(), max_attempts=1)
+    with runtime.session_scope() as session:
+        order = session.exec(select(Order).where(Order.reference == reference)).one()
+        skf = load_actor(world.directory, session, world.skf.hsa_id, now=now())
+        decisions.decide(session=session, directory=world.directory, config=config, actor=skf, order_id=order.id,
+                         approve=True, reason=None, now=now())
+        order_id = order.id
+    for _ in range(2):  # approved -> provisioning -> failed
+        with runtime.session_scope() as session:
+            automation.advance_one(session=session, directory=down, config=config, order_id=order_id, now=now(),
+                                   information="")
+    return reference
+
+
+def test_a_unit_manager_reads_a_swedish_sentence_where_provisioning_failed(web: Browser, world: World) -> None:
+    reference = failed_order(web, world)
+    web.login(world.public_manager.hsa_id)
+    page = web.client.get(f"/bestallningar/{reference}").text
+    assert "Uppläggningen i Skånekatalogen misslyckades" in page and "NPÖ-förvaltningen har fått ärendet" in page
+    assert "cannot be reached" not in page and "ldap://" not in page
+    web.login(world.sysadmin.hsa_id)
+    admin = web.client.get(f"/bestallningar/{reference}").text
+    assert "cannot be reached" in admin and "(försök 1)" in admin
+    assert "hos NPÖ-förvaltningen" not in admin  # the state label already says who acts
+
+
+def test_npo_forvaltning_cancels_a_failed_order_with_a_reason_and_the_orderer_is_mailed(
+        web: Browser, world: World, smtp_sink: MailSink) -> None:
+    reference = failed_order(web, world)
+    web.login(world.public_manager.hsa_id)
+    assert "Avbryt beställningen" not in web.client.get(f"/bestallningar/{reference}").text
+    assert web.client.post(f"/bestallningar/{reference}/avbryt", data={"csrf": web.csrf(), "reason": "Nej"}
+                           ).status_code == 403
+    web.login(world.sysadmin.hsa_id)
+    assert "Avbryt beställningen" in web.client.get(f"/bestallningar/{reference}").text
+    empty = web.client.post(f"/bestallningar/{reference}/avbryt", data={"csrf": web.csrf(), "reason": " "})
+    assert empty.status_code == 422 and f"<h1>{reference}" in empty.text
+    assert re.search(r'data-field="cancel_reason".*?role="alert">Ange varför beställningen avbryts', empty.text, re.S)
+    done = web.client.post(f"/bestallningar/{reference}/avbryt", data={
+        "csrf": web.csrf(), "reason": "Enheten slås ihop med Vårdcentralen Syd."}, follow_redirects=False)
+    assert done.status_code == 303
+    page = web.client.get(f"/bestallningar/{reference}").text
+    assert "Avbruten av NPÖ-förvaltningen" in page and "Enheten slås ihop med Vårdcentralen Syd." in page
+    assert "Försök igen" not in page and "Avbryt beställningen" not in page
+    assert smtp_sink.wait_for(lambda sink: any("avbruten" in s for s in sink.subjects()))
+
+
+def test_the_first_approvers_status_names_koncernkontoret_once(web: Browser, world: World) -> None:
+    web.login(world.private_manager.hsa_id)
+    sent = web.client.post("/bestall/uppdrag", data=commission_form(
+        web, world.private_unit.hsa_id, care_agreement_reference="HVS-9"), follow_redirects=False)
+    page = web.client.get(sent.headers["location"]).text
+    assert "Väntar på avtalsförvaltaren (Koncernkontoret)" in page and "hos Koncernkontoret" not in page
+
+
+def test_the_dashboard_finds_a_membership_order_by_a_staff_members_name_or_hsa_id(web: Browser,
+                                                                                  world: World) -> None:
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    asa = world.directory.create_person(Person(world.region.hsa("OBERG"), "", "Åsa", "Öberg", title="Undersköterska",
+                                               unit_hsa_id=world.public_unit.hsa_id))
+    web.login(world.public_manager.hsa_id)
+    sent = web.client.post("/bestall/behorigheter", data=membership_post(web, world, person_hsa_ids=[asa.hsa_id]),
+                           follow_redirects=False)
+    reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
+    web.login(world.public_admin.hsa_id)
+    for needle in ("öberg", "ÅSA ÖBERG", asa.hsa_id.lower()):
+        assert f'data-reference="{reference}"' in web.client.get("/attest", params={"q": needle}).text, needle
+    assert f'data-reference="{reference}"' not in web.client.get("/attest", params={"q": "Sköterska1"}).text
+
+
+def test_a_refusal_by_the_directory_reaches_people_as_a_swedish_sentence(caplog: pytest.LogCaptureFixture) -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from api import errors
+    from catalog import DirectoryError
+
+    app = FastAPI()
+    errors.install(app)
+    raw = "modify hsaIdentity=SE1,c=SE was refused by Skånekatalogen: insufficientAccessRights (resultCode 50)"
+
+    @app.get("/prov")
+    def refused() -> None:
+        raise DirectoryError(raw, code=50)
+
+    response = TestClient(app).get("/prov")
+    assert response.status_code == 422 and "Skånekatalogen kunde inte utföra det du bad om" in response.text
+    assert "resultCode" not in response.text and "insufficientAccessRights" not in response.text
+    assert raw in caplog.text  # the detail is kept for NPÖ-förvaltningen
