@@ -35,6 +35,26 @@ def end_of_day(day: dt.date) -> dt.datetime:
     return local_midnight(day + dt.timedelta(days=1))
 
 
+def last_day(end: dt.datetime) -> dt.date:
+    """The last Swedish date a half-open period ending at ``end`` still covers: what "till och med" shows (D-9)."""
+    return local_date(end - dt.timedelta(microseconds=1))
+
+
+def _ends_a_day(end: dt.datetime) -> bool:
+    return end.astimezone(STOCKHOLM).time() == dt.time()
+
+
+def end_text(end: dt.datetime) -> str:
+    """An exclusive end as a "till och med" column shows it: the last day ("2027-06-30") for an end at local
+    midnight (a typed last day), else the moment ("2026-12-02 14:30": a period of hours, or one ended early)."""
+    return last_day(end).isoformat() if _ends_a_day(end) else f"{end.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+
+
+def until_text(end: dt.datetime) -> str:
+    """An exclusive end in a sentence: "till och med 2027-06-30", or "till 2026-12-02 14:30" (see end_text)."""
+    return f"{'till och med' if _ends_a_day(end) else 'till'} {end_text(end)}"
+
+
 @lru_cache(maxsize=64)
 def _swedish_holidays(year: int) -> frozenset[dt.date]:
     """Helgdagar and the de facto non-working eves (midsommarafton, julafton, nyårsafton), as the `holidays`

@@ -1,4 +1,5 @@
-"""Human decisions on orders: approve, reject (reason required), withdraw, retry after failed provisioning.
+"""Human decisions on orders: approve, reject (reason required), withdraw, and after failed provisioning retry or
+cancel (reason required).
 
 Called the same way by the dashboard form, the JSON API and tests. Exactly one decision per stage: the decision
 row has a unique key on (order, stage), and the transition is a conditional update on the row version, so of two
@@ -122,10 +123,39 @@ def retry(*, session: Session, actor: Actor, order_id: int, now: dt.datetime) ->
     order = get_order(session, actor, order_id)
     if not actor.has_role(RoleName.SYSTEM_ADMIN):
         raise NotAllowed("Bara NPÖ-förvaltningen kan starta om en misslyckad uppläggning.")
-    try:
+    try:  # the failure stays in the timeline (the FAIL audit row); the order page shows only new errors
         transition(session, order, Event.RETRY, actor=actor.hsa_id, actor_name=actor.name, now=now,
-                   reason="Startad om efter åtgärd", attempts=0, next_attempt_at=None, queue=None,
+                   reason="Startad om efter åtgärd", attempts=0, next_attempt_at=None, last_error=None, queue=None,
                    queue_scope=None)
     except InvalidTransition:
         raise Conflict(f"{order.reference} väntar inte på åtgärd.") from None
+    return order
+
+
+def _required_reason(reason: str | None, missing: str) -> str:
+    """A reason a person must give: stripped, present, within MAX_REASON, without control characters."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("reason", missing)
+    if len(text) > MAX_REASON:
+        raise InvalidInput("reason", f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(text)}).")
+    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in text):
+        raise InvalidInput("reason", "Motiveringen innehåller otillåtna styrtecken.")
+    return text
+
+
+def cancel(*, session: Session, directory: Directory, config: ProvisioningConfig, actor: Actor, order_id: int,
+           reason: str | None, now: dt.datetime) -> Order:
+    """Close a failed provisioning without carrying it out (system administrators, with a reason); tells the
+    orderer. Nothing already written to the directory is undone."""
+    order = get_order(session, actor, order_id)
+    if not actor.has_role(RoleName.SYSTEM_ADMIN):
+        raise NotAllowed("Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.")
+    text = _required_reason(reason, "Ange varför beställningen avbryts; motiveringen skickas till beställaren.")
+    try:
+        transition(session, order, Event.CANCEL, actor=actor.hsa_id, actor_name=actor.name, now=now, reason=text,
+                   queue=None, queue_scope=None, next_attempt_at=None, due_at=None)
+    except InvalidTransition:
+        raise Conflict(f"{order.reference} väntar inte på åtgärd och kan inte avbrytas.") from None
+    notify.cancelled(session, directory, config, order, cancelled_by=actor.name, reason=text, now=now)
     return order

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.routes.overview_base import access, format_pnr, gatekeeper, page, patient_post, refused, remember, state
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from catalog.clock import STOCKHOLM, local_date, now
+from catalog.clock import local_date, now, until_text
 from forms import overview as F
 from npo import runtime
 from overview import service
@@ -111,8 +111,7 @@ def _consent_note(wanted: F.ConsentRequest) -> str:
         what.append("för hela vårdenheten" if wanted.scope is ConsentScope.UNIT else "för dig")
     if wanted.drug_list:
         what.append("läkemedelsförteckningen för dig")
-    until = wanted.end.astimezone(STOCKHOLM)
-    return f"Samtycket är registrerat ({' och '.join(what)}) och gäller till {until:%Y-%m-%d %H:%M}."
+    return f"Samtycket är registrerat ({' och '.join(what)}) och gäller {until_text(wanted.end)}."
 
 
 # ---------------------------------------------------------------------- withdraw or void a consent

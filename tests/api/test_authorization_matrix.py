@@ -112,6 +112,8 @@ POLICY: dict[tuple[str, str], Rule] = {
         b, order=[x["bulk"]]), follow_redirects=False)),
     ("POST", "/bestallningar/{reference}/forsok-igen"): Rule({"sysadmin"}, lambda b, x: b.client.post(
         f"/bestallningar/{x['order']}/forsok-igen", data=_form(b), follow_redirects=False)),
+    ("POST", "/bestallningar/{reference}/avbryt"): Rule({"sysadmin"}, lambda b, x: b.client.post(
+        f"/bestallningar/{x['order']}/avbryt", data=_form(b, reason="Prov"), follow_redirects=False)),
     ("GET", "/delegering"): Rule({"manager"}, lambda b, x: b.client.get("/delegering", follow_redirects=False)),
     ("POST", "/delegering"): Rule({"manager"}, lambda b, x: b.client.post("/delegering", data=_form(
         b, unit_hsa_id=x["unit"], delegate_hsa_id=x["clinician"], valid_to=local_date(now()).isoformat()),
@@ -134,6 +136,8 @@ POLICY: dict[tuple[str, str], Rule] = {
         f"/api/orders/{x['withdrawable']}/withdraw", json={}, headers=_json_headers(b))),
     ("POST", "/api/orders/{reference}/retry"): Rule({"sysadmin"}, lambda b, x: b.client.post(
         f"/api/orders/{x['order']}/retry", json={}, headers=_json_headers(b))),
+    ("POST", "/api/orders/{reference}/cancel"): Rule({"sysadmin"}, lambda b, x: b.client.post(
+        f"/api/orders/{x['order']}/cancel", json={"reason": "Prov"}, headers=_json_headers(b))),
     ("GET", "/api/queues"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/queues")),
     ("GET", "/api/queues/orders"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/queues/orders")),
     ("GET", "/api/units/{unit_hsa_id}/people"): Rule(ORDERERS, lambda b, x: b.client.get(
@@ -270,6 +274,7 @@ POST /api/orders/membership                              401 201 201 403 403 403
 GET /api/orders/{reference}                              401 200 200 200 404 404 404 404 404 200 404 404 404
 POST /api/orders/{reference}/decision                    401 403 403 200 404 404 404 404 404 403 404 404 404
 POST /api/orders/{reference}/retry                       401 403 403 403 404 404 404 404 404 409 404 404 404
+POST /api/orders/{reference}/cancel                      401 403 403 403 404 404 404 404 404 409 404 404 404
 POST /api/orders/{reference}/withdraw                    401 200 409 403 404 404 404 404 404 403 404 404 404
 GET /api/queues                                          401 200 200 200 200 200 200 200 200 200 200 200 200
 GET /api/queues/orders                                   401 200 200 200 200 200 200 200 200 200 200 200 200
@@ -291,6 +296,7 @@ POST /bestall/uppdrag                                      L 422 422 403 403 403
 GET /bestallningar/{reference}                             L 200 200 200 404 404 404 404 404 200 404 404 404
 POST /bestallningar/{reference}/aterkalla                  L 303 409 403 404 404 404 404 404 403 404 404 404
 POST /bestallningar/{reference}/forsok-igen                L 403 403 403 404 404 404 404 404 409 404 404 404
+POST /bestallningar/{reference}/avbryt                     L 403 403 403 404 404 404 404 404 409 404 404 404
 GET /delegering                                            L 200 403 403 403 403 403 403 403 403 403 403 403
 POST /delegering                                           L 303 403 403 403 403 403 403 403 403 403 403 403
 POST /delegering/{delegation_id}/aterkalla                 L 303 403 403 403 403 403 403 403 403 403 403 403

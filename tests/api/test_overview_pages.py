@@ -402,6 +402,17 @@ def test_consent_for_the_whole_unit_for_a_week_opens_the_other_vardgivare(clinic
     assert "Region Halland" in clinic.open("dagny").text
 
 
+def test_a_consent_through_a_date_is_shown_until_and_including_that_date(clinic: Clinic) -> None:
+    clinic.use(SARA).ready()
+    clinic.open("dagny")
+    today = clock.local_date(clock.now())
+    last = today + dt.timedelta(days=3)
+    page = clinic.post("/oversikt/patient/samtycke", overview="1", scope="unit", duration="datum",
+                       start=today.isoformat(), end=last.isoformat())
+    assert f"gäller till och med {last.isoformat()}." in page.text  # the flash, and the table below
+    assert f"<td>{last.isoformat()}</td>" in page.text and f"{last + dt.timedelta(days=1)} 00:00" not in page.text
+
+
 def _unit_consent_for_dagny(clinic: Clinic) -> Consent:
     clinic.use(SARA).ready()
     clinic.open("dagny")

@@ -1,5 +1,6 @@
 """Swedish time and business days: helgdagar and the eves the region closes on, the same under every hash seed;
-local dates across daylight saving time."""
+local dates across daylight saving time; inclusive end dates shown to people are the day before a half-open
+period's end, in Swedish time (D-9)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from catalog.clock import (
     add_business_days,
     business_days_between,
     end_of_day,
+    end_text,
     is_business_day,
     is_office_hours,
+    last_day,
     local_date,
     local_midnight,
+    until_text,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,3 +115,28 @@ def test_the_day_dst_ends_is_25_hours_long() -> None:
 ])
 def test_office_hours_boundaries(local: dt.datetime, office: bool) -> None:
     assert is_office_hours(local.replace(tzinfo=STOCKHOLM)) is office
+
+
+@pytest.mark.parametrize("day", [dt.date(2027, 6, 30), dt.date(2026, 3, 28), dt.date(2026, 3, 29),
+                                 dt.date(2026, 10, 24), dt.date(2026, 10, 25), dt.date(2028, 2, 29)])
+def test_a_typed_last_day_comes_back_as_itself(day: dt.date) -> None:
+    end = end_of_day(day)  # stored exclusive: the next local midnight (across DST changes too)
+    assert last_day(end) == day
+    assert end_text(end) == day.isoformat()
+    assert until_text(end) == f"till och med {day.isoformat()}"
+
+
+def test_midnight_utc_is_not_midnight_in_sweden() -> None:
+    end = dt.datetime(2027, 7, 1, 0, 0, tzinfo=dt.UTC)  # 02:00 in Stockholm: a period ending during 1 July
+    assert last_day(end) == dt.date(2027, 7, 1)
+    assert until_text(end) == "till 2027-07-01 02:00"
+
+
+def test_an_end_during_the_day_names_the_moment() -> None:
+    end = dt.datetime(2026, 11, 24, 13, 30, tzinfo=dt.UTC)
+    assert last_day(end) == dt.date(2026, 11, 24)
+    assert end_text(end) == "2026-11-24 14:30" and until_text(end) == "till 2026-11-24 14:30"
+
+
+def test_an_end_at_local_midnight_is_the_day_before() -> None:
+    assert until_text(local_midnight(dt.date(2026, 11, 25))) == "till och med 2026-11-24"

@@ -21,12 +21,13 @@ from tests.provisioning.conftest import NOW
 from tests.world import World
 
 TODAY = NOW.date()
+COMMISSION_START = TODAY + dt.timedelta(days=7)  # what commission_form asks for
 
 
 def commission_form(unit: str, **overrides: str) -> dict[str, str]:
     form = {"unit_hsa_id": unit, "justification": "Vi behöver NPÖ för patienter från andra regioner.",
             "contact_name": "Maria Chef", "contact_phone": "040-123 45 67", "contact_email": "maria@vard.example",
-            "requested_start": str(TODAY + dt.timedelta(days=7)), "care_agreement_reference": ""}
+            "requested_start": str(COMMISSION_START), "care_agreement_reference": ""}
     return {**form, **overrides}
 
 
@@ -143,7 +144,7 @@ def test_membership_order_waits_for_the_commission_and_moves_on_when_it_is_provi
                                                                                        advance) -> None:
     commission_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
     members_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
-                               world.public_staff[:2])
+                               world.public_staff[:2], valid_from=str(COMMISSION_START))
     assert advance(members_id) == ["waiting_for_commission", "waiting_for_commission"]
     assert advance(members_id) == ["waiting_for_commission"]  # nothing happens while the commission is on order
     advance(commission_id)
@@ -158,7 +159,7 @@ def test_membership_order_waits_for_the_commission_and_moves_on_when_it_is_provi
 def test_a_waiting_membership_order_is_rejected_when_the_commission_is(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
     commission_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
     members_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
-                               world.public_staff[:1])
+                               world.public_staff[:1], valid_from=str(COMMISSION_START))
     advance(commission_id)
     advance(members_id)
     decide(world, sessions, actor, world.skf, commission_id, approve=False, reason="Enheten ska läggas ned.")
