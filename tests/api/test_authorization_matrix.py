@@ -51,10 +51,15 @@ def _json_headers(b: Browser) -> dict[str, str]:
     return {"X-CSRF-Token": session.json()["csrf"]} if session.status_code == 200 else {}
 
 
+def commission_start() -> str:
+    """The requested start of the commission order each test places (a membership must lie within it)."""
+    return (local_date(now()) + dt.timedelta(days=5)).isoformat()
+
+
 def commission_body(unit: str) -> dict[str, str]:
     return {"unit_hsa_id": unit, "justification": "Behövs för patienter från andra regioner.", "contact_name": "A",
             "contact_phone": "040-12 34 56", "contact_email": "a@vard.example",
-            "requested_start": (local_date(now()) + dt.timedelta(days=5)).isoformat()}
+            "requested_start": commission_start()}
 
 
 def recert_round(x: dict[str, str]) -> int:
@@ -96,7 +101,7 @@ POLICY: dict[tuple[str, str], Rule] = {
                                                                                follow_redirects=False)),
     ("POST", "/bestall/behorigheter"): Rule(ORDERERS, lambda b, x: b.client.post("/bestall/behorigheter", data=_form(
         b, unit_hsa_id=x["unit"], action="add", extra_hsa_ids=x["clinician"],
-        valid_from=local_date(now()).isoformat()), follow_redirects=False)),
+        valid_from=commission_start()), follow_redirects=False)),
     ("GET", "/mina-bestallningar"): Rule(SIGNED_IN, lambda b, x: b.client.get("/mina-bestallningar",
                                                                              follow_redirects=False)),
     # a public commission order: besides the unit, only its queue (Skåneförvaltningen) and the förvaltning see it
@@ -129,7 +134,7 @@ POLICY: dict[tuple[str, str], Rule] = {
         "/api/orders/commission", json=commission_body(x["unit"]), headers=_json_headers(b))),
     ("POST", "/api/orders/membership"): Rule(ORDERERS, lambda b, x: b.client.post(
         "/api/orders/membership", json={"unit_hsa_id": x["unit"], "extra_hsa_ids": x["clinician"],
-                                        "valid_from": local_date(now()).isoformat()}, headers=_json_headers(b))),
+                                        "valid_from": commission_start()}, headers=_json_headers(b))),
     ("POST", "/api/orders/{reference}/decision"): Rule({"skf"}, lambda b, x: b.client.post(
         f"/api/orders/{x['order']}/decision", json={"approve": True}, headers=_json_headers(b))),
     ("POST", "/api/orders/{reference}/withdraw"): Rule(ORDERERS, lambda b, x: b.client.post(
