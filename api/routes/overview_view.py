@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from catalog import Directory
 from catalog.clock import STOCKHOLM
 from overview import producers as P
+from overview.demo_items import PRODUCER_ONLY_UNITS
 from overview.gate import Basis, Check, ItemDecision
 from overview.service import OverviewResult, ShownItem
 
 BASIS_NAMES = {Basis.OWN_PROVIDER: "Egen vårdgivare", Basis.CONSENT: "Samtycke", Basis.EMERGENCY: "Nödåtkomst",
                Basis.EMERGENCY_BLOCK_OPENED: "Nödöppning av spärrade uppgifter"}
-KNOWN_NAMES = {P.EHM_PROVIDER.upper(): "eHälsomyndigheten"}
+# Producers that are not in Skånekatalogen: eHälsomyndigheten and the units that only deliver items (1177).
+KNOWN_NAMES = {P.EHM_PROVIDER.upper(): "eHälsomyndigheten", **{u.hsa_id.upper(): u.name for u in PRODUCER_ONLY_UNITS}}
 SETTING_NAMES = {P.OUTPATIENT: "Öppenvård", P.INPATIENT: "Slutenvård"}
 
 
@@ -93,6 +95,8 @@ def _row(shown: ShownItem, names: _Names) -> ItemRow:
     kind = P.DOCUMENT_KIND_NAMES.get(item.document_kind or "", "")
     if not kind and item.setting:
         kind = SETTING_NAMES.get(item.setting, "")
+    if kind.casefold() in item.title.casefold():
+        kind = ""  # the title already says it ("Sköterskejournal"), once is enough
     return ItemRow(item.item_id, item.date.astimezone(STOCKHOLM),
                    item.date_end.astimezone(STOCKHOLM) if item.date_end else None, item.category,
                    P.CATEGORY_NAMES.get(item.category, item.category), item.title, item.body, kind,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ from npo.db import upgrade
 from npo.runtime import make_engine
 from npo.settings import Settings
 from overview import demo, info
+from overview.demo_items import TELEFON_1177_UNIT
 from overview.models import AccessLog, AssertedRelation, Consent, EmergencyOpening
 from provisioning.models import OutboxMail
 from tests.conftest import MailSink, free_port
@@ -344,6 +346,18 @@ def test_the_overview_by_category_and_timeline_each_read_logged(clinic: Clinic) 
     timeline = clinic.client.get("/oversikt/patient/tidslinje")
     assert timeline.status_code == 200 and 'class="timeline"' in timeline.text and "<h2>2024</h2>" in timeline.text
     assert len([r for r in log_rows() if r.resource_type == "översikt"]) == 2
+
+
+def test_items_name_their_unit_and_say_their_type_once(clinic: Clinic) -> None:
+    clinic.use(SARA).ready()
+    pages = [clinic.open(who).text for who in ("astrid", "dagny")]
+    rows = [row for page in pages for row in page.split('<article class="item"')[1:]]
+    telefon = [row for row in rows if "1177 Vårdguiden på telefon ·" in row]
+    assert telefon and all("Rådgivning 1177" in row for row in telefon)  # the unit's name, not its HSA-ID
+    assert TELEFON_1177_UNIT not in "".join(pages)
+    assert any("<strong>Sköterskejournal</strong>" in row for row in rows)
+    twice = [m.group(1) for m in re.finditer(r'<strong>([^<]+)</strong> <span class="muted">\1</span>', "".join(rows))]
+    assert twice == []
 
 
 def test_a_protected_identity_shows_neither_name_nor_address(clinic: Clinic) -> None:
