@@ -231,8 +231,13 @@ def test_without_a_certificate_every_page_explains_siths_even_with_a_signed_in_s
                  "/oversikt/information", "/oversikt/loggutdrag", "/oversikt/patient/samtycke"):
         page = clinic.client.get(path)
         assert page.status_code == 401, path
-        assert "Inloggning med SITHS krävs" in page.text and "Inget SITHS-certifikat skickades" in page.text
-        assert "0776-73 00 00" in page.text and "https://127.0.0.1:8443/oversikt" in page.text
+        # plain HTTP can never carry the card: the page leads with the SITHS listener, not "Sätt i ditt SITHS-kort"
+        main = page.text.split("<h1>", 1)[1]
+        assert main.startswith("Inloggning med SITHS krävs</h1>") and 'data-siths="plain-http"' in main
+        assert re.findall(r'href="([^"]+)"', main)[0] == "https://127.0.0.1:8443/oversikt"
+        before_help = main.split("Fungerar det inte där?", 1)[0]
+        assert "Sätt i" not in before_help and "Inget SITHS-certifikat skickades" not in before_help
+        assert "0776-73 00 00" in page.text
     clinic.use(SARA).ready().open("astrid")  # the browser now has a session remembering Astrid
     clinic.present(None)
     page = clinic.client.get("/oversikt/patient")
