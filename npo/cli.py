@@ -184,8 +184,10 @@ def sync(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report.lines(list_changes=list_changes or dry_run):
+        for line in report.lines(list_changes=list_changes):
             typer.echo(line)
+        if report.plan.changes and not list_changes:
+            typer.echo(f"Varje planerad ändring ({len(report.plan.changes)} st) visas med --list.")
     if report.refused:
         raise typer.Exit(EXIT_REFUSED)
     if not report.ok:
