@@ -357,8 +357,9 @@ def test_items_name_their_unit_and_say_their_type_once(clinic: Clinic) -> None:
     clinic.use(SARA).ready()
     pages = [clinic.open(who).text for who in ("astrid", "dagny")]
     rows = [row for page in pages for row in page.split('<article class="item"')[1:]]
-    telefon = [row for row in rows if "1177 Vårdguiden på telefon ·" in row]
-    assert telefon and all("Rådgivning 1177" in row for row in telefon)  # the unit's name, not its HSA-ID
+    telefon = [row for row in rows if "Rådgivning 1177" in row]
+    footers = {" ".join(row.split('<footer class="muted">', 1)[1].split("</footer>", 1)[0].split()) for row in telefon}
+    assert footers == {"1177 Vårdguiden på telefon · Region Skåne"}  # the unit's name (not its HSA-ID), once
     assert TELEFON_1177_UNIT not in "".join(pages)
     assert any("<strong>Sköterskejournal</strong>" in row for row in rows)
     twice = [m.group(1) for m in re.finditer(r'<strong>([^<]+)</strong> <span class="muted">\1</span>', "".join(rows))]
