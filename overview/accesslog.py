@@ -43,6 +43,7 @@ class Resource(StrEnum):
     """Resurstyp: what was acted on."""
 
     OVERVIEW = "översikt"
+    PATIENT = "patientuppgifter"  # name and personnummer shown on a dialog about the patient (consent, nödåtkomst)
     CONSENT = "samtycke"
     RELATION = "patientrelation"
     BLOCK = "spärr"

@@ -26,9 +26,11 @@ from catalog.clock import now
 from catalog.model import RoleName
 from npo import runtime
 from npo.settings import Environment
+from overview import service
 from overview.access import Gatekeeper
 from overview.facts import GrantCache
 from overview.gate import Check, CommissionFacts, Decision, GateFacts, commission_problem
+from overview.service import EmergencyStatus, PatientInView
 
 STATE_KEY = "npo_overview"
 CHECK_NAMES = {
@@ -117,11 +119,24 @@ def pop_flash(request: Request, identity: SithsIdentity) -> str | None:
 # ---------------------------------------------------------------------- rendering
 def page(request: Request, template: str, *, identity: SithsIdentity | None, status_code: int = 200,
          admin: bool = False, **context: object) -> HTMLResponse:
-    """An overview page; never cached by the browser or a proxy (it may carry patient data)."""
+    """An overview page; never cached by the browser or a proxy (it may carry patient data). While this person's
+    nödåtkomst to the patient in view is open, every page says so and until when (``emergency``: a page that asked
+    the gate passes what it found)."""
+    if identity is not None and "emergency" not in context:
+        context["emergency"] = _emergency_in_view(request, identity)
+    pnr = state(request, identity).get("patient") if identity is not None and context.get("emergency") else None
     response = render(request, template, actor=None, status_code=status_code, identity=identity, admin=admin,
-                      check_names=CHECK_NAMES, **context)
+                      check_names=CHECK_NAMES, emergency_pnr=format_pnr(pnr) if pnr else None, **context)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _emergency_in_view(request: Request, identity: SithsIdentity) -> EmergencyStatus | None:
+    personnummer = state(request, identity).get("patient")
+    if not personnummer:
+        return None
+    with runtime.session_scope() as session:
+        return service.emergency_status(session=session, user_hsa_id=identity.hsa_id, personnummer=personnummer)
 
 
 def refused(request: Request, rejection: CertificateRejected) -> Response:
@@ -131,6 +146,23 @@ def refused(request: Request, rejection: CertificateRejected) -> Response:
                 advice=ADVICE.get(rejection.code, []), test_url=SITHS_TEST_URL, service_desk=SERVICE_DESK,
                 siths_url=f"https://{settings.web_host}:{settings.overview_port}/oversikt",
                 on_tls=request.url.scheme == "https")
+
+
+def in_view(request: Request, identity: SithsIdentity, personnummer: str, dialog: str) -> PatientInView:
+    """The patient on a dialog about them (consent, nödåtkomst, blocked data): the gate's checks 1–6 and a log row
+    first (NotFound / NotAllowed otherwise), committed before the page shows their name."""
+    with runtime.session_scope() as session:
+        return service.patient_in_view(session=session, directory=gatekeeper(), user_hsa_id=identity.hsa_id,
+                                       commission_hsa_id=state(request, identity).get("commission"),
+                                       personnummer=personnummer, dialog=dialog)
+
+
+def dialog_page(request: Request, template: str, *, identity: SithsIdentity, personnummer: str, dialog: str,
+                status_code: int = 200, **context: object) -> HTMLResponse:
+    """A dialog about the patient in view, with the patient's header and the nödåtkomst banner."""
+    shown = in_view(request, identity, personnummer, dialog)
+    return page(request, template, identity=identity, status_code=status_code, pnr=format_pnr(personnummer),
+                patient=shown.header, commission=shown.commission, emergency=shown.emergency, **context)
 
 
 def format_pnr(personnummer: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from npo.db import upgrade
 from npo.runtime import make_engine
 from npo.settings import Settings
 from overview import demo, info
+from overview.demo_items import TELEFON_1177_UNIT
 from overview.models import AccessLog, AssertedRelation, Consent, EmergencyOpening
 from provisioning.models import OutboxMail
 from tests.conftest import MailSink, free_port
@@ -230,8 +232,13 @@ def test_without_a_certificate_every_page_explains_siths_even_with_a_signed_in_s
                  "/oversikt/information", "/oversikt/loggutdrag", "/oversikt/patient/samtycke"):
         page = clinic.client.get(path)
         assert page.status_code == 401, path
-        assert "Inloggning med SITHS krävs" in page.text and "Inget SITHS-certifikat skickades" in page.text
-        assert "0776-73 00 00" in page.text and "https://127.0.0.1:8443/oversikt" in page.text
+        # plain HTTP can never carry the card: the page leads with the SITHS listener, not "Sätt i ditt SITHS-kort"
+        main = page.text.split("<h1>", 1)[1]
+        assert main.startswith("Inloggning med SITHS krävs</h1>") and 'data-siths="plain-http"' in main
+        assert re.findall(r'href="([^"]+)"', main)[0] == "https://127.0.0.1:8443/oversikt"
+        before_help = main.split("Fungerar det inte där?", 1)[0]
+        assert "Sätt i" not in before_help and "Inget SITHS-certifikat skickades" not in before_help
+        assert "0776-73 00 00" in page.text
     clinic.use(SARA).ready().open("astrid")  # the browser now has a session remembering Astrid
     clinic.present(None)
     page = clinic.client.get("/oversikt/patient")
@@ -347,6 +354,19 @@ def test_the_overview_by_category_and_timeline_each_read_logged(clinic: Clinic) 
     timeline = clinic.client.get("/oversikt/patient/tidslinje")
     assert timeline.status_code == 200 and 'class="timeline"' in timeline.text and "<h2>2024</h2>" in timeline.text
     assert len([r for r in log_rows() if r.resource_type == "översikt"]) == 2
+
+
+def test_items_name_their_unit_and_say_their_type_once(clinic: Clinic) -> None:
+    clinic.use(SARA).ready()
+    pages = [clinic.open(who).text for who in ("astrid", "dagny")]
+    rows = [row for page in pages for row in page.split('<article class="item"')[1:]]
+    telefon = [row for row in rows if "Rådgivning 1177" in row]
+    footers = {" ".join(row.split('<footer class="muted">', 1)[1].split("</footer>", 1)[0].split()) for row in telefon}
+    assert footers == {"1177 Vårdguiden på telefon · Region Skåne"}  # the unit's name (not its HSA-ID), once
+    assert TELEFON_1177_UNIT not in "".join(pages)
+    assert any("<strong>Sköterskejournal</strong>" in row for row in rows)
+    twice = [m.group(1) for m in re.finditer(r'<strong>([^<]+)</strong> <span class="muted">\1</span>', "".join(rows))]
+    assert twice == []
 
 
 def test_a_protected_identity_shows_neither_name_nor_address(clinic: Clinic) -> None:
