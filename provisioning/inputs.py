@@ -130,7 +130,10 @@ def parse_commission_order(raw: Mapping[str, object], *, today: dt.date) -> Comm
 
 def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
     chosen = raw.get("person_hsa_ids") or []
-    values = [chosen] if isinstance(chosen, str) else [str(v) for v in chosen]  # type: ignore[union-attr]
+    if not isinstance(chosen, str | list | tuple):  # JSON may send a number, an object, true …
+        r.errors["person_hsa_ids"] = "Ange medarbetarna som en lista av HSA-id."
+        return ()
+    values = [chosen] if isinstance(chosen, str) else [str(v) for v in chosen]
     extra = str(raw.get("extra_hsa_ids") or "")
     values += [v for v in re.split(r"[\s,;]+", extra) if v]
     found, bad = [], []
