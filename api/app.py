@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
@@ -12,6 +12,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from api import errors
 from api.auth import OptionalActor
 from api.pages import nav
+from api.params import plain_address
 from api.routes import (
     api_orders,
     auth,
@@ -33,7 +34,8 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app() -> FastAPI:
     """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
-    app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+    app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
+                  dependencies=[Depends(plain_address)])
     settings = runtime.settings()
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="npo_session",
                        max_age=8 * 3600, same_site="lax", https_only=settings.env is Environment.PRODUCTION)

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import CsrfRejected, NotSignedIn, login_redirect
-from api.params import MAX_ROW_ID, ROW_ID_ERROR
+from api.params import CONTROL_ERROR, MAX_ROW_ID, ROW_ID_ERROR
 from api.templating import templates
 from catalog import DirectoryError, DirectoryUnavailable
 from overview import errors as overview_errors
@@ -128,6 +128,8 @@ def _sv_validation(error: dict) -> str:  # type: ignore[type-arg]
     kind = error.get("type", "")
     if kind == ROW_ID_ERROR:
         return f"ska vara ett nummer från 1 till {MAX_ROW_ID}"
+    if kind == CONTROL_ERROR:
+        return "innehåller otillåtna styrtecken"
     if kind == "missing":
         return "saknas"
     if "int" in kind or "float" in kind:

@@ -74,7 +74,7 @@ def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -
     """The decisions on the form: an explicit choice per row, or confirm for the rest when asked to."""
     choices = []
     for row in rows:
-        if not row.isdigit():
+        if not (row.isascii() and row.isdigit()):  # int() refuses ² although str.isdigit accepts it
             continue
         choice = form_values.get(f"beslut-{row}", "")
         if choice == REMOVE:

@@ -116,3 +116,15 @@ def test_a_person_list_of_the_wrong_type_is_a_message_not_a_500(web: Browser, wo
         headers={"X-CSRF-Token": web.api_csrf()})
     assert response.status_code == 422, response.text
     assert set(response.json()["errors"]) & {"person_hsa_ids", "extra_hsa_ids"}, response.text
+
+
+# ---------------------------------------------------------------------- digits of other scripts
+def test_a_row_number_in_superscript_digits_is_not_a_500(web: Browser, world: World) -> None:
+    from tests.api.test_authorization_matrix import _prepare, recert_round
+
+    x = _prepare(web, world)
+    web.login(world.public_manager.hsa_id)
+    round_id = recert_round(x)
+    response = web.client.post(f"/behorighetskontroll/{round_id}", data={"csrf": web.csrf(), "rad": "²",
+                                                                          "beslut-²": "bekrafta"})
+    assert response.status_code == 422 and "Välj Bekräfta eller Ta bort" in response.text, response.text[:500]
