@@ -26,21 +26,30 @@ from api.routes import (
     siths,
     status,
 )
+from api.security_headers import SecurityHeaders, docs_policy
 from npo import runtime
 from npo.settings import Environment
 
 STATIC = Path(__file__).parent / "static"
 
 
+def _docs() -> dict[str, str | None]:
+    """Where the API docs and the OpenAPI schema are served: nowhere in production."""
+    if runtime.settings().env is Environment.PRODUCTION:
+        return {"docs_url": None, "openapi_url": None}
+    return {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json"}
+
+
 def create_app() -> FastAPI:
     """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
-    app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
-                  dependencies=[Depends(plain_address)])
+    app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+                  dependencies=[Depends(plain_address)], **_docs())
     settings = runtime.settings()
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="npo_session",
                        max_age=8 * 3600, same_site="lax", https_only=settings.env is Environment.PRODUCTION)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
+    app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
     for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders, review, overview,
                    logreview):
         app.include_router(module.router)
