@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.auth import OptionalActor
 from api.pages import nav
+from api.params import plain_address
 from api.routes import (
     api_orders,
     auth,
@@ -25,6 +26,7 @@ from api.routes import (
     siths,
     status,
 )
+from api.security_headers import SecurityHeaders, docs_policy
 from api.sessions import ServerSessionMiddleware, SessionPolicy, SessionStore
 from api.siths import card_revoked
 from npo import runtime
@@ -41,13 +43,22 @@ def session_store(settings: Settings) -> SessionStore:
     return SessionStore(runtime.engine, policy, revoked=card_revoked)
 
 
+def _docs() -> dict[str, str | None]:
+    """Where the API docs and the OpenAPI schema are served: nowhere in production."""
+    if runtime.settings().env is Environment.PRODUCTION:
+        return {"docs_url": None, "openapi_url": None}
+    return {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json"}
+
+
 def create_app() -> FastAPI:
     """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
-    app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
+    app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+                  dependencies=[Depends(plain_address)], **_docs())
     settings = runtime.settings()
     app.add_middleware(ServerSessionMiddleware, store=session_store(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
+    app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
     for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders, review, overview,
                    logreview):
         app.include_router(module.router)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import CsrfRejected, NotSignedIn, login_redirect
+from api.params import CONTROL_ERROR, MAX_ROW_ID, ROW_ID_ERROR
 from api.templating import templates
 from catalog import DirectoryError, DirectoryUnavailable
 from overview import errors as overview_errors
@@ -116,9 +117,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        fields = {".".join(str(p) for p in e["loc"][1:]) or "body": _sv_validation(e) for e in exc.errors()}
-        return error_response(request, 422, "Kontrollera uppgifterna: " + "; ".join(
-            f"{k}: {v}" for k, v in fields.items()), errors=fields)
+        problems = exc.errors()
+        fields = {".".join(str(p) for p in e["loc"][1:]) or "body": _sv_validation(e) for e in problems}
+        in_address = all(e["loc"] and e["loc"][0] in ("path", "query") for e in problems)
+        lead = "Adressen är felaktig: " if in_address else "Kontrollera uppgifterna: "
+        return error_response(request, 422, lead + "; ".join(f"{k}: {v}" for k, v in fields.items()), errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -129,6 +132,10 @@ def install(app: FastAPI) -> None:
 
 def _sv_validation(error: dict) -> str:  # type: ignore[type-arg]
     kind = error.get("type", "")
+    if kind == ROW_ID_ERROR:
+        return f"ska vara ett nummer från 1 till {MAX_ROW_ID}"
+    if kind == CONTROL_ERROR:
+        return "innehåller otillåtna styrtecken"
     if kind == "missing":
         return "saknas"
     if "int" in kind or "float" in kind:

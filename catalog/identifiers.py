@@ -14,6 +14,8 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
+from catalog.text import has_control_characters
+
 HSA_ID_MAX_LENGTH = 31
 _PRINTABLE = re.compile(r"[0-9A-Za-z '()+,\-./:=?]+")
 _HSA_SHAPE = re.compile(r"SE(16)?([0-9]{10})-(.*)", re.DOTALL)
@@ -31,7 +33,7 @@ class InvalidIdentifier(ValueError):
 def validate_org_number(value: str) -> str:
     """Return the organisationsnummer as 10 digits, or raise :class:`InvalidIdentifier`."""
     digits = value.strip().replace("-", "")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise InvalidIdentifier(value, f"Organisationsnumret {value!r} får bara innehålla siffror och bindestreck.")
     if len(digits) == 12 and digits.startswith("16"):
         digits = digits[2:]
@@ -46,6 +48,8 @@ def validate_hsa_id(value: str) -> str:
     """Return ``value`` if it is a well-formed HSA-ID, else raise :class:`InvalidIdentifier` saying why."""
     if not isinstance(value, str) or not value:
         raise InvalidIdentifier(str(value), "HSA-id saknas.")
+    if has_control_characters(value):
+        raise InvalidIdentifier(value, "HSA-id innehåller otillåtna styrtecken; skriv det med vanliga tecken.")
     if value != value.strip():
         raise InvalidIdentifier(value, "HSA-id får inte börja eller sluta med mellanslag.")
     if len(value) > HSA_ID_MAX_LENGTH:
@@ -103,7 +107,7 @@ def validate_personnummer(value: str) -> str:
     compact = raw.replace(" ", "")
     sep = "+" if "+" in compact else "-"
     digits = compact.replace("-", "").replace("+", "")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # str.isdigit also holds for ² and other scripts' digits
         raise InvalidIdentifier(value, f"Personnumret {value!r} får bara innehålla siffror och bindestreck.")
     if len(digits) == 10:
         digits = _with_century(digits, plus=(sep == "+"))

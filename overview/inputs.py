@@ -7,13 +7,12 @@ text, escaped by the templates. Control characters are refused (PostgreSQL canno
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from catalog import InvalidIdentifier, validate_hsa_id, validate_personnummer
+from catalog.text import has_control_characters
 from overview.errors import InvalidInput
 
 REASON_MAX = 1024  # the TKBs' reasonText holds at most 1024 characters
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def personnummer(value: str, field: str = "personnummer") -> str:
@@ -39,7 +38,7 @@ def reason(value: str | None, field: str = "reason", *, what: str = "skäl", max
         raise InvalidInput(field, f"Ange {what}; det är obligatoriskt och loggas.")
     if len(text) > max_length:
         raise InvalidInput(field, f"Texten är {len(text)} tecken lång; högst {max_length} tecken är tillåtet.")
-    if _CONTROL.search(text):
+    if has_control_characters(text):
         raise InvalidInput(field, "Texten innehåller otillåtna styrtecken; skriv om den med vanliga tecken.")
     return text
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import end_of_day, local_date
+from catalog.text import has_control_characters
 from overview import inputs
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.logreview import InvalidInputs, ReviewerRole
@@ -132,6 +133,8 @@ def grant(*, session: Session, directory: Directory, manager_hsa_id: str, unit_h
     text = note.strip()
     if len(text) > NOTE_MAX:
         errors["note"] = f"Anteckningen är {len(text)} tecken lång; högst {NOTE_MAX} tecken är tillåtet."
+    elif has_control_characters(text):
+        errors["note"] = "Anteckningen innehåller otillåtna styrtecken; skriv om den med vanliga tecken."
     if errors:
         raise InvalidInputs(errors)
     assert delegate is not None and valid_to is not None

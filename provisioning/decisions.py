@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from catalog import Directory
 from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
+from catalog.text import has_control_characters
 from provisioning import notify
 from provisioning.authz import Actor
 from provisioning.automation import lines_of
@@ -32,6 +33,8 @@ def get_order(session: Session, actor: Actor, reference_or_id: str | int) -> Ord
     """An order the actor may see, by reference or id; NotFound otherwise (existence is not revealed)."""
     if isinstance(reference_or_id, int):
         order = session.get(Order, reference_or_id)
+    elif has_control_characters(reference_or_id):  # names no order, and PostgreSQL cannot even compare a NUL
+        raise NotFound("Beställningen finns inte.")
     else:
         order = session.exec(select(Order).where(Order.reference == reference_or_id)).first()
     if order is None or not actor.may_view(order, decided=order.id is not None and _decided_by(session, order.id,
@@ -68,6 +71,8 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
         raise InvalidInput("reason", "Ange en motivering när du avslår en beställning.")
     if reason and len(reason) > MAX_REASON:
         raise InvalidInput("reason", f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(reason)}).")
+    if reason and has_control_characters(reason):
+        raise InvalidInput("reason", "Motiveringen innehåller otillåtna styrtecken; skriv om den med vanliga tecken.")
     order = get_order(session, actor, order_id)
     stage = order.state
     if stage not in AWAITING_PERSON or (expected_stage is not None and expected_stage is not stage):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
+from catalog.text import has_control_characters
 from provisioning.errors import InvalidInputs
 from provisioning.models import LineAction
 
@@ -24,11 +25,11 @@ MIN_JUSTIFICATION = 10
 MAX_COMMENT = 1000
 MAX_NAME = 120
 MAX_PERSONS = 100
+MAX_EXTRA = 2000  # the typed HSA-IDs, as the form's field allows
 MAX_YEARS_AHEAD = 1
 MAX_MEMBERSHIP_YEARS = 5
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{6,24}$")
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.\-]{1,189}\.[A-Za-z]{2,}$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class _Reader:
              min_length: int = 0) -> str:
         value = self.raw.get(field)
         text = "" if value is None else str(value).strip()
-        if _CONTROL.search(text):
+        if has_control_characters(text):
             self.errors[field] = f"{label} innehåller otillåtna styrtecken."
         elif required and not text:
             self.errors[field] = f"{label} måste fyllas i."
@@ -154,8 +155,13 @@ def read_commission_order(raw: Mapping[str, object], *, today: dt.date) -> Commi
 
 def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
     chosen = raw.get("person_hsa_ids") or []
-    values = [chosen] if isinstance(chosen, str) else [str(v) for v in chosen]  # type: ignore[union-attr]
-    extra = str(raw.get("extra_hsa_ids") or "")
+    if not isinstance(chosen, str | list | tuple):  # JSON may send a number, an object, true …
+        r.errors["person_hsa_ids"] = "Ange medarbetarna som en lista av HSA-id."
+        return ()
+    values = [chosen] if isinstance(chosen, str) else [str(v) for v in chosen]
+    extra = r.text("extra_hsa_ids", "HSA-id", required=False, max_length=MAX_EXTRA)
+    if "extra_hsa_ids" in r.errors:
+        return ()
     values += [v for v in re.split(r"[\s,;]+", extra) if v]
     found, bad = [], []
     for value in values:

@@ -8,7 +8,6 @@ deciding the same member at once give one decision and one "already decided" not
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import func
@@ -17,6 +16,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import STOCKHOLM, last_day, local_date
 from catalog.model import CareUnit
+from catalog.text import has_control_characters
 from provisioning.authz import Actor
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.ordering import vob_commission
@@ -39,7 +39,6 @@ from provisioning.review_models import ItemDecision, RecertificationItem, Recert
 D = ItemDecision
 MAX_REASON = 500
 ROUNDS_SHOWN = 20
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -187,7 +186,7 @@ def _validate(actor: Actor, round_: RecertificationRound, items: dict[int, Recer
             errors["beslut"] = "Sidan är inaktuell: en medarbetare finns inte i kontrollen. Ladda om sidan."
             continue
         reason = (choice.reason or "").strip()
-        if _CONTROL.search(reason):
+        if has_control_characters(reason):
             errors[f"motivering-{item.id}"] = "Motiveringen innehåller otillåtna styrtecken."
         elif len(reason) > MAX_REASON:
             errors[f"motivering-{item.id}"] = f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(reason)})."

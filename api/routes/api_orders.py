@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse
 
 from api.auth import CurrentActor, check_csrf, csrf_token
+from api.jsonbody import json_object
 from catalog.clock import local_date, now
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
@@ -21,21 +21,11 @@ from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order
 
 router = APIRouter(prefix="/api")
-MAX_BODY = 64_000
 
 
 async def _body(request: Request) -> dict[str, Any]:
     check_csrf(request, request.headers.get("X-CSRF-Token"))
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
-        raise InvalidInput("body", f"Förfrågan är för stor (högst {MAX_BODY} byte).")
-    try:
-        data = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("body", "Förfrågan är inte giltig JSON.") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("body", "Förfrågan ska vara ett JSON-objekt.")
-    return data
+    return json_object(await request.body())
 
 
 def order_json(order: Order) -> dict[str, object]:

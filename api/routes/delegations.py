@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf
 from api.pages import render
+from api.params import RowId
 from catalog.clock import now
 from npo import runtime
 from provisioning import delegations
@@ -56,7 +57,7 @@ async def delegation_grant(request: Request, actor: CurrentActor) -> Response:
 
 
 @router.post("/delegering/{delegation_id}/aterkalla", name="delegation_revoke")
-async def delegation_revoke(request: Request, delegation_id: int, actor: CurrentActor) -> Response:
+async def delegation_revoke(request: Request, delegation_id: RowId, actor: CurrentActor) -> Response:
     """Revoke a delegation now."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))

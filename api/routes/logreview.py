@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import CurrentActor, check_csrf
 from api.errors import error_response
 from api.pages import render
+from api.params import RowId
 from catalog.clock import now
 from npo import runtime
 from overview import logreview_delegation as delegation
@@ -73,7 +74,7 @@ def _task_page(request: Request, actor: Actor, task_id: int, *, values: dict[str
 
 
 @router.get("/loggranskning/atkomst/{task_id}", name="logreview_task")
-def task_page(request: Request, task_id: int, actor: CurrentActor, klart: int = 0) -> Response:
+def task_page(request: Request, task_id: RowId, actor: CurrentActor, klart: int = 0) -> Response:
     """Granska en åtkomst: what was read, by whom, when, on what basis; and the three outcomes."""
     try:
         return _task_page(request, actor, task_id,
@@ -83,7 +84,7 @@ def task_page(request: Request, task_id: int, actor: CurrentActor, klart: int = 
 
 
 @router.post("/loggranskning/atkomst/{task_id}", name="logreview_decide")
-async def decide(request: Request, task_id: int, actor: CurrentActor) -> Response:
+async def decide(request: Request, task_id: RowId, actor: CurrentActor) -> Response:
     """Record the judgement; a bad field comes back beside the field with everything typed kept."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
@@ -107,7 +108,7 @@ async def decide(request: Request, task_id: int, actor: CurrentActor) -> Respons
 
 
 @router.get("/loggranskning/omgang/{round_id}", name="logreview_round")
-def round_page(request: Request, round_id: int, actor: CurrentActor, klart: int = 0) -> Response:
+def round_page(request: Request, round_id: RowId, actor: CurrentActor, klart: int = 0) -> Response:
     """A round's documentation: the day, the sample, every access picked, the outcomes and who judged them."""
     at = now()
     try:
@@ -172,7 +173,7 @@ async def delegate(request: Request, actor: CurrentActor) -> Response:
 
 
 @router.post("/loggranskning/delegering/{delegation_id}/aterkalla", name="logreview_revoke")
-async def revoke(request: Request, delegation_id: int, actor: CurrentActor) -> Response:
+async def revoke(request: Request, delegation_id: RowId, actor: CurrentActor) -> Response:
     """End a delegation now (it stays in the documentation as revoked)."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))

@@ -127,7 +127,7 @@ async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Resp
     try:
         with runtime.session_scope() as session:
             service.acknowledge_information(session=session, user_hsa_id=who.hsa_id,
-                                            version=int(version) if version.isdigit() else -1)
+                                            version=int(version) if version.isascii() and version.isdigit() else -1)
     except InvalidInput as exc:
         return _information_page(request, who, status_code=422, error=exc.message)
     return _see_start()

@@ -7,6 +7,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
+from api.params import RowId
 from catalog.clock import now
 from flows.steps import deliver
 from npo import runtime
@@ -61,7 +62,7 @@ async def review_start(request: Request, actor: CurrentActor, background: Backgr
 
 
 @router.get("/behorighetskontroll/{round_id}", name="review_round")
-def review_round(request: Request, round_id: int, actor: CurrentActor) -> Response:
+def review_round(request: Request, round_id: RowId, actor: CurrentActor) -> Response:
     """One round: each member with confirm/remove, the deadline and the progress."""
     return _round_page(request, actor, round_id, values={}, errors={})
 
@@ -70,7 +71,7 @@ def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -
     """The decisions on the form: an explicit choice per row, or confirm for the rest when asked to."""
     choices = []
     for row in rows:
-        if not row.isdigit():
+        if not (row.isascii() and row.isdigit()):  # int() refuses ² although str.isdigit accepts it
             continue
         choice = form_values.get(f"beslut-{row}", "")
         if choice == REMOVE:
@@ -81,7 +82,8 @@ def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -
 
 
 @router.post("/behorighetskontroll/{round_id}", name="review_decide")
-async def review_decide(request: Request, round_id: int, actor: CurrentActor, background: BackgroundTasks) -> Response:
+async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
+                       background: BackgroundTasks) -> Response:
     """Save decisions; on a bad field the page comes back with every choice kept and the message beside it.
     The mail a decision causes (to a removed member, the closing receipt) goes out after the commit."""
     form = await request.form()
