@@ -211,11 +211,11 @@ def test_a_nul_in_any_field_any_route_posts_is_never_a_500(any_web: Browser, wor
         if method != "POST" or path.startswith("/oversikt"):
             continue  # the overview's forms are swept below, with a SITHS certificate
         role = _acting_role(rule.allowed)
-        any_web.login(_person(world, role))  # type: ignore[arg-type]
+        any_web.login(_person(world, x, role))  # type: ignore[arg-type]
         recorder = Poisoning(any_web.client, None)
         rule.call(Browser(recorder), x)  # type: ignore[arg-type]
         for field in sorted(recorder.fields - {"csrf"}):
-            any_web.login(_person(world, role))  # type: ignore[arg-type]
+            any_web.login(_person(world, x, role))  # type: ignore[arg-type]
             response = rule.call(Browser(Poisoning(any_web.client, field)), x)  # type: ignore[arg-type]
             assert 0 < response.status_code < 500, (path, role, field, response.text[:400])  # type: ignore[attr-defined]
             swept += 1
