@@ -17,6 +17,8 @@ from catalog.hrexport import HrExportError
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
 from npo.overview_cli import audit_app, load_demo_patients, log_extract
+from npo.schedules_cli import HELP as SCHEDULES_HELP
+from npo.schedules_cli import schedules
 
 app = typer.Typer(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -29,6 +31,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
 app.command("log-extract")(log_extract)
+app.command("schedules", help=SCHEDULES_HELP)(schedules)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2

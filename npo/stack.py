@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from flows.engine import WORK_POOL
 from npo.settings import ROOT, Environment, Settings
 
 PREFECT = [sys.executable, "-m", "prefect"]
@@ -44,6 +45,7 @@ class Stack:
     demo_persons: int = 2000
     demo_seed: int = 1
     with_prefect: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. Prefect scheduler settings in tests
     children: list[Child] = field(default_factory=list)
     started_slapd: bool = False
 
@@ -75,7 +77,7 @@ class Stack:
         if self.with_prefect:
             env["PREFECT_API_URL"] = f"{self.prefect_url}/api"
             env["NPO_PREFECT_API_URL"] = env["PREFECT_API_URL"]
-        return env
+        return {**env, **self.extra_env}
 
     def _say(self, text: str) -> None:
         typer.echo(text)
@@ -114,10 +116,10 @@ class Stack:
         self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
                                        str(self.settings.prefect_port)])
         self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
-        self._run([*PREFECT, "work-pool", "create", "npo", "--type", "process"], ok_codes=(0, 1))
+        self._run([*PREFECT, "work-pool", "create", WORK_POOL, "--type", "process"], ok_codes=(0, 1))
         self._run([*PREFECT, "--no-prompt", "deploy", "--all"])
         # each flow run is a subprocess (~3 s of CPU on this machine): four at a time keeps 2 cores and memory sane
-        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", "npo", "--name", "npo-embedded",
+        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", WORK_POOL, "--name", "npo-embedded",
                                        "--limit", "4"])
 
     def start_web(self) -> None:
