@@ -11,6 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from croniter import croniter  # Prefect's scheduler uses its vendored copy of the same library
+
 MIN_GRACE = dt.timedelta(minutes=1)
 MAX_GRACE = dt.timedelta(hours=1)
 # The scheduler creates a new deployment's first runs a few seconds after it was deployed: a time due in its
@@ -59,8 +61,6 @@ def last_due(schedule: Schedule, at: dt.datetime) -> dt.datetime | None:
         if at < anchor:
             return None
         return anchor + schedule.interval * ((at - anchor) // schedule.interval)
-    from prefect._vendor.croniter import croniter  # the croniter Prefect's scheduler uses
-
     zone = ZoneInfo(schedule.timezone)
     wall = at.astimezone(zone).replace(tzinfo=None) + dt.timedelta(seconds=1)  # a run due at `at` counts
     times = croniter(schedule.cron, wall)

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import typer
 
+from api.logscan import start_line
+from catalog.clock import now
 from flows.engine import WORK_POOL
 from npo.settings import ROOT, Environment, Settings
 
@@ -145,12 +147,20 @@ class Stack:
         logs = self.settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{name}.log"
-        handle = log.open("ab")
+        handle = self._open_log(name, log)
         process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=self.env(),
                                    start_new_session=True)
         child = Child(name, process, log, command)
         self.children.append(child)
         return child
+
+    @staticmethod
+    def _open_log(name: str, log: Path):  # type: ignore[no-untyped-def]
+        """The part's log for appending, with a start line (the status page counts errors after the last one)."""
+        handle = log.open("ab")
+        handle.write(start_line(name, now()).encode())
+        handle.flush()
+        return handle
 
     def _restart(self, child: Child) -> None:
         """Start a child that died again (at most 5 times in 5 minutes), appending to its log."""
@@ -158,7 +168,7 @@ class Stack:
         if len(recent) >= 5:
             raise SystemExit(f"{child.name} har avslutats {len(recent)} gånger på fem minuter; se {child.log}")
         self._say(f"{child.name} avslutades (kod {child.process.returncode}); startar om (se {child.log})")
-        handle = child.log.open("ab")
+        handle = self._open_log(child.name, child.log)
         child.process = subprocess.Popen(child.command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
                                          env=self.env(), start_new_session=True)
         child.restarts = [*recent, time.monotonic()]

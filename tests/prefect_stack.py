@@ -89,6 +89,8 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory, directory_config: Di
     stack = Stack(settings, with_prefect=True, extra_env=SCHEDULER_HORIZON)
     try:
         stack.start_prefect()
-        yield PrefectStack(stack, f"{stack.prefect_url}/api")
+        running = PrefectStack(stack, f"{stack.prefect_url}/api")
+        wait_for("the worker's first heartbeat", lambda: running.post("/work_pools/npo/workers/filter", {}))
+        yield running
     finally:
         stack.stop()
