@@ -33,8 +33,10 @@ STATIC = Path(__file__).parent / "static"
 
 def create_app() -> FastAPI:
     """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
-    app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
     settings = runtime.settings()
+    public_docs = settings.env is not Environment.PRODUCTION  # the API's map is for developers, not the internet
+    app = FastAPI(title="npo-access", docs_url="/api/docs" if public_docs else None,
+                  openapi_url="/api/openapi.json" if public_docs else None, redoc_url=None)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="npo_session",
                        max_age=8 * 3600, same_site="lax", https_only=settings.env is Environment.PRODUCTION)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -18,7 +18,7 @@ from api.mtls import mtls_config
 from catalog.clock import now
 from npo import runtime
 from npo.certs import CRL_DAYS, dev_ca, with_dev_certificates
-from npo.settings import Settings
+from npo.settings import Environment, Settings
 from tests.api.conftest import Browser
 from tests.api.test_mtls import running
 from tests.conftest import free_port
@@ -172,3 +172,14 @@ def test_worker_scheduler_and_deployments_from_a_real_prefect_server_and_an_over
         assert response.json()["parts"]["worker"]["healthy"] is False  # and no heartbeat for three hours
         page = admin.client.get("/status").text
         assert '<tr class="bad" data-deployment="sweep">' in page and "Driftstörning" in page
+
+
+def test_the_api_docs_are_served_outside_production_only(app_settings: Settings) -> None:
+    with TestClient(create_app()) as client:
+        assert client.get("/api/docs").status_code == 200
+        assert client.get("/api/openapi.json").status_code == 200
+    runtime.configure(app_settings.model_copy(update={"env": Environment.PRODUCTION, "secret_key": "x" * 40}))
+    with TestClient(create_app()) as client:
+        assert client.get("/api/docs").status_code == 404
+        assert client.get("/api/openapi.json").status_code == 404
+        assert client.get("/api/health").json().keys() == {"ok"}  # the app still runs
