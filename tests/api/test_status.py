@@ -152,6 +152,7 @@ def test_a_prefect_server_that_does_not_answer_makes_worker_and_scheduler_unknow
 
 
 @pytest.mark.prefect
+@pytest.mark.timeout(600)  # may be the test that starts the session's Prefect server
 def test_worker_scheduler_and_deployments_from_a_real_prefect_server_and_an_overdue_one_in_red(
         admin: Browser, prefect_stack: PrefectStack) -> None:
     configure(prefect_api_url=prefect_stack.api_url, var_dir=prefect_stack.settings.var_dir)

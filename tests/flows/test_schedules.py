@@ -22,7 +22,7 @@ import yaml
 from catalog.clock import STOCKHOLM, local_minute
 from tests.prefect_stack import PrefectStack, wait_for
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]  # the first one starts the server: slow under load
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
 
