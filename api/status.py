@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from api.logscan import describe, errors_since_start
 from catalog import Directory, DirectoryError
+from catalog.clock import local_minute
 from npo.settings import Settings
+
+TIMEOUT = 2.0  # seconds per probe: the page must answer quickly also when a part hangs
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,7 @@ def smtp_status(host: str, port: int, waiting: Callable[[], tuple[int, object]])
     def probe() -> str:
         import smtplib
 
-        with smtplib.SMTP(host, port, timeout=2) as client:
+        with smtplib.SMTP(host, port, timeout=TIMEOUT) as client:
             client.noop()
         count, oldest = waiting()
         return "svarar; utkorgen är tom" if not count else f"svarar; {count} meddelanden väntar (äldst {oldest})"
@@ -77,7 +84,7 @@ def prefect_status(api_url: str | None) -> PartStatus:
     def probe() -> str:
         import httpx
 
-        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=2)
+        response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=TIMEOUT)
         response.raise_for_status()
         return "svarar"
     return _timed("prefect", "Arbetsflöden (Prefect)", api_url.removesuffix("/api"), probe)
@@ -106,3 +113,34 @@ def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
                                f"UTC; den används ändå ({revoked} spärrade) men hämta en ny")
         return text + f"; spärrlista med {revoked} spärrade certifikat"
     return _timed("siths", "SITHS-inloggning", str(trust_file(settings) or "–"), probe)
+
+
+def mtls_status(host: str, port: int, now: dt.datetime) -> PartStatus:
+    """Does the SITHS (mTLS) listener accept a TLS connection, with a server certificate that is still valid?"""
+    def probe() -> str:
+        from cryptography import x509
+
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # whether it answers TLS at all; the certificate's dates are checked below
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw, \
+                context.wrap_socket(raw, server_hostname=host) as tls:
+            der, version = tls.getpeercert(binary_form=True), tls.version()
+        expires = x509.load_der_x509_certificate(der).not_valid_after_utc  # type: ignore[arg-type]
+        if expires < now:
+            raise RuntimeError(f"servercertifikatet gick ut {local_minute(expires)}")
+        return f"svarar med {version}; servercertifikatet gäller till {local_minute(expires)}"
+    return _timed("mtls", "SITHS-lyssnaren (mTLS)", f"https://{host}:{port}", probe)
+
+
+def web_status(url: str) -> PartStatus:
+    """The web app itself: it answers, since it is serving this page."""
+    return PartStatus("web", "Webbappen", True, "svarar (visar den här sidan)", url, 0.0)
+
+
+def with_log_errors(part: PartStatus, log: Path) -> PartStatus:
+    """``part``, not healthy when its log (embedded stack) holds errors since the part last started."""
+    errors = errors_since_start(log)
+    if errors is None:
+        return part
+    return replace(part, healthy=False, detail=f"{part.detail}; {describe(errors)}")

@@ -30,6 +30,11 @@ def local_date(instant: dt.datetime) -> dt.date:
     return instant.astimezone(STOCKHOLM).date()
 
 
+def local_minute(instant: dt.datetime) -> str:
+    """An instant as Swedish local time to the minute (YYYY-MM-DD HH:MM), as the pages and the CLI show it."""
+    return instant.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
 def end_of_day(day: dt.date) -> dt.datetime:
     """The exclusive end of a date typed as 'to and including' (midnight after it, Swedish time)."""
     return local_midnight(day + dt.timedelta(days=1))

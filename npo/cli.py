@@ -18,6 +18,8 @@ from catalog.slapd import SlapdError
 from npo.certs import certs_app
 from npo.cli_text import SwedishTyper
 from npo.overview_cli import LOG_EXTRACT_HELP, audit_app, load_demo_patients, log_extract
+from npo.schedules_cli import HELP as SCHEDULES_HELP
+from npo.schedules_cli import schedules
 
 app = SwedishTyper(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
                    pretty_exceptions_enable=False)
@@ -30,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
 app.command("log-extract", help=LOG_EXTRACT_HELP)(log_extract)
+app.command("schedules", help=SCHEDULES_HELP)(schedules)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2

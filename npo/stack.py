@@ -20,6 +20,9 @@ from pathlib import Path
 
 import typer
 
+from api.logscan import start_line
+from catalog.clock import now
+from flows.engine import WORK_POOL
 from npo.settings import ROOT, Environment, Settings
 
 PREFECT = [sys.executable, "-m", "prefect"]
@@ -44,6 +47,7 @@ class Stack:
     demo_persons: int = 2000
     demo_seed: int = 1
     with_prefect: bool = True
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. Prefect scheduler settings in tests
     children: list[Child] = field(default_factory=list)
     started_slapd: bool = False
 
@@ -75,7 +79,7 @@ class Stack:
         if self.with_prefect:
             env["PREFECT_API_URL"] = f"{self.prefect_url}/api"
             env["NPO_PREFECT_API_URL"] = env["PREFECT_API_URL"]
-        return env
+        return {**env, **self.extra_env}
 
     def _say(self, text: str) -> None:
         typer.echo(text)
@@ -114,10 +118,10 @@ class Stack:
         self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
                                        str(self.settings.prefect_port)])
         self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
-        self._run([*PREFECT, "work-pool", "create", "npo", "--type", "process"], ok_codes=(0, 1))
+        self._run([*PREFECT, "work-pool", "create", WORK_POOL, "--type", "process"], ok_codes=(0, 1))
         self._run([*PREFECT, "--no-prompt", "deploy", "--all"])
         # each flow run is a subprocess (~3 s of CPU on this machine): four at a time keeps 2 cores and memory sane
-        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", "npo", "--name", "npo-embedded",
+        self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", WORK_POOL, "--name", "npo-embedded",
                                        "--limit", "4"])
 
     def start_web(self) -> None:
@@ -143,12 +147,20 @@ class Stack:
         logs = self.settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{name}.log"
-        handle = log.open("ab")
+        handle = self._open_log(name, log)
         process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=self.env(),
                                    start_new_session=True)
         child = Child(name, process, log, command)
         self.children.append(child)
         return child
+
+    @staticmethod
+    def _open_log(name: str, log: Path):  # type: ignore[no-untyped-def]
+        """The part's log for appending, with a start line (the status page counts errors after the last one)."""
+        handle = log.open("ab")
+        handle.write(start_line(name, now()).encode())
+        handle.flush()
+        return handle
 
     def _restart(self, child: Child) -> None:
         """Start a child that died again (at most 5 times in 5 minutes), appending to its log."""
@@ -156,7 +168,7 @@ class Stack:
         if len(recent) >= 5:
             raise SystemExit(f"{child.name} har avslutats {len(recent)} gånger på fem minuter; se {child.log}")
         self._say(f"{child.name} avslutades (kod {child.process.returncode}); startar om (se {child.log})")
-        handle = child.log.open("ab")
+        handle = self._open_log(child.name, child.log)
         child.process = subprocess.Popen(child.command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
                                          env=self.env(), start_new_session=True)
         child.restarts = [*recent, time.monotonic()]

@@ -30,7 +30,7 @@ from catalog.ldapconn import DirectoryConfig  # noqa: E402
 from catalog.model import CareProvider, CareUnit, Management, Person  # noqa: E402
 from catalog.slapd import ManagedSlapd  # noqa: E402
 
-pytest_plugins = ["tests.world"]  # the `world` fixture of the ordering tests
+pytest_plugins = ["tests.world", "tests.prefect_stack"]  # `world` (ordering tests), `prefect_stack`
 
 
 def free_port() -> int:
