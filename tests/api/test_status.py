@@ -154,7 +154,7 @@ def test_a_prefect_server_that_does_not_answer_makes_worker_and_scheduler_unknow
 @pytest.mark.prefect
 @pytest.mark.timeout(600)  # may be the test that starts the session's Prefect server
 def test_worker_scheduler_and_deployments_from_a_real_prefect_server_and_an_overdue_one_in_red(
-        admin: Browser, prefect_stack: PrefectStack) -> None:
+        admin: Browser, world: World, prefect_stack: PrefectStack) -> None:
     configure(prefect_api_url=prefect_stack.api_url, var_dir=prefect_stack.settings.var_dir)
     found = parts(admin)
     assert found["prefect"]["healthy"] and found["worker"]["healthy"], found
@@ -166,6 +166,7 @@ def test_worker_scheduler_and_deployments_from_a_real_prefect_server_and_an_over
         assert f'<tr class="ok" data-deployment="{name}">' in page, name
     assert "dagligen kl. 02:30 (Stockholmstid)" in page and "inget schema (startas vid behov)" in page
     with freeze_time(now() + dt.timedelta(hours=3), tick=True):  # three hours on, no sweep has completed since
+        admin.login(world.sysadmin.hsa_id)  # three idle hours ended the session (D-33)
         response = admin.client.get("/api/health")
         assert response.status_code == 503 and response.json()["ok"] is False
         sweep = next(d for d in response.json()["deployments"] if d["name"] == "sweep")
