@@ -37,6 +37,7 @@ from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
     rows_of,
 )
 from tests.conftest import MailSink, free_port
+from tests.e2e.axe import AxeChecker
 
 pytestmark = pytest.mark.e2e
 
@@ -49,19 +50,21 @@ def listener(overview_site: OverviewSite) -> Iterator[str]:
         yield url
 
 
-def card(browser, site: OverviewSite, listener: str, hsa_id: str):  # type: ignore[no-untyped-def]
-    """A browser context holding this person's SITHS certificate for the listener (like a card in the reader)."""
+def card(browser, site: OverviewSite, listener: str, hsa_id: str, axe: AxeChecker):  # type: ignore[no-untyped-def]
+    """A browser context holding this person's SITHS certificate for the listener (like a card in the reader);
+    every document the test uses in it is checked with axe-core."""
     cert, key = site.files_of(site.certificate(hsa_id))
     context = browser.new_context(locale="sv-SE", ignore_https_errors=True, client_certificates=[
         {"origin": listener, "certPath": str(cert), "keyPath": str(key)}])
-    page = context.new_page()
+    page = axe.watch(context.new_page())
     page.set_default_timeout(15000)
     return context, page
 
 
 def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_the_blocked_notice(
-        browser, overview_site: OverviewSite, overview_db: Settings, listener: str) -> None:  # type: ignore[no-untyped-def]
-    context, page = card(browser, overview_site, listener, SARA)
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, SARA, axe)
     try:
         page.goto(f"{listener}/oversikt")
         assert page.locator("h1").inner_text() == "Information innan start med NPÖ"
@@ -92,6 +95,7 @@ def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_t
         page.wait_for_selector("[data-blocked='1']")
         assert "Det finns spärrade uppgifter om patienten som inte visas" in page.inner_text("[data-blocked='1']")
         assert page.inner_text(".patient-header .name") == "Cecilia Holm"
+        axe.finish(page)
     finally:
         context.close()
     [consent] = [c for c in rows_of(Consent) if c.registered_by == SARA and c.personnummer == PATIENTS["dagny"]
@@ -104,9 +108,9 @@ def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_t
 
 def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
-        smtp_sink: MailSink) -> None:
+        smtp_sink: MailSink, axe: AxeChecker) -> None:
     runtime.configure(runtime.settings().model_copy(update={"smtp_port": smtp_sink.port}))
-    context, page = card(browser, overview_site, listener, JOHANNA)
+    context, page = card(browser, overview_site, listener, JOHANNA, axe)
     try:
         page.goto(f"{listener}/oversikt")
         page.wait_for_selector("[data-access='refused']")
@@ -125,6 +129,7 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         page.wait_for_selector("[data-sent]")
         reference = page.get_attribute("[data-sent]", "data-sent") or ""
         assert re.fullmatch(r"FEL-[0-9A-F]{8}", reference)
+        axe.finish(page)
     finally:
         context.close()
     deadline = dt.datetime.now() + dt.timedelta(seconds=10)
@@ -132,3 +137,4 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         time.sleep(0.1)  # the mail leaves in a background task after the response
     [(recipients, message)] = smtp_sink.messages
     assert recipients == ["servicedesk@skane.example"] and reference in message["Subject"]
+
