@@ -38,6 +38,7 @@ from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
 )
 from tests.conftest import MailSink, free_port
 from tests.e2e.axe import AxeChecker
+from tests.e2e.test_accessibility import overflowing
 
 pytestmark = pytest.mark.e2e
 
@@ -138,3 +139,48 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
     [(recipients, message)] = smtp_sink.messages
     assert recipients == ["servicedesk@skane.example"] and reference in message["Subject"]
 
+
+def test_the_overview_fits_a_320_px_phone(browser, overview_site: OverviewSite, overview_db: Settings,  # type: ignore[no-untyped-def]
+                                          listener: str, axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, SARA, axe)
+    wide: dict[str, list[str]] = {}
+
+    def visit(path: str = "") -> None:
+        if path:
+            page.goto(f"{listener}{path}")
+        found = overflowing(page)
+        if found:
+            wide[page.url.removeprefix(listener)] = found
+
+    try:
+        page.set_viewport_size({"width": 320, "height": 640})
+        visit("/oversikt")  # Information innan start
+        assert not page.is_visible("nav[aria-label] a[href='/oversikt/felsokning']")  # behind the menu button
+        page.check("#f-read")
+        page.click("#acknowledge")
+        page.wait_for_selector("#f-personnummer")
+        visit()
+        page.fill("#f-personnummer", pnr("cecilia"))
+        page.click("#search")
+        page.wait_for_selector("[data-blocked='1']")
+        visit()
+        visit("/oversikt/patient/tidslinje")
+        visit("/oversikt/patient/samtycke")
+        page.uncheck("#f-overview")  # consent to nothing, until a date left out: each error beside its field
+        page.check("#f-duration-datum")
+        with page.expect_navigation():
+            page.click("#register-consent")
+        assert page.locator("fieldset[aria-describedby~=e-overview] #f-overview[aria-invalid=true]").count() == 1
+        assert page.locator("#f-end[aria-invalid=true][aria-describedby=e-end]").count() == 1
+        visit()
+        visit("/oversikt/patient/nodatkomst")
+        with page.expect_navigation():
+            page.click("#open-emergency")  # no reason given
+        assert page.locator("#f-reason[aria-invalid=true]").count() == 1
+        visit()
+        visit("/oversikt/felsokning")
+        visit("/siths/vem-ar-jag")
+        axe.finish(page)
+    finally:
+        context.close()
+    assert not wide, f"wider than 320 px: {wide}"
