@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -19,12 +20,16 @@ from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import parse_commission_order, parse_membership_order
-from provisioning.models import Order
+from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order, vob_commission
 from provisioning.routing import QUEUE_LABELS
 from provisioning.states import STATE_LABELS
 
 router = APIRouter()
+# While the automated steps work on an order, its page waits this long for them before it shows them as running
+# (with a link to look again). It never reloads itself: a page that refreshes on its own fails WCAG 2.2.1 (F41).
+WORKING = frozenset({OrderState.SUBMITTED, OrderState.APPROVED, OrderState.PROVISIONING})
+SETTLE_SECONDS = 3.0
 
 
 def _unit_options(actor: Actor) -> list[tuple[str, str]]:
@@ -123,9 +128,14 @@ def my_orders(request: Request, actor: CurrentActor) -> Response:
 @router.get("/bestallningar/{reference}", name="order_page")
 def order_page(request: Request, reference: str, actor: CurrentActor, skickad: int = 0) -> Response:
     """One order: what was asked, its timeline, what will be written, and what the actor may do."""
-    with runtime.session_scope() as session:
-        order = decisions.get_order(session, actor, reference[:40])
-        view = queries.order_view(session, actor, order, now=now())
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        with runtime.session_scope() as session:
+            order = decisions.get_order(session, actor, reference[:40])
+            view = queries.order_view(session, actor, order, now=now())
+        if view.order.state not in WORKING or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     return render(request, "orders/order.html", actor=actor, view=view, submitted=bool(skickad),
                   state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue))
 
