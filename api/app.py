@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.sessions import SessionMiddleware
 
 from api import errors
 from api.auth import OptionalActor
@@ -25,18 +25,27 @@ from api.routes import (
     siths,
     status,
 )
+from api.sessions import ServerSessionMiddleware, SessionPolicy, SessionStore
+from api.siths import card_revoked
 from npo import runtime
-from npo.settings import Environment
+from npo.settings import Environment, Settings
 
 STATIC = Path(__file__).parent / "static"
+
+
+def session_store(settings: Settings) -> SessionStore:
+    """The server-side sessions of this app: the runtime's database, the configured limits, SITHS revocation."""
+    policy = SessionPolicy(idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                           absolute=dt.timedelta(hours=settings.session_max_hours),
+                           secure_cookie=settings.env is Environment.PRODUCTION)
+    return SessionStore(runtime.engine, policy, revoked=card_revoked)
 
 
 def create_app() -> FastAPI:
     """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
     app = FastAPI(title="npo-access", docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None)
     settings = runtime.settings()
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="npo_session",
-                       max_age=8 * 3600, same_site="lax", https_only=settings.env is Environment.PRODUCTION)
+    app.add_middleware(ServerSessionMiddleware, store=session_store(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders, review, overview,

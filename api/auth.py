@@ -1,4 +1,5 @@
-"""Who is signed in (D7): a signed session cookie holding the HSA-ID, set by SITHS login or (dev only) the dev login.
+"""Who is signed in (D7): a server-side session (api.sessions) holding the HSA-ID, opened by SITHS login or (dev
+only) the dev login, and ended by logout, idling, age or a revoked card.
 
 Roles are not stored in the cookie: every request rebuilds the Actor from the directory and the delegations, so a
 role taken away in Skånekatalogen counts at once. Every form and JSON write carries the session's CSRF token.
@@ -13,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
+from api.sessions import ServerSession
 from catalog import DirectoryUnavailable
 from catalog.clock import now
 from npo import runtime
@@ -39,6 +41,18 @@ def csrf_token(request: Request) -> str:
     return token
 
 
+class LazyCsrf:
+    """The session's CSRF token, made only when a page prints it: a page without a form starts no session."""
+
+    def __init__(self, request: Request):
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    __html__ = __str__
+
+
 def check_csrf(request: Request, supplied: str | None) -> None:
     """Refuse a write whose token does not match the session's."""
     expected = request.session.get(CSRF_KEY)
@@ -46,16 +60,29 @@ def check_csrf(request: Request, supplied: str | None) -> None:
         raise CsrfRejected()
 
 
-def sign_in(request: Request, hsa_id: str) -> None:
-    """Start a session for ``hsa_id`` (a new CSRF token with it)."""
-    request.session.clear()
-    request.session[SESSION_KEY] = hsa_id
-    request.session[CSRF_KEY] = secrets.token_urlsafe(24)
+def sign_in(request: Request, hsa_id: str, *, card: tuple[str, str] | None = None) -> None:
+    """Start a new session for ``hsa_id`` (new token and CSRF token; ``card``: the SITHS certificate's serial and
+    issuer, whose revocation ends the session)."""
+    session: ServerSession = request.session  # type: ignore[assignment]
+    session.start(card)
+    session[SESSION_KEY] = hsa_id
+    session[CSRF_KEY] = secrets.token_urlsafe(24)
 
 
-def sign_out(request: Request) -> None:
-    """End the session."""
-    request.session.clear()
+def sign_out(request: Request, reason: str = "logout") -> None:
+    """End the session for good: the same cookie is worthless afterwards."""
+    session: ServerSession = request.session  # type: ignore[assignment]
+    session.end(reason)
+
+
+def flash(request: Request, text: str) -> None:
+    """A message for the next page of this browser, kept on the server (never in a URL or cookie)."""
+    request.session["flash"] = text[:500]
+
+
+def pop_flash(request: Request) -> str | None:
+    """The pending message, once."""
+    return request.session.pop("flash", None) if "flash" in request.session else None
 
 
 def optional_actor(request: Request) -> Actor | None:
@@ -69,7 +96,7 @@ def optional_actor(request: Request) -> Actor | None:
     except DirectoryUnavailable:
         raise
     if actor is None:
-        sign_out(request)
+        sign_out(request, "disabled")
     return actor
 
 

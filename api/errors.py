@@ -106,7 +106,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DirectoryError)
     async def _ldap_refused(request: Request, exc: DirectoryError) -> Response:
-        return error_response(request, 422, exc.message)
+        # The directory's own text (DNs, result codes, English) is for NPÖ-förvaltningen: it goes to the log with
+        # the time, the person gets a sentence they can act on.
+        log.warning("directory refused %s %s: %s", request.method, request.url.path, exc.message)
+        return error_response(request, 422, "Skånekatalogen kunde inte utföra det du bad om, så inget har ändrats. "
+                                            "Försök igen om en stund. Kvarstår felet: ring servicedesk 30000 "
+                                            "(internt) eller 0776-73 00 00 (externt) och uppge tidpunkten; "
+                                            "NPÖ-förvaltningen ser orsaken i loggen.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

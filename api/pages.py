@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import csrf_token
+from api.auth import LazyCsrf, pop_flash
 from api.templating import templates
 from catalog.clock import now
 from catalog.model import RoleName
@@ -38,5 +38,6 @@ def render(request: Request, template: str, *, actor: Actor | None, status_code:
            **context: object) -> HTMLResponse:
     """Render ``template`` with the common context."""
     return templates.TemplateResponse(request, template, {"actor": actor, "nav": nav(actor),
-                                                          "csrf": csrf_token(request), **context},
+                                                          "csrf": LazyCsrf(request),
+                                                          "flash_message": pop_flash(request), **context},
                                       status_code=status_code)

@@ -310,6 +310,26 @@ def _load_trust(path: str, _mtime_ns: int, _size: int) -> tuple[x509.Certificate
     return tuple(parse_certificates(Path(path).read_text("latin-1")))
 
 
+def card_revoked(serial: str, issuer: str, settings: Settings | None = None) -> bool:
+    """True when the certificate ``serial`` (hex) of ``issuer`` (RFC 4514) is on its issuer's current, validly
+    signed revocation list: a session opened with that card ends at its next request. An unreadable list ends
+    nothing here (logins are refused meanwhile, and the status page says so)."""
+    settings = settings or runtime.settings()
+    try:
+        crls, anchors = revocation_lists(settings), trust_anchors(settings)
+    except CertificateRejected:
+        return False
+    number = int(serial, 16)
+    for crl in crls:
+        if crl.issuer.rfc4514_string() != issuer:
+            continue
+        signer = next((ca for ca in anchors if ca.subject == crl.issuer), None)
+        if signer is not None and crl.is_signature_valid(signer.public_key()) and \
+                crl.get_revoked_certificate_by_serial_number(number) is not None:  # type: ignore[arg-type]
+            return True
+    return False
+
+
 # ---------------------------------------------------------------------- transports
 def _scope(source: Request | Mapping[str, Any]) -> Mapping[str, Any]:
     return source.scope if isinstance(source, Request) else source

@@ -7,6 +7,8 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
+from catalog.clock import end_text, last_day, until_text
+
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_PATH = [ROOT / "api" / "templates", ROOT / "forms" / "templates"]
 
@@ -27,4 +29,8 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.filters["sv_datetime"] = _sv_datetime
+# Exclusive ends (D-9) as people read them: the last day ("2027-06-30"), or "till och med …" / "till … HH:MM".
+environment.filters["sv_last_day"] = lambda end: last_day(end).isoformat() if end else "–"
+environment.filters["sv_end"] = lambda end: end_text(end) if end else "tills vidare"
+environment.filters["sv_until"] = lambda end: until_text(end) if end else "tills vidare"
 templates = Jinja2Templates(env=environment)

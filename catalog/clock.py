@@ -35,20 +35,37 @@ def end_of_day(day: dt.date) -> dt.datetime:
     return local_midnight(day + dt.timedelta(days=1))
 
 
+def last_day(end: dt.datetime) -> dt.date:
+    """The last Swedish date a half-open period ending at ``end`` still covers: what "till och med" shows (D-9)."""
+    return local_date(end - dt.timedelta(microseconds=1))
+
+
+def _ends_a_day(end: dt.datetime) -> bool:
+    return end.astimezone(STOCKHOLM).time() == dt.time()
+
+
+def end_text(end: dt.datetime) -> str:
+    """An exclusive end as a "till och med" column shows it: the last day ("2027-06-30") for an end at local
+    midnight (a typed last day), else the moment ("2026-12-02 14:30": a period of hours, or one ended early)."""
+    return last_day(end).isoformat() if _ends_a_day(end) else f"{end.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
+
+
+def until_text(end: dt.datetime) -> str:
+    """An exclusive end in a sentence: "till och med 2027-06-30", or "till 2026-12-02 14:30" (see end_text)."""
+    return f"{'till och med' if _ends_a_day(end) else 'till'} {end_text(end)}"
+
+
 @lru_cache(maxsize=64)
 def _swedish_holidays(year: int) -> frozenset[dt.date]:
-    return frozenset(holidays.country_holidays("SE", years=year))
+    """Helgdagar and the de facto non-working eves (midsommarafton, julafton, nyårsafton), as the `holidays`
+    package lists them for Sweden (categories public and de_facto)."""
+    return frozenset(holidays.country_holidays("SE", years=year, categories=(holidays.PUBLIC, holidays.DE_FACTO)))
 
 
 def is_business_day(day: dt.date) -> bool:
-    """Monday–Friday and not a Swedish public holiday (helgdag), nor midsommarafton, julafton or nyårsafton."""
-    if day.weekday() >= 5 or day in _swedish_holidays(day.year):
-        return False
-    # De facto non-working eves in Swedish public administration (not helgdagar by law).
-    if (day.month, day.day) in {(12, 24), (12, 31)}:
-        return False
-    midsummer_eve = next(d for d in _swedish_holidays(day.year) if d.month == 6 and d.weekday() == 5)
-    return day != midsummer_eve - dt.timedelta(days=1)
+    """Monday–Friday and not a Swedish public holiday (helgdag), nor midsommarafton, julafton or nyårsafton (days
+    Swedish public administration is closed though they are not helgdagar by law; D-20)."""
+    return day.weekday() < 5 and day not in _swedish_holidays(day.year)
 
 
 def add_business_days(start: dt.datetime, days: int) -> dt.datetime:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
@@ -170,6 +171,25 @@ class Directory:
         unit = self.require_unit(unit_hsa_id)
         found = self.ldap.search(unit.dn, "(objectClass=hsaCommission)", scope="one", attributes=E.COMMISSION_ATTRS)
         return [E.to_commission(dn, a) for dn, a in found]
+
+    def commissions_below(self, unit_hsa_ids: Iterable[str]) -> tuple[list[Commission], list[Membership]]:
+        """The medarbetaruppdrag on these units and every membership of them, in one search."""
+        units = sorted({u.upper() for u in unit_hsa_ids if u})
+        if not units:
+            return [], []
+        below = "".join(f"(hsaIdentity:dn:={escape(u)})" for u in units)  # a DN component: the unit or below it
+        found = self.ldap.search(
+            self.base, f"(&(|(objectClass=hsaCommission)(objectClass=npoCommissionMembership))(|{below}))",
+            attributes=["objectClass", *E.COMMISSION_ATTRS, *E.MEMBERSHIP_ATTRS])
+        commissions, memberships = [], []
+        for dn, attrs in found:
+            classes = {c.casefold() for c in attrs.get("objectClass", [])}
+            if "hsacommission" in classes and E.rdn_value(E.parent_dn(dn)).upper() in units:
+                commissions.append(E.to_commission(dn, attrs))
+            elif "npocommissionmembership" in classes:
+                memberships.append(E.to_membership(dn, attrs))
+        held = {c.hsa_id.upper() for c in commissions}
+        return commissions, [m for m in memberships if m.commission_hsa_id.upper() in held]
 
     def find_commission(self, hsa_id: str) -> Commission | None:
         """The medarbetaruppdrag with this HSA-ID, or None."""

@@ -129,7 +129,8 @@ class SyncReport:
         }
 
     def lines(self, *, list_changes: bool = False) -> list[str]:
-        """The report as text lines (Swedish), for the CLI and the flow's artifact."""
+        """The report as text lines (Swedish), for the CLI and the flow's artifact: the counts per kind, then the
+        rejected rows in file order and the failures; every planned change only with ``list_changes``."""
         c = self.counts()
         head = "Förhandsgranskning (inget ändrat)" if self.dry_run else "Synkronisering"
         out = [f"{head} av {self.plan.source} mot {self.plan.scope_provider} "
@@ -145,10 +146,13 @@ class SyncReport:
         if self.unavailable:
             out.append(f"  KATALOGEN SVARAR INTE: {self.unavailable}. Det som står som genomfört är gjort; "
                        "kör samma fil igen när katalogen svarar, så slutförs resten.")
-        if list_changes:
-            out += [f"  {change.describe()}" for change in self.plan.changes]
-        out += [f"  rad {r.line}: {r.reason}" for r in self.plan.rejected]
+        if self.plan.rejected:
+            out.append(f"Avvisade rader ({len(self.plan.rejected)}), i filens ordning:")
+            out += [f"  rad {r.line}: {r.reason}" for r in sorted(self.plan.rejected, key=lambda r: r.line)]
         out += [f"  FEL {change.describe()}: {error}" for change, error in self.failed]
+        if list_changes and self.plan.changes:
+            out.append(f"Planerade ändringar ({len(self.plan.changes)}):")
+            out += [f"  {change.describe()}" for change in self.plan.changes]
         return out
 
 

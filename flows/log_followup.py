@@ -45,7 +45,7 @@ class AccessLogBroken(RuntimeError):
 def review_config(**rules: object) -> ReviewConfig:
     """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key."""
     settings = runtime.settings()
-    key = hmac.new(settings.secret_key.encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
+    key = hmac.new(settings.secret().encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
     return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)  # type: ignore[arg-type]
 
 

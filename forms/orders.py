@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from starlette.datastructures import FormData
 
 from catalog import Directory
-from catalog.model import CareUnit, Person
+from catalog.clock import local_date, until_text
+from catalog.model import CareUnit, Membership, Person
 from provisioning.authz import Actor
+from provisioning.periods import Period
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,8 @@ MEMBERSHIP_FIELDS = (
     Field("person_hsa_ids", "Medarbetare", "Välj medarbetare vid enheten.", "checkboxes", required=False),
     Field("extra_hsa_ids", "Eller ange HSA-id", "Ett eller flera HSA-id, åtskilda med mellanslag eller komma.",
           "text", 2000, required=False),
-    Field("valid_from", "Giltig från", "ÅÅÅÅ-MM-DD", "date"),
+    Field("valid_from", "Giltig från", "ÅÅÅÅ-MM-DD. Behörigheten måste ligga inom enhetens medarbetaruppdrags "
+          "giltighetstid.", "date"),
     Field("valid_to", "Giltig till och med", "Lämna tomt för tills vidare (krävs vid ändrad giltighetstid).",
           "date", required=False),
     Field("comment", "Kommentar", "", "textarea", 1000, required=False),
@@ -87,15 +90,36 @@ def unit_people(directory: Directory, actor: Actor, unit_hsa_id: str | None) -> 
     return directory.people_of_unit(unit_hsa_id)
 
 
+def matching(people: list[Person], search: str) -> list[Person]:
+    """The people whose name or HSA-ID contains every word of ``search`` (any case); all when it is empty."""
+    words = search.casefold().split()
+    return [p for p in people if all(w in f"{p.name} {p.hsa_id}".casefold() for w in words)]
+
+
+def member_notes(memberships: list[Membership], now: dt.datetime) -> dict[str, str]:
+    """Per HSA-ID (upper case) of a current or coming member, what they hold: "har redan behörighet till och med
+    2027-06-30", "får behörighet från och med 2026-12-08 tills vidare"."""
+    notes = {}
+    for m in memberships:
+        end = m.validity.end
+        if end is not None and end <= now:
+            continue  # ended: not a member any more
+        until = until_text(end) if end else "tills vidare"
+        notes[m.person_hsa_id.upper()] = (f"har redan behörighet {until}" if m.validity.start <= now else
+                                          f"får behörighet från och med {local_date(m.validity.start)} {until}")
+    return notes
+
+
 def commission_defaults(actor: Actor, today: dt.date) -> dict[str, object]:
     """A fresh commission form: the orderer as contact, start in a week."""
     return {"contact_name": actor.name, "contact_email": actor.mail or "",
             "requested_start": (today + dt.timedelta(days=7)).isoformat()}
 
 
-def membership_defaults(today: dt.date, unit_hsa_id: str | None) -> dict[str, object]:
-    """A fresh membership form."""
-    return {"unit_hsa_id": unit_hsa_id or "", "action": "add", "valid_from": today.isoformat(), "person_hsa_ids": []}
+def membership_defaults(today: dt.date, unit_hsa_id: str | None, period: Period | None = None) -> dict[str, object]:
+    """A fresh membership form: from today, or from the commission's first day when that is later."""
+    first = max(today, period.first) if period is not None and period.first else today
+    return {"unit_hsa_id": unit_hsa_id or "", "action": "add", "valid_from": first.isoformat(), "person_hsa_ids": []}
 
 
 def selected(values: Mapping[str, object], name: str) -> set[str]:

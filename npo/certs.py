@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from npo.cli_text import SwedishTyper
 from npo.settings import Environment, Settings
 
 CA_CERT_NAME = "ca.crt"  # api.siths.trust_file() looks for the dev CA under this name
@@ -377,8 +378,8 @@ def with_dev_certificates(settings: Settings) -> Settings:
 
 
 # ---------------------------------------------------------------------- command line
-certs_app = typer.Typer(help="SITHS-liknande certifikat från utvecklings-CA:n (inte i produktion)",
-                        no_args_is_help=True)
+certs_app = SwedishTyper(help="SITHS-liknande certifikat från utvecklings-CA:n (inte i produktion)",
+                         no_args_is_help=True)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -408,14 +409,16 @@ def _ca(settings: Settings) -> DevCA:
         raise
 
 
-@certs_app.command("issue")
+@certs_app.command("issue", help="Utfärda ett SITHS-liknande klientcertifikat: certifikat och nyckel (PEM) och en "
+                                 "PKCS#12-fil att importera i webbläsaren.")
 def issue(
-    hsa_id: Annotated[str, typer.Option("--hsa-id", help="personens HSA-id, t.ex. SE2321000255-ABC1")],
+    hsa_id: Annotated[str, typer.Option("--hsa-id", help="personens HSA-id, till exempel SE2321000255-ABC1")],
     name: Annotated[str, typer.Option("--name", help='"Förnamn Efternamn"')],
     days: Annotated[int, typer.Option(help="giltighet i dagar (negativt: redan utgånget)")] = 365,
     out: Annotated[Path | None, typer.Option(help="katalog för filerna (standard: <certs>/users)")] = None,
     org: Annotated[str, typer.Option(help="organisation (O) i subjektet")] = DEFAULT_ORG,
-    signing: Annotated[bool, typer.Option("--signing", help="underskriftscertifikat (nonRepudiation)")] = False,
+    signing: Annotated[bool, typer.Option("--signing", help="ett underskriftscertifikat (nonRepudiation) i stället "
+                                                            "för ett för inloggning")] = False,
     password: Annotated[str, typer.Option(help="lösenord för .p12-filen")] = DEFAULT_P12_PASSWORD,
 ) -> None:
     """Issue a SITHS-like client certificate: PEM certificate + key and a PKCS#12 bundle for a browser."""
@@ -424,13 +427,13 @@ def issue(
     try:
         validate_hsa_id(hsa_id)
     except InvalidIdentifier as exc:
-        _fail(f"Ogiltigt HSA-id / invalid HSA-ID: {exc.message}", EXIT_BAD_INPUT)
+        _fail(f"Ogiltigt HSA-id: {exc.message}", EXIT_BAD_INPUT)
     try:
         _split_name(name)
     except ValueError as exc:
         _fail(str(exc), EXIT_BAD_INPUT)
     if not password:
-        _fail("Lösenordet för .p12-filen får inte vara tomt / the PKCS#12 password must not be empty.", EXIT_BAD_INPUT)
+        _fail("Lösenordet för .p12-filen får inte vara tomt.", EXIT_BAD_INPUT)
     settings = _settings()
     ca = _ca(settings)
     start = _now() - dt.timedelta(minutes=5)
@@ -448,7 +451,8 @@ def issue(
     typer.echo("Importera .p12-filen i webbläsaren och lita på CA-filen; se docs/siths.md.")
 
 
-@certs_app.command("revoke")
+@certs_app.command("revoke", help="Spärra utvecklingscertifikat: de hamnar på CA:ns spärrlista, och "
+                                  "SITHS-inloggningen nekar dem från nästa anrop.")
 def revoke(
     cert: Annotated[list[Path] | None, typer.Option("--cert", help="PEM-certifikat att spärra (kan upprepas)")] = None,
     hsa_id: Annotated[str | None, typer.Option("--hsa-id", help="spärra alla utfärdade certifikat för detta HSA-id "
@@ -493,7 +497,8 @@ def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     return True
 
 
-@certs_app.command("ca")
+@certs_app.command("ca", help="Visa utvecklings-CA:ns sökväg, subjekt och SHA-256-fingeravtryck (CA:n skapas "
+                              "första gången).")
 def ca_info() -> None:
     """Print the dev CA's path, subject and SHA-256 fingerprint (creating the CA on first use)."""
     ca = _ca(_settings())
@@ -503,7 +508,8 @@ def ca_info() -> None:
     typer.echo(f"giltigt till   {ca.cert.not_valid_after_utc:%Y-%m-%d} UTC")
 
 
-@certs_app.command("server")
+@certs_app.command("server", help="Utfärda (eller återanvänd) servercertifikatet för mTLS-lyssnaren och visa "
+                                  "var filerna ligger.")
 def server_info() -> None:
     """Issue (or reuse) the mTLS listener's server certificate and print its paths."""
     ca = _ca(_settings())
@@ -516,7 +522,8 @@ def server_info() -> None:
     typer.echo(f"giltigt till      {cert.not_valid_after_utc:%Y-%m-%d} UTC")
 
 
-@certs_app.command("serve")
+@certs_app.command("serve", help="Kör webbappen med SITHS-inloggning: mTLS på NPO_OVERVIEW_PORT, eller vanlig HTTP "
+                                 "bakom en betrodd proxy.")
 def serve(
     behind_proxy: Annotated[bool, typer.Option("--behind-proxy",
                                                help="vanlig HTTP på NPO_WEB_PORT bakom en betrodd proxy")] = False,

@@ -16,19 +16,20 @@ from catalog import DirectoryError, DirectoryUnavailable, InvalidIdentifier
 from catalog.hrexport import HrExportError
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
-from npo.overview_cli import audit_app, load_demo_patients, log_extract
+from npo.cli_text import SwedishTyper
+from npo.overview_cli import LOG_EXTRACT_HELP, audit_app, load_demo_patients, log_extract
 
-app = typer.Typer(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
-catalog_app = typer.Typer(help="Den inbyggda Skånekatalogen (OpenLDAP slapd)", no_args_is_help=True)
-demo_app = typer.Typer(help="Demodata", no_args_is_help=True)
-db_app = typer.Typer(help="SQL-databasen", no_args_is_help=True)
+app = SwedishTyper(help="npo-access: NPÖ-behörigheter för Region Skåne", no_args_is_help=True,
+                   pretty_exceptions_enable=False)
+catalog_app = SwedishTyper(help="Den inbyggda Skånekatalogen (OpenLDAP slapd)", no_args_is_help=True)
+demo_app = SwedishTyper(help="Demodata för katalogen och patientöversikten", no_args_is_help=True)
+db_app = SwedishTyper(help="SQL-databasen och dess schema", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
-app.command("log-extract")(log_extract)
+app.command("log-extract", help=LOG_EXTRACT_HELP)(log_extract)
 
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
@@ -63,7 +64,7 @@ def _errors() -> Iterator[None]:
 
 
 # ---------------------------------------------------------------------- catalog
-@catalog_app.command("start")
+@catalog_app.command("start", help="Starta den inbyggda slapd (var/ldap) om den inte redan kör.")
 def catalog_start() -> None:
     """Start the embedded slapd (var/ldap) unless it runs."""
     settings = _settings()
@@ -74,7 +75,7 @@ def catalog_start() -> None:
     typer.echo(f"slapd {'startad' if started else 'körde redan'} på {settings.slapd.url} ({settings.slapd.root})")
 
 
-@catalog_app.command("stop")
+@catalog_app.command("stop", help="Stoppa den inbyggda slapd.")
 def catalog_stop() -> None:
     """Stop the embedded slapd."""
     settings = _settings()
@@ -83,7 +84,7 @@ def catalog_stop() -> None:
     typer.echo("slapd stoppad" if stopped else "slapd körde inte")
 
 
-@catalog_app.command("status")
+@catalog_app.command("status", help="Visa om katalogen kör och svarar; slutkod 1 om den inte gör det.")
 def catalog_status() -> None:
     """Show whether the directory runs and answers; exit 1 when it does not."""
     settings = _settings()
@@ -101,7 +102,7 @@ def catalog_status() -> None:
     typer.echo(f"slapd kör (pid {status.pid}) på {status.url}, data i {status.root}")
 
 
-@catalog_app.command("env")
+@catalog_app.command("env", help="Skriv ut NPO_LDAP_URL, _BASE, _BIND_DN och _PASSWORD som rader för `eval`.")
 def catalog_env() -> None:
     """Print NPO_LDAP_URL / _BASE / _BIND_DN / _PASSWORD lines for `eval`."""
     settings = _settings()
@@ -113,7 +114,8 @@ def catalog_env() -> None:
 
 
 # ---------------------------------------------------------------------- demo
-@demo_app.command("load")
+@demo_app.command("load", help="Fyll katalogen med demodata och läs in demopatienterna; samma frö ger samma demo, "
+                                "och en ny körning ändrar inget som redan finns.")
 def demo_load(
     persons: Annotated[int, typer.Option(min=20, max=500_000, help="antal personer i katalogen")] = 2000,
     seed: Annotated[int, typer.Option(help="slumpfrö; samma frö ger samma demo")] = 1,
@@ -161,7 +163,9 @@ def _progress(label: str) -> Iterator[Callable[..., None]]:
 
 
 # ---------------------------------------------------------------------- sync
-@app.command("sync")
+@app.command("sync", help="Stäm av en HR-export mot Skånekatalogen: skapa, ändra och inaktivera personer, "
+                          "aldrig ta bort. Förhandsgranskningen visar antal per slag och de avvisade raderna; "
+                          "--list visar varje planerad ändring.")
 def sync(
     source: Annotated[Path, typer.Option(help="HR-export (CSV, se docs/hr-export.md)")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="visa planen, ändra ingenting")] = False,
@@ -184,8 +188,10 @@ def sync(
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
-        for line in report.lines(list_changes=list_changes or dry_run):
+        for line in report.lines(list_changes=list_changes):
             typer.echo(line)
+        if report.plan.changes and not list_changes:
+            typer.echo(f"Varje planerad ändring ({len(report.plan.changes)} st) visas med --list.")
     if report.refused:
         raise typer.Exit(EXIT_REFUSED)
     if not report.ok:
@@ -193,7 +199,7 @@ def sync(
 
 
 # ---------------------------------------------------------------------- db
-@db_app.command("upgrade")
+@db_app.command("upgrade", help="Migrera SQL-databasen till den senaste versionen av schemat.")
 def db_upgrade() -> None:
     """Migrate the SQL schema to the latest revision."""
     from npo.db import upgrade
@@ -207,10 +213,11 @@ def db_upgrade() -> None:
 
 
 # ---------------------------------------------------------------------- run
-@app.command("run")
+@app.command("run", help="Starta hela den inbyggda miljön med demodata; Ctrl-C stoppar den.")
 def run(
     demo_persons: Annotated[int, typer.Option(min=20, help="personer i demon vid första start")] = 2000,
-    prefect: Annotated[bool, typer.Option("--prefect/--no-prefect", help="starta Prefect-server och worker")] = True,
+    prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
+                                          help="starta Prefect-servern och dess arbetsprocess")] = True,
 ) -> None:
     """Start the whole embedded stack with demo data; Ctrl-C stops it."""
     from npo.stack import Stack

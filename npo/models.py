@@ -4,3 +4,4 @@ import overview.logreview_models  # noqa: F401
 import overview.models  # noqa: F401
 import provisioning.models  # noqa: F401
 import provisioning.review_models  # noqa: F401
+import api.sessions  # noqa: F401

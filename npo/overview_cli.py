@@ -11,9 +11,12 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import InvalidIdentifier, validate_personnummer
+from npo.cli_text import SwedishTyper
 from npo.settings import Settings
 
-audit_app = typer.Typer(help="Åtkomstloggen (PDL)", no_args_is_help=True)
+audit_app = SwedishTyper(help="Åtkomstloggen (PDL): kontrollera kedjan och ta fram ankare", no_args_is_help=True)
+LOG_EXTRACT_HELP = ("Skriv ut patientens loggutdrag: vilken vårdenhet och vårdgivare som läst vad, och när "
+                    "(HSLF-FS 2016:40 4 kap. 10 §).")
 
 EXIT_DATABASE = 1
 EXIT_BROKEN = 2
@@ -25,7 +28,8 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
-@audit_app.command("verify")
+@audit_app.command("verify", help="Gå igenom åtkomstloggens hashkedja; slutkod 2 och den första brutna raden om den "
+                                  "är bruten (också en rad som inte längre stämmer med ett publicerat ankare).")
 def audit_verify(
     anchor: Annotated[list[str] | None, typer.Option(
         "--anchor", help="RAD:HASH som `npo audit head` skrev ut tidigare och som förvarats utanför databasen "
@@ -53,7 +57,8 @@ def audit_verify(
                + (f", {len(anchors)} publicerade ankare stämmer." if anchors else "."))
 
 
-@audit_app.command("head")
+@audit_app.command("head", help="Skriv ut den senaste raden som ankare (RAD:HASH) att förvara utanför databasen; "
+                                "`verify --anchor` kontrollerar det.")
 def audit_head() -> None:
     """Print the newest row as an anchor (RAD:HASH) to keep outside the database; `verify --anchor` checks it."""
     from npo import runtime

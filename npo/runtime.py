@@ -57,6 +57,9 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # SQLite's lower() folds ASCII only; searches ("åhus", "öberg") need Swedish letters folded as well.
+            dbapi_connection.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s,
+                                             deterministic=True)
             # pysqlite starts transactions lazily, so a SAVEPOINT before the first write runs in autocommit and
             # RELEASE commits it for good; take over transaction control (SQLAlchemy's documented pysqlite fix).
             dbapi_connection.isolation_level = None

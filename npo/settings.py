@@ -5,6 +5,8 @@ Everything below ``api``/``flows`` receives plain config objects built here; not
 
 from __future__ import annotations
 
+import os
+import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -46,8 +48,11 @@ class Settings(BaseSettings):
     # web
     web_host: str = "127.0.0.1"
     web_port: int = 8000
-    secret_key: str = "dev-only-secret-change-me"
+    secret_key: str | None = Field(default=None, description="keys the log-review sample; required in production, "
+                                                               "generated into var/secret.key otherwise")
     dev_login: bool = False
+    session_idle_minutes: float = Field(default=30, gt=0, description="a session ends after this long unused")
+    session_max_hours: float = Field(default=8, gt=0, description="and this long after sign-in at the latest")
 
     # SITHS (D7). In the embedded stack a dev CA under var/certs stands in for the SITHS CA chain.
     siths_ca_file: Path | None = Field(default=None, description="PEM bundle of the CA(s) user certificates chain to")
@@ -86,9 +91,17 @@ class Settings(BaseSettings):
         if self.env is Environment.PRODUCTION:
             if self.dev_login:
                 raise ValueError("NPO_DEV_LOGIN=true is refused when NPO_ENV=production")
-            if self.secret_key.startswith("dev-only") or len(self.secret_key) < 32:
+            if not self.secret_key or len(self.secret_key) < 32:
                 raise ValueError("NPO_SECRET_KEY must be set to a random value of at least 32 characters in production")
         return self
+
+    def secret(self) -> str:
+        """The secret key: the configured one, else (never in production) a random one kept in var/secret.key."""
+        if self.secret_key:
+            return self.secret_key
+        if self.env is Environment.PRODUCTION:  # unreachable through the validator; kept for a hand-built object
+            raise ValueError("NPO_SECRET_KEY is required in production")
+        return _generated_secret(self.var_dir / "secret.key")
 
     # ------------------------------------------------------------------ derived
     @property
@@ -119,6 +132,23 @@ class Settings(BaseSettings):
             return DirectoryConfig(url=self.ldap_url, base=self.ldap_base, bind_dn=self.ldap_bind_dn,
                                    password=self.ldap_password)
         return self.slapd.app_config()
+
+
+def _generated_secret(path: Path) -> str:
+    """Read the key at ``path``, creating it (0600, 48 random bytes) on first use; concurrent starters agree."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)  # atomic: the file appears complete, or another process's file stays
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def load_settings(**overrides: object) -> Settings:

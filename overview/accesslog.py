@@ -17,7 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from catalog.clock import STOCKHOLM
@@ -26,6 +28,7 @@ from overview.models import AccessLog, AccessLogHead
 GENESIS_HASH = "0" * 64
 PURPOSE_CARE = "Vård och behandling"
 _HEAD_ID = 1
+MAX_SKIPS = 100
 
 
 class Action(StrEnum):
@@ -40,6 +43,7 @@ class Resource(StrEnum):
     """Resurstyp: what was acted on."""
 
     OVERVIEW = "översikt"
+    PATIENT = "patientuppgifter"  # name and personnummer shown on a dialog about the patient (consent, nödåtkomst)
     CONSENT = "samtycke"
     RELATION = "patientrelation"
     BLOCK = "spärr"
@@ -100,16 +104,38 @@ def compute_hash(row: object) -> str:
 
 
 def append(session: Session, entry: LogEntry) -> AccessLog:
-    """Append one row in the caller's transaction (flushed, not committed); serialised on the chain head."""
+    """Append one row in the caller's transaction (flushed, not committed); serialised on the chain head.
+
+    A row someone inserted beyond the head (by hand, around the application) must not stop the log: its sequence
+    number is skipped (the insert is ``ON CONFLICT DO NOTHING``), so appends go on and verify names that row."""
     if entry.at.tzinfo is None:
         raise ValueError("log entries need an aware timestamp")
+    for _attempt in range(MAX_SKIPS + 1):
+        seq, prev_hash = _take_seq(session)
+        row = _row(entry, seq, prev_hash)
+        values = {name: getattr(row, name) for name in AccessLog.model_fields}
+        insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)(AccessLog)
+        written = session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["seq"])
+                                  .returning(AccessLog.__table__.c.seq)).first()
+        if written is not None:
+            head_table = AccessLogHead.__table__
+            session.execute(update(head_table).where(head_table.c.id == _HEAD_ID).values(last_hash=row.row_hash))
+            return row
+    raise RuntimeError(f"access log: {MAX_SKIPS + 1} sequence numbers after the head were taken by foreign rows")
+
+
+def _take_seq(session: Session) -> tuple[int, str]:
+    """The next sequence number and the hash to chain to, taking the head's row lock (or SQLite's write lock)."""
     head_table = AccessLogHead.__table__
     locked = session.execute(
         update(head_table).where(head_table.c.id == _HEAD_ID).values(last_seq=head_table.c.last_seq + 1)
         .returning(head_table.c.last_seq, head_table.c.last_hash)).one_or_none()
     if locked is None:
         raise RuntimeError("access_log_head is missing: run the migrations (npo db upgrade)")
-    seq, prev_hash = locked
+    return locked[0], locked[1]
+
+
+def _row(entry: LogEntry, seq: int, prev_hash: str) -> AccessLog:
     row = AccessLog(
         seq=seq, at=entry.at.astimezone(dt.UTC), user_hsa_id=entry.user_hsa_id, action=str(entry.action),
         resource_type=str(entry.resource_type), outcome=str(entry.outcome), purpose=entry.purpose,
@@ -120,9 +146,6 @@ def append(session: Session, entry: LogEntry) -> AccessLog:
         source_providers=_json_list(entry.source_providers), source_units=_json_list(entry.source_units),
         item_count=entry.item_count, relation=entry.relation, detail=entry.detail, prev_hash=prev_hash, row_hash="")
     row.row_hash = compute_hash(row)
-    session.add(row)
-    session.flush()
-    session.execute(update(head_table).where(head_table.c.id == _HEAD_ID).values(last_hash=row.row_hash))
     return row
 
 
@@ -203,7 +226,13 @@ def verify(session: Session, *, batch: int = 2000, anchors: Sequence[Anchor] = (
                             f"Rad {expected_seq}–{head.last_seq} saknas: loggen slutar före kedjehuvudet.")
     if prev_hash != head.last_hash:
         return VerifyResult(False, checked, head.last_seq or None,
-                            f"Kedjehuvudet stämmer inte med rad {head.last_seq}.")
+                            f"Rad {head.last_seq} stämmer inte med kedjehuvudet: den nyaste raden har skrivits om "
+                            "eller bytts ut.")
+    beyond = session.execute(select(func.min(table.c.seq), func.count()).where(table.c.seq > head.last_seq)).one()
+    if beyond[1]:
+        return VerifyResult(False, checked, beyond[0],
+                            f"Rad {beyond[0]} ligger efter kedjehuvudet (rad {head.last_seq}), utanför kedjan: "
+                            f"{beyond[1]} rad(er) har lagts till vid sidan av applikationen.")
     return VerifyResult(True, checked)
 
 

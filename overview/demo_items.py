@@ -24,8 +24,10 @@ SKANE, HALLAND, BLEKINGE = catalog_demo.SKANE, catalog_demo.HALLAND, catalog_dem
 TELEFON_1177_UNIT = make_hsa_id(catalog_demo.SKANE_ORG, "V1177")  # 1177 Vårdguiden på telefon (not in the catalog)
 PSYCHIATRY_UNIT = make_hsa_id(catalog_demo.SKANE_ORG, "V3001")  # produces nothing to NPÖ (seed)
 PSYCHIATRY_UNIT_NAME = "Vuxenpsykiatri, Psykiatri Skåne Lund"
-# Units that deliver items but are not in catalog.demo's organisation (the publication rules must know them).
-PRODUCER_ONLY_UNITS = (CareUnit(PSYCHIATRY_UNIT, "", PSYCHIATRY_UNIT_NAME, SKANE, kind="psykiatri"),)
+# Units that deliver items but are not in catalog.demo's organisation (the publication rules must know them, and
+# the overview names them by these names).
+PRODUCER_ONLY_UNITS = (CareUnit(PSYCHIATRY_UNIT, "", PSYCHIATRY_UNIT_NAME, SKANE, kind="psykiatri"),
+                       CareUnit(TELEFON_1177_UNIT, "", "1177 Vårdguiden på telefon", SKANE, kind="telefonrådgivning"))
 HALLAND_UNITS = (make_hsa_id("2321000115", "V0001"), make_hsa_id("2321000115", "V0002"))
 BLEKINGE_UNITS = (make_hsa_id("2321000081", "V0001"), make_hsa_id("2321000081", "V0002"))
 
@@ -152,7 +154,7 @@ class ItemMaker:
         kind, profession = self._weighted(MELIOR_KINDS)
         titles = {"scannat": "Scannat dokument", "brev": "Brev till patient", "remiss": "Remiss"}
         self.add(P.MELIOR, "journalanteckning", SKANE, self.rng.choice(h.hospitals), self.day(),
-                 titles.get(kind, kind.capitalize()), self.rng.choice(NOTES), document_kind=kind,
+                 titles.get(kind) or P.DOCUMENT_KIND_NAMES[kind], self.rng.choice(NOTES), document_kind=kind,
                  profession=profession)
 
     def _pmo(self, h: History) -> None:

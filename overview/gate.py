@@ -18,9 +18,9 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from catalog.clock import local_date
+from catalog.clock import local_date, until_text
 from catalog.model import SJF_READ_RIGHT, VOB_PURPOSE
-from overview.gate_items import ADULT_AGE, _ItemGate, is_child
+from overview.gate_items import ADULT_AGE, _ItemGate, emergency_holds, is_child
 from overview.gate_types import (
     Basis,
     BlockFacts,
@@ -51,8 +51,8 @@ __all__ = [
     "ADULT_AGE", "Basis", "BlockFacts", "BlockKind", "BlockState", "Check", "CommissionFacts", "ConsentFacts",
     "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "ItemDecision", "ItemFacts",
     "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
-    "TemporaryRevoke", "UserFacts", "commission_problem", "decide", "has_sjf_read_right", "is_child",
-    "relation_holds",
+    "TemporaryRevoke", "UserFacts", "commission_problem", "decide", "emergency_holds", "has_sjf_read_right",
+    "is_child", "relation_holds",
 ]
 
 
@@ -100,7 +100,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "commission.not_yet_valid": ("Medarbetaruppdraget {name} ({unit}) gäller först från {date}.",
                                  "Välj ett annat uppdrag eller vänta till startdatumet. Är datumet fel: be din chef "
                                  "beställa en ändring i formuläret Beställning av behörigheter."),
-    "commission.expired": ("Medarbetaruppdraget {name} ({unit}) gällde till {date}.",
+    "commission.expired": ("Medarbetaruppdraget {name} ({unit}) gällde {until}.",
                            "Be din chef förlänga uppdraget i formuläret Beställning av behörigheter "
                            "(verksamhetschefen avgör, katalogansvarig för Skånekatalogen tilldelar). "
                            f"Brådskar det: ring {SERVICE_DESK}."),
@@ -185,7 +185,8 @@ def _commission_reason(code: str, commission: CommissionFacts) -> Reason:
     limit = {"commission.not_yet_valid": commission.valid_from, "commission.expired": commission.valid_to}.get(code)
     return _reason(Check.COMMISSION, code, code in {"commission.ok", "commission.automatic"}, name=commission.name,
                    unit=commission.unit_name, purpose=commission.purpose,
-                   date=local_date(limit).isoformat() if limit else "", hsa_id=commission.hsa_id)
+                   date=local_date(limit).isoformat() if limit else "", hsa_id=commission.hsa_id,
+                   until=until_text(limit) if limit else "")
 
 
 def _check_commission(facts: GateFacts, now: dt.datetime

@@ -47,6 +47,16 @@ def is_child(birth_date: dt.date | None, now: dt.datetime) -> bool:
     return local_date(now) < majority
 
 
+def emergency_holds(emergency: EmergencyFacts, *, user_hsa_id: str | None, commission: CommissionFacts,
+                    now: dt.datetime) -> bool:
+    """True while a nödåtkomst counts for this user under this commission: opened by them at its unit and vårdgivare,
+    with a reason, and within its time box."""
+    return (_key(emergency.employee_hsa_id) == _key(user_hsa_id)
+            and _key(emergency.care_unit_hsa_id) == _key(commission.unit_hsa_id)
+            and _key(emergency.care_provider_hsa_id) == _key(commission.provider_hsa_id)
+            and bool(emergency.reason.strip()) and emergency.opened_at <= now < emergency.expires_at)
+
+
 class _ItemGate:
     """Steps 7–9 for one call: everything item-independent is worked out once, so an item costs a few lookups."""
 
@@ -67,9 +77,8 @@ class _ItemGate:
         self.publication = facts.publication
 
     def _emergency_valid(self, emergency: EmergencyFacts) -> bool:
-        return (_key(emergency.employee_hsa_id) == self.user and _key(emergency.care_unit_hsa_id) == self.unit
-                and _key(emergency.care_provider_hsa_id) == self.provider and bool(emergency.reason.strip())
-                and emergency.opened_at <= self.now < emergency.expires_at)
+        return emergency_holds(emergency, user_hsa_id=self.facts.user.hsa_id, commission=self.commission,
+                               now=self.now)
 
     def _consent_valid(self, consent: ConsentFacts, child: bool) -> bool:
         now = self.now

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
+from catalog.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
 from overview.accesslog import NOT_CARE_ACCESS
 from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.logreview_models import LogReviewRound, LogReviewTask
@@ -26,11 +27,6 @@ from overview.models import AccessLog
 def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
     """The end (local midnight after) of the ``business_days``-th Swedish business day after ``opened``."""
     return end_of_day(local_date(add_business_days(opened, business_days)))
-
-
-def last_day(deadline: dt.datetime) -> dt.date:
-    """The last day a review is on time (the deadline is the exclusive midnight after it)."""
-    return local_date(deadline - dt.timedelta(microseconds=1))
 
 
 def _day_rows(day: dt.date):  # type: ignore[no-untyped-def]

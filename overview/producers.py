@@ -59,6 +59,8 @@ CATEGORY_NAMES = {
 DOCUMENT_KIND_NAMES = {
     "slutanteckning": "Slutanteckning",
     "mottagningsanteckning": "Mottagningsanteckning",
+    "omvardnadsanteckning": "Omvårdnadsanteckning",
+    "daganteckning": "Daganteckning",
     "lakarjournal": "Läkarjournal",
     "skoterskejournal": "Sköterskejournal",
     "paramedicinsk_journal": "Paramedicinsk journal",

@@ -3,7 +3,8 @@
 Keyword-only, the session passed in; they flush and never commit (the caller owns the transaction, so the log row
 and the change it records commit together, or neither does: D6). ``directory`` is a ``catalog.Directory`` or an
 ``access.Gatekeeper`` carrying production mode, a grant cache and publication rules. Emergency access is in
-overview/emergency.py and re-exported here.
+overview/emergency.py (what the pages say about its state: emergency_state.py), the patient on the dialogs about
+them in in_view.py; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from overview import accesslog, info, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
 from overview.accesslog import Action, Outcome, Resource
 from overview.emergency import BlockedProvider, open_blocked_data, open_emergency, reveal_blocked_providers
+from overview.emergency_state import (
+    BlockedNotice,
+    EmergencyStatus,
+    blocked_notice,
+    emergency_status,
+    status_in_decision,
+)
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.gate import (
     Basis,
@@ -32,29 +40,18 @@ from overview.gate import (
     ItemFacts,
     is_child,
 )
+from overview.in_view import PatientHeader, PatientInView, patient_header, patient_in_view
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
-__all__ = ["BlockedProvider", "ConsentLine", "Gatekeeper", "OverviewResult", "PatientHeader", "ShownItem",
-           "acknowledge_information", "assert_relation", "end_consent", "open_blocked_data", "open_emergency",
+__all__ = ["BlockedNotice", "BlockedProvider", "ConsentLine", "EmergencyStatus", "Gatekeeper", "OverviewResult",
+           "PatientHeader", "PatientInView", "ShownItem", "acknowledge_information", "assert_relation",
+           "emergency_status", "end_consent", "open_blocked_data", "open_emergency", "patient_in_view",
            "patient_log_extract", "read_overview", "register_consent", "reveal_blocked_providers", "void_consent"]
 
 ADMINISTRATION = "Administration"
-BLOCKED_NOTICE = ("Det finns spärrade uppgifter om patienten som inte visas. Vid en nödsituation kan du med "
-                  "nödåtkomst se vilka vårdgivare som har spärrade uppgifter och öppna dem i två steg.")
 
 
 # ---------------------------------------------------------------------- read
-@dataclass(frozen=True, slots=True)
-class PatientHeader:
-    """Who the overview is about; name and address are left out for a patient with skyddad identitet."""
-
-    personnummer: str
-    name: str | None
-    address: str | None
-    protected_identity: bool
-    deceased_on: dt.date | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class ShownItem:
     item: ItemFacts
@@ -79,16 +76,17 @@ class ConsentLine:
 
 @dataclass(frozen=True, slots=True)
 class OverviewResult:
-    """What a read returns: the gate's decision, the patient, the items shown, the blocked notice, the log row,
-    and the consents the reader may withdraw (only for an allowed read)."""
+    """What a read returns: the gate's decision, the patient, the items shown, the box about blocked data, the log
+    row, the consents the reader may withdraw and the reader's open nödåtkomst (the last two for an allowed read)."""
 
     decision: Decision
     patient: PatientHeader | None
     items: tuple[ShownItem, ...]
-    blocked_notice: str | None
+    blocked_notice: BlockedNotice | None
     blocked_providers: tuple[str, ...]
     log_seq: int | None
     consents: tuple[ConsentLine, ...] = ()
+    emergency: EmergencyStatus | None = None
 
     @property
     def allowed(self) -> bool:
@@ -107,13 +105,14 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
         return OverviewResult(decision, None, (), None, (), None)  # refused before any patient data was touched
     by_id = {item.item_id: item for item in facts.items}
     shown = tuple(ShownItem(by_id[d.item_id], d) for d in decision.items if d.shown)
-    header = _header(session, pnr) if decision.allowed else None
-    notice = BLOCKED_NOTICE if decision.allowed and decision.blocked_exists else None
+    header = patient_header(session, pnr) if decision.allowed else None
+    emergency = status_in_decision(facts, decision.commission, now) if decision.allowed else None
+    notice = blocked_notice(decision, emergency)
     consents = _consents_in_force(session, decision, user_hsa_id, pnr, now) if decision.allowed else ()
     # The log row last: appending locks the chain's head until the caller commits, so every other read waits
     # only for this append and the commit, not for the queries above (bench/gate.py: the head lock was 75 %).
     row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
-    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents)
+    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents, emergency)
 
 
 def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, pnr: str,
@@ -157,15 +156,6 @@ def _bases(item: ItemDecision) -> set[str]:
     if item.emergency_id:
         refs.add(f"{item.basis}:{item.emergency_id}")
     return refs or {str(item.basis)}
-
-
-def _header(session: Session, pnr: str) -> PatientHeader:
-    patient = session.get(Patient, pnr)
-    assert patient is not None  # the gate found it
-    if patient.protected_identity:
-        return PatientHeader(pnr, None, None, True, patient.deceased_on)
-    address = ", ".join(p for p in (patient.street, f"{patient.postal_code} {patient.city}".strip()) if p)
-    return PatientHeader(pnr, f"{patient.given_name} {patient.surname}", address or None, False, patient.deceased_on)
 
 
 # ---------------------------------------------------------------------- Information innan start

@@ -7,6 +7,7 @@ roles are npoRole entries. Delegations of the ordering right are recorded in SQL
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
@@ -15,7 +16,7 @@ from catalog import Directory
 from catalog.model import CareUnit, RoleName
 from provisioning.errors import NotAllowed
 from provisioning.models import Delegation, Order, OrderState
-from provisioning.routing import queue_for
+from provisioning.routing import queue_for, queues_on_route
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,24 @@ class Actor:
             return None
         return next((m for u, m in self.delegated_units if u.upper() == unit_hsa_id.upper()), None)
 
-    def may_decide(self, order: Order) -> bool:
-        """Approvers act only in their own queue, and nobody decides their own order."""
+    def conflict(self, order: Order, subjects: Iterable[str] = ()) -> str | None:
+        """Why the actor may not decide ``order`` although it may be in their queue (the own-order rule, the one
+        place it is written): they placed it, it was placed on their behalf, or it changes their own access
+        (``subjects``: the persons the order's lines concern)."""
+        me = self.hsa_id.upper()
+        if me in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
+            return "Du kan inte besluta om en beställning som du själv har gjort eller som har gjorts åt dig."
+        if me in {subject.upper() for subject in subjects}:
+            return "Du kan inte besluta om en beställning som gäller din egen behörighet; en kollega i kön gör det."
+        return None
+
+    def may_decide(self, order: Order, subjects: Iterable[str] = ()) -> bool:
+        """Approvers act only in their own queue, and never on an order of their own interest."""
         if order.queue is None or order.state not in {OrderState.AWAITING_CONTRACT_MANAGER,
                                                       OrderState.AWAITING_CATALOG_ADMIN,
                                                       OrderState.AWAITING_USER_ADMIN}:
             return False
-        if self.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
+        if self.conflict(order, subjects) is not None:
             return False
         role, scope = queue_for(order.kind, order.state, order.route, order.unit_hsa_id)
         return self.has_role(role, scope)
@@ -67,14 +79,16 @@ class Actor:
         """The system administrators remedy failed provisioning."""
         return order.state is OrderState.PROVISIONING_FAILED and self.has_role(RoleName.SYSTEM_ADMIN)
 
-    def may_view(self, order: Order) -> bool:
-        """The orderer, the unit's manager and delegates, the order's approvers and system admins see it."""
-        if self.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
+    def may_view(self, order: Order, *, decided: bool = False) -> bool:
+        """The orderer, the unit's manager and delegates, the system admins, whoever decided on it (``decided``),
+        and approvers of the queues on the order's route (not every approver: contact details stay in the queues
+        that handle the order)."""
+        if decided or self.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
             return True
         if self.may_order_for(order.unit_hsa_id) or self.has_role(RoleName.SYSTEM_ADMIN):
             return True
-        return any(role in APPROVER_ROLES and (scope is None or scope.upper() == order.unit_hsa_id.upper())
-                   for role, scope in self.roles)
+        return any(self.has_role(role, scope) for role, scope in queues_on_route(order.kind, order.route,
+                                                                                 order.unit_hsa_id))
 
     def may_withdraw(self, order: Order) -> bool:
         """The orderer, or the unit's manager."""

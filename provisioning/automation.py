@@ -21,7 +21,7 @@ from provisioning.config import ProvisioningConfig
 from provisioning.models import LineAction, Order, OrderKind, OrderLine, OrderState, Route
 from provisioning.ordering import vob_commission
 from provisioning.routing import due_at, queue_for
-from provisioning.states import AUTOMATED, FINAL, Event, InvalidTransition, next_state, transition
+from provisioning.states import AUTOMATED, FINAL, NOT_CARRIED_OUT, Event, InvalidTransition, next_state, transition
 
 SYSTEM = "system"
 SYSTEM_NAME = "NPÖ-behörigheter (automatiskt)"
@@ -75,7 +75,7 @@ def _check_commission(session: Session, directory: Directory, config: Provisioni
         _to_queue(session, directory, config, order, Event.COMMISSION_READY, now)
         return True
     awaited = session.get(Order, order.depends_on) if order.depends_on else None
-    if awaited is None or awaited.state in {OrderState.REJECTED, OrderState.WITHDRAWN}:
+    if awaited is None or awaited.state in NOT_CARRIED_OUT:
         why = f"Beställningen av uppdraget ({awaited.reference if awaited else 'saknas'}) genomfördes inte"
         _move(session, order, Event.COMMISSION_REFUSED, now, reason=why)
         return True

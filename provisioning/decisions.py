@@ -1,4 +1,5 @@
-"""Human decisions on orders: approve, reject (reason required), withdraw, retry after failed provisioning.
+"""Human decisions on orders: approve, reject (reason required), withdraw, and after failed provisioning retry or
+cancel (reason required).
 
 Called the same way by the dashboard form, the JSON API and tests. Exactly one decision per stage: the decision
 row has a unique key on (order, stage), and the transition is a conditional update on the row version, so of two
@@ -17,6 +18,7 @@ from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
 from provisioning import notify
 from provisioning.authz import Actor
+from provisioning.automation import lines_of
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from provisioning.models import Decision, Order, OrderState, Outcome
@@ -32,9 +34,16 @@ def get_order(session: Session, actor: Actor, reference_or_id: str | int) -> Ord
         order = session.get(Order, reference_or_id)
     else:
         order = session.exec(select(Order).where(Order.reference == reference_or_id)).first()
-    if order is None or not actor.may_view(order):
+    if order is None or not actor.may_view(order, decided=order.id is not None and _decided_by(session, order.id,
+                                                                                               actor.hsa_id)):
         raise NotFound(f"Beställningen {reference_or_id} finns inte eller är inte synlig för dig.")
     return order
+
+
+def _decided_by(session: Session, order_id: int, hsa_id: str) -> bool:
+    """True when ``hsa_id`` decided a stage of the order (they keep seeing what they decided)."""
+    return session.exec(select(Decision.id).where(Decision.order_id == order_id,
+                                                  Decision.decided_by == hsa_id)).first() is not None
 
 
 def _already_decided(session: Session, order: Order, stage: OrderState | None) -> Conflict:
@@ -63,10 +72,9 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
     stage = order.state
     if stage not in AWAITING_PERSON or (expected_stage is not None and expected_stage is not stage):
         raise _already_decided(session, order, expected_stage)
-    if not actor.may_decide(order):
-        if actor.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
-            raise NotAllowed("Du kan inte besluta om en beställning som du själv har gjort.")
-        raise NotAllowed("Beställningen ligger inte i någon av dina köer.")
+    subjects = [line.person_hsa_id for line in lines_of(session, order)]
+    if not actor.may_decide(order, subjects):
+        raise NotAllowed(actor.conflict(order, subjects) or "Beställningen ligger inte i någon av dina köer.")
     try:
         with session.begin_nested():
             session.add(Decision(order_id=order.id, stage=stage, outcome=Outcome.APPROVED if approve else
@@ -115,10 +123,39 @@ def retry(*, session: Session, actor: Actor, order_id: int, now: dt.datetime) ->
     order = get_order(session, actor, order_id)
     if not actor.has_role(RoleName.SYSTEM_ADMIN):
         raise NotAllowed("Bara NPÖ-förvaltningen kan starta om en misslyckad uppläggning.")
-    try:
+    try:  # the failure stays in the timeline (the FAIL audit row); the order page shows only new errors
         transition(session, order, Event.RETRY, actor=actor.hsa_id, actor_name=actor.name, now=now,
-                   reason="Startad om efter åtgärd", attempts=0, next_attempt_at=None, queue=None,
+                   reason="Startad om efter åtgärd", attempts=0, next_attempt_at=None, last_error=None, queue=None,
                    queue_scope=None)
     except InvalidTransition:
         raise Conflict(f"{order.reference} väntar inte på åtgärd.") from None
+    return order
+
+
+def _required_reason(reason: str | None, missing: str) -> str:
+    """A reason a person must give: stripped, present, within MAX_REASON, without control characters."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("reason", missing)
+    if len(text) > MAX_REASON:
+        raise InvalidInput("reason", f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(text)}).")
+    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in text):
+        raise InvalidInput("reason", "Motiveringen innehåller otillåtna styrtecken.")
+    return text
+
+
+def cancel(*, session: Session, directory: Directory, config: ProvisioningConfig, actor: Actor, order_id: int,
+           reason: str | None, now: dt.datetime) -> Order:
+    """Close a failed provisioning without carrying it out (system administrators, with a reason); tells the
+    orderer. Nothing already written to the directory is undone."""
+    order = get_order(session, actor, order_id)
+    if not actor.has_role(RoleName.SYSTEM_ADMIN):
+        raise NotAllowed("Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.")
+    text = _required_reason(reason, "Ange varför beställningen avbryts; motiveringen skickas till beställaren.")
+    try:
+        transition(session, order, Event.CANCEL, actor=actor.hsa_id, actor_name=actor.name, now=now, reason=text,
+                   queue=None, queue_scope=None, next_attempt_at=None, due_at=None)
+    except InvalidTransition:
+        raise Conflict(f"{order.reference} väntar inte på åtgärd och kan inte avbrytas.") from None
+    notify.cancelled(session, directory, config, order, cancelled_by=actor.name, reason=text, now=now)
     return order

@@ -1,7 +1,10 @@
 """What a person submits, parsed from form fields or JSON into typed values, with a Swedish message per field.
 
-The web forms and the JSON API both call these parsers, then the service; the service checks the rules that need
-the directory or the database (may this person order for this unit, does the staff member belong to it).
+The web forms and the JSON API *read* a submission (``read_*``: every field's message collected, nothing raised) and
+hand it to the service, which adds the problems that need the directory or the database (may this person order for
+this unit, does the staff member belong to it, does the period lie within the commission's) and refuses the
+submission with all of them at once. ``parse_*`` is the strict form for callers with typed data (flows, tests): it
+raises InvalidInputs at once when a field is wrong.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
 from provisioning.errors import InvalidInputs
@@ -29,27 +33,33 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 @dataclass(frozen=True)
 class CommissionOrderInput:
-    """Beställ medarbetaruppdrag VoB SJF."""
+    """Beställ medarbetaruppdrag VoB SJF. ``errors``: the fields that could not be read (their values are then
+    empty or None); the service refuses an input with errors, adding its own."""
 
     unit_hsa_id: str
     justification: str
     contact_name: str
     contact_phone: str
     contact_email: str
-    requested_start: dt.date
+    requested_start: dt.date | None
     care_agreement_reference: str | None
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class MembershipOrderInput:
-    """Beställning av behörigheter: staff to add to / remove from / change on the unit's commission."""
+    """Beställning av behörigheter: staff to add to / remove from / change on the unit's commission.
+
+    ``person_hsa_ids`` holds the well-formed HSA-IDs even when others were malformed, so that the service can say
+    what is wrong with those too; ``errors`` as for CommissionOrderInput."""
 
     unit_hsa_id: str
     action: LineAction
     person_hsa_ids: tuple[str, ...]
-    valid_from: dt.date
+    valid_from: dt.date | None
     valid_to: dt.date | None
     comment: str
+    errors: Mapping[str, str] = field(default_factory=dict)
 
 
 def years_later(day: dt.date, years: int) -> dt.date:
@@ -100,13 +110,29 @@ class _Reader:
                 self.errors[field] = exc.message
         return text
 
-    def done(self) -> None:
-        if self.errors:
-            raise InvalidInputs(self.errors)
+
+
+_Input = TypeVar("_Input", CommissionOrderInput, MembershipOrderInput)
+
+
+def _strict(data: _Input) -> _Input:
+    if data.errors:
+        raise InvalidInputs(dict(data.errors))
+    return data
 
 
 def parse_commission_order(raw: Mapping[str, object], *, today: dt.date) -> CommissionOrderInput:
     """Parse and check the commission order form; raises InvalidInputs with every field's message."""
+    return _strict(read_commission_order(raw, today=today))
+
+
+def parse_membership_order(raw: Mapping[str, object], *, today: dt.date) -> MembershipOrderInput:
+    """Parse and check the membership order form; raises InvalidInputs with every field's message."""
+    return _strict(read_membership_order(raw, today=today))
+
+
+def read_commission_order(raw: Mapping[str, object], *, today: dt.date) -> CommissionOrderInput:
+    """Read the commission order form: what could be read, and every field's message (never raises)."""
     r = _Reader(raw)
     unit = r.hsa_id("unit_hsa_id", "Vårdenhet")
     justification = r.text("justification", "Motivering", max_length=MAX_JUSTIFICATION, min_length=MIN_JUSTIFICATION)
@@ -123,9 +149,7 @@ def parse_commission_order(raw: Mapping[str, object], *, today: dt.date) -> Comm
     elif start and start > years_later(today, MAX_YEARS_AHEAD):
         r.errors["requested_start"] = "Önskat startdatum får ligga högst ett år framåt."
     agreement = r.text("care_agreement_reference", "Vårdavtal (referens)", required=False) or None
-    r.done()
-    assert start is not None
-    return CommissionOrderInput(unit, justification, name, phone, email, start, agreement)
+    return CommissionOrderInput(unit, justification, name, phone, email, start, agreement, r.errors)
 
 
 def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
@@ -144,15 +168,15 @@ def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
             found.append(hsa)
     if bad:
         r.errors["extra_hsa_ids"] = " ".join(bad[:3]) + (f" (och {len(bad) - 3} till)" if len(bad) > 3 else "")
-    elif not found:
+    if not found and not bad:
         r.errors["person_hsa_ids"] = "Välj minst en medarbetare eller ange ett HSA-id."
     elif len(found) > MAX_PERSONS:
         r.errors["person_hsa_ids"] = f"Högst {MAX_PERSONS} medarbetare per beställning."
     return tuple(found)
 
 
-def parse_membership_order(raw: Mapping[str, object], *, today: dt.date) -> MembershipOrderInput:
-    """Parse and check the membership order form; raises InvalidInputs with every field's message."""
+def read_membership_order(raw: Mapping[str, object], *, today: dt.date) -> MembershipOrderInput:
+    """Read the membership order form: what could be read, and every field's message (never raises)."""
     r = _Reader(raw)
     unit = r.hsa_id("unit_hsa_id", "Vårdenhet")
     action_text = r.text("action", "Åtgärd", required=False, max_length=20) or LineAction.ADD.value
@@ -171,6 +195,4 @@ def parse_membership_order(raw: Mapping[str, object], *, today: dt.date) -> Memb
     if valid_from and valid_to and valid_to > years_later(valid_from, MAX_MEMBERSHIP_YEARS):
         r.errors["valid_to"] = f"En behörighet kan beställas för högst {MAX_MEMBERSHIP_YEARS} år i taget."
     comment = r.text("comment", "Kommentar", required=False, max_length=MAX_COMMENT)
-    r.done()
-    assert valid_from is not None
-    return MembershipOrderInput(unit, action, persons, valid_from, valid_to, comment)
+    return MembershipOrderInput(unit, action, persons, valid_from, valid_to, comment, r.errors)

@@ -34,6 +34,7 @@ class OrderState(StrEnum):
     PROVISIONING_FAILED = "provisioning_failed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"  # a failed provisioning closed by NPÖ-förvaltningen without being carried out
 
 
 class Route(StrEnum):

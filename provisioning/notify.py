@@ -12,6 +12,7 @@ from catalog.model import RoleName
 from provisioning import outbox
 from provisioning.config import ProvisioningConfig
 from provisioning.models import Order, OrderKind, OrderLine, OrderState
+from provisioning.periods import Period
 from provisioning.routing import ESCALATE_AFTER_BUSINESS_DAYS, QUEUE_LABELS
 
 KIND_LABELS = {OrderKind.COMMISSION: "medarbetaruppdrag VoB SJF", OrderKind.MEMBERSHIP: "behörigheter till NPÖ"}
@@ -81,29 +82,38 @@ def decision(session: Session, directory: Directory, config: ProvisioningConfig,
                    dedupe_key=f"decision:{order.id}:{stage.value}", now=now, order_id=order.id)
 
 
+def _commission_period(directory: Directory, order: Order) -> Period:
+    """The days the order's commission is in force (the gate lets a member in only within them)."""
+    commission = directory.find_commission(order.commission_hsa_id) if order.commission_hsa_id else None
+    return Period.of_commission(commission) if commission else Period()
+
+
 def provisioned(session: Session, directory: Directory, config: ProvisioningConfig, order: Order,
                 lines: list[OrderLine], *, information: str, now: dt.datetime) -> None:
-    """Tell the orderer it is done, and each added staff member that access is ready."""
-    summary = [f"{line.person_name} ({line.person_hsa_id}): {_line_text(line)}" for line in lines]
+    """Tell the orderer it is done, and each added staff member from which day (the real first day: within the
+    commission's validity) they can use NPÖ."""
+    commission = _commission_period(directory, order)
+    summary = [f"{line.person_name} ({line.person_hsa_id}): {_line_text(line, commission)}" for line in lines]
     outbox.enqueue(session, template="provisioned_to_orderer", to=orderer_addresses(directory, order),
                    context={**_base(order, config), "commission_hsa_id": order.commission_hsa_id, "lines": summary},
                    dedupe_key=f"provisioned:{order.id}", now=now, order_id=order.id)
     for line in lines:
         if line.action.value == "remove":
             continue
+        days = commission.within(line.valid_from, line.valid_to)
+        assert days.first is not None
         outbox.enqueue(session, template="access_ready", to=[line.person_mail],
                        context={**_base(order, config), "person_name": line.person_name,
-                                "valid_from": line.valid_from.isoformat(),
-                                "valid_to": line.valid_to.isoformat() if line.valid_to else None,
+                                "valid_from": days.first.isoformat(), "starts_later": days.first > local_date(now),
+                                "valid_to": days.last.isoformat() if days.last else None,
                                 "npo_url": config.npo_url, "information": information},
                        dedupe_key=f"access:{order.id}:{line.id}", now=now, order_id=order.id)
 
 
-def _line_text(line: OrderLine) -> str:
+def _line_text(line: OrderLine, commission: Period) -> str:
     if line.action.value == "remove":
         return f"borttagen från {line.valid_from}"
-    end = f" till och med {line.valid_to}" if line.valid_to else " tills vidare"
-    return f"behörig från {line.valid_from}{end}"
+    return f"behörig {commission.within(line.valid_from, line.valid_to).text()}"
 
 
 def reminder(session: Session, directory: Directory, config: ProvisioningConfig, order: Order, *, escalation: bool,
@@ -122,6 +132,14 @@ def reminder(session: Session, directory: Directory, config: ProvisioningConfig,
                             "limit": ESCALATE_AFTER_BUSINESS_DAYS},
                    dedupe_key=f"{'escalate' if escalation else 'remind'}:{order.id}:{order.state.value}:"
                               f"{order.state_since.isoformat()}", now=now, order_id=order.id)
+
+
+def cancelled(session: Session, directory: Directory, config: ProvisioningConfig, order: Order, *,
+              cancelled_by: str, reason: str, now: dt.datetime) -> None:
+    """Tell the orderer that NPÖ-förvaltningen closed their failed order without carrying it out, and why."""
+    outbox.enqueue(session, template="order_cancelled", to=orderer_addresses(directory, order),
+                   context={**_base(order, config), "cancelled_by": cancelled_by, "reason": reason},
+                   dedupe_key=f"cancelled:{order.id}", now=now, order_id=order.id)
 
 
 def provisioning_failed(session: Session, directory: Directory, config: ProvisioningConfig, order: Order, *,

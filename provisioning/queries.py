@@ -14,7 +14,7 @@ from provisioning.authz import Actor
 from provisioning.automation import lines_of, planned_writes
 from provisioning.models import AuditEvent, Decision, Order, OrderLine, OrderState
 from provisioning.routing import QUEUE_LABELS, REMIND_AFTER_BUSINESS_DAYS
-from provisioning.states import AWAITING_PERSON, STATE_LABELS
+from provisioning.states import AWAITING_PERSON, STATE_LABELS, Event
 
 MAX_ROWS = 500
 
@@ -32,20 +32,46 @@ class QueueSummary:
 
 
 @dataclass(frozen=True)
+class TimelineEntry:
+    """One audit row as the viewer may read it (a directory error's text only for NPÖ-förvaltningen)."""
+
+    at: dt.datetime
+    event: str
+    to_state: OrderState
+    actor: str
+    actor_name: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class OrderView:
     """Everything one order page shows, precomputed (templates get no sessions)."""
 
     order: Order
     state_label: str
+    queue_label: str | None  # who holds the order, when the state label does not already say it
     lines: list[OrderLine]
-    timeline: list[AuditEvent]
+    timeline: list[TimelineEntry]
     decisions: list[Decision]
     planned: list[str]
     can_decide: bool
     can_withdraw: bool
     can_retry: bool
+    can_cancel: bool
+    error: str | None  # the latest provisioning problem, in words for the viewer
     overdue: bool
     age_days: int
+
+
+# States whose label already names who acts: "… (Koncernkontoret)" needs no "hos Koncernkontoret" after it.
+_LABEL_NAMES_QUEUE = frozenset({OrderState.AWAITING_CONTRACT_MANAGER, OrderState.PROVISIONING_FAILED})
+_ERROR_FOR_OTHERS = {  # what a unit manager reads instead of the directory's own (English, technical) text
+    OrderState.PROVISIONING: "Skånekatalogen svarade inte vid senaste försöket. Ett nytt försök görs automatiskt; "
+                             "du behöver inte göra något.",
+    OrderState.PROVISIONING_FAILED: "Uppläggningen i Skånekatalogen misslyckades. NPÖ-förvaltningen har fått "
+                                    "ärendet och åtgärdar det; du får e-post när beställningen är klar.",
+}
+FAILED_FOR_OTHERS = "Uppläggningen i Skånekatalogen misslyckades; ärendet gick till NPÖ-förvaltningen."
 
 
 def my_orders(session: Session, actor: Actor, *, limit: int = MAX_ROWS) -> list[Order]:
@@ -82,7 +108,8 @@ def queue_summaries(session: Session, actor: Actor, *, now: dt.datetime) -> list
 def queue_orders(session: Session, actor: Actor, *, role: RoleName | None = None, scope: str | None = None,
                  text: str = "", state: OrderState | None = None, overdue_only: bool = False,
                  now: dt.datetime, limit: int = MAX_ROWS) -> list[Order]:
-    """Orders in the actor's queues (one queue when given), filtered by free text, state and overdue."""
+    """Orders in the actor's queues (one queue when given), filtered by state, overdue and free text (reference,
+    unit, orderer, or a staff member's name or HSA-ID on a membership order)."""
     queues = [(r, s) for r, s in actor.queues if role is None or (r is role and (scope is None or s == scope))]
     if not queues:
         return []
@@ -99,22 +126,51 @@ def queue_orders(session: Session, actor: Actor, *, role: RoleName | None = None
     if needle:
         like = f"%{needle.lower()}%"
         columns = (Order.reference, Order.unit_name, Order.unit_hsa_id, Order.requested_by_name)
-        query = query.where(or_(*[func.lower(column).like(like) for column in columns]))
+        staff = select(OrderLine.id).where(OrderLine.order_id == Order.id, or_(
+            func.lower(OrderLine.person_name).like(like), func.lower(OrderLine.person_hsa_id).like(like)))
+        query = query.where(or_(*[func.lower(column).like(like) for column in columns], staff.exists()))
     return list(session.exec(query.order_by(Order.state_since).limit(limit)).all())
+
+
+def queue_label(order: Order) -> str | None:
+    """The Swedish name of the queue holding the order, unless its state label already names it."""
+    if not order.queue or order.state in _LABEL_NAMES_QUEUE:
+        return None
+    try:
+        return QUEUE_LABELS[RoleName(order.queue)]
+    except (ValueError, KeyError):
+        return order.queue
+
+
+def shown_error(actor: Actor, order: Order) -> str | None:
+    """The latest provisioning problem: the directory's text and the attempt for NPÖ-förvaltningen, a Swedish
+    sentence for everyone else (the text stays in the order and the logs)."""
+    if not order.last_error or order.state not in _ERROR_FOR_OTHERS:
+        return None
+    if actor.has_role(RoleName.SYSTEM_ADMIN):
+        return f"Senaste försök: {order.last_error} (försök {order.attempts})"
+    return _ERROR_FOR_OTHERS[order.state]
+
+
+def _timeline(session: Session, actor: Actor, order: Order) -> list[TimelineEntry]:
+    admin = actor.has_role(RoleName.SYSTEM_ADMIN)
+    rows = session.exec(select(AuditEvent).where(AuditEvent.order_id == order.id).order_by(AuditEvent.id))
+    return [TimelineEntry(e.at, e.event, e.to_state, e.actor, e.actor_name,
+                          FAILED_FOR_OTHERS if e.event == Event.FAIL.value and not admin else e.reason) for e in rows]
 
 
 def order_view(session: Session, actor: Actor, order: Order, *, now: dt.datetime) -> OrderView:
     """One order with its timeline, lines, decisions and what the actor may do with it."""
     lines = lines_of(session, order)
-    timeline = list(session.exec(select(AuditEvent).where(AuditEvent.order_id == order.id).order_by(AuditEvent.id)))
     decisions = list(session.exec(select(Decision).where(Decision.order_id == order.id).order_by(Decision.id)))
     age = business_days_between(order.state_since, now)
     return OrderView(
-        order=order, state_label=STATE_LABELS[order.state], lines=lines, timeline=timeline, decisions=decisions,
-        planned=planned_writes(order, lines), can_decide=actor.may_decide(order),
+        order=order, state_label=STATE_LABELS[order.state], queue_label=queue_label(order), lines=lines,
+        timeline=_timeline(session, actor, order), decisions=decisions, planned=planned_writes(order, lines),
+        can_decide=actor.may_decide(order, [line.person_hsa_id for line in lines]),
         can_withdraw=actor.may_withdraw(order) and not decisions and order.state in {
             OrderState.SUBMITTED, OrderState.WAITING_FOR_COMMISSION, *AWAITING_PERSON},
-        can_retry=actor.may_retry(order),
+        can_retry=actor.may_retry(order), can_cancel=actor.may_retry(order), error=shown_error(actor, order),
         overdue=order.state in AWAITING_PERSON and order.due_at is not None and order.due_at <= now,
         age_days=age if order.state in AWAITING_PERSON else 0)
 

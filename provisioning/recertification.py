@@ -16,12 +16,12 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import add_business_days, end_of_day, is_business_day, local_date
+from catalog.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
 from catalog.model import CareUnit, Commission, Membership
 from provisioning import outbox
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
-from provisioning.review import ReviewConfig, delegate_addresses, insert_once, last_day, manager_addresses, record
+from provisioning.review import ReviewConfig, delegate_addresses, insert_once, manager_addresses, record
 from provisioning.review_models import (
     ItemDecision,
     RecertificationItem,

@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import STOCKHOLM, local_date
+from catalog.clock import STOCKHOLM, last_day, local_date
 from catalog.model import CareUnit
 from provisioning.authz import Actor
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
@@ -33,7 +33,7 @@ from provisioning.recertification import (
     record_decision,
     settle,
 )
-from provisioning.review import ReviewConfig, last_day
+from provisioning.review import ReviewConfig
 from provisioning.review_models import ItemDecision, RecertificationItem, RecertificationRound, RoundState, RoundTrigger
 
 D = ItemDecision

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, select
 
 from catalog import Directory
-from catalog.clock import local_date, local_midnight
+from catalog.clock import last_day, local_date, local_midnight
 from catalog.model import CareUnit, Membership
 from provisioning import outbox
 from provisioning.automation import SYSTEM, SYSTEM_NAME
@@ -126,11 +126,6 @@ def delegate_addresses(session: Session, directory: Directory, unit: CareUnit, *
 
 
 # ---------------------------------------------------------------------- expiry and warnings
-def last_day(end: dt.datetime) -> dt.date:
-    """The last Swedish date an exclusive end instant still covers ("till och med")."""
-    return local_date(end - dt.timedelta(microseconds=1))
-
-
 def warn_from(end: dt.datetime, days: int) -> dt.datetime:
     """When warnings about an end start: local midnight ``days`` days before the end's date."""
     return local_midnight(local_date(end) - dt.timedelta(days=days))

@@ -71,6 +71,14 @@ def queue_for(kind: OrderKind, state: OrderState, route: Route, unit_hsa_id: str
     raise ValueError(f"no person acts on a {kind.value} order in {state.value}")
 
 
+def queues_on_route(kind: OrderKind, route: Route, unit_hsa_id: str) -> list[tuple[RoleName, str | None]]:
+    """Every queue an order of ``kind`` on ``route`` passes through (who may see it besides the unit)."""
+    stages = ([OrderState.AWAITING_USER_ADMIN] if kind is OrderKind.MEMBERSHIP else
+              [OrderState.AWAITING_CONTRACT_MANAGER, OrderState.AWAITING_CATALOG_ADMIN] if route is Route.PRIVATE
+              else [OrderState.AWAITING_CATALOG_ADMIN])
+    return [queue_for(kind, stage, route, unit_hsa_id) for stage in stages]
+
+
 def due_at(entered: dt.datetime) -> dt.datetime:
     """When an approval becomes overdue: the escalation deadline in Swedish business days."""
     return add_business_days(entered, ESCALATE_AFTER_BUSINESS_DAYS)

@@ -31,6 +31,7 @@ class Event(StrEnum):
     PROVISIONED = "provisioned"
     FAIL = "fail"
     RETRY = "retry"
+    CANCEL = "cancel"  # NPÖ-förvaltningen closes a failed provisioning without carrying it out (reason required)
 
 
 _COMMON = {
@@ -38,6 +39,7 @@ _COMMON = {
     (S.PROVISIONING, Event.PROVISIONED): S.PROVISIONED,
     (S.PROVISIONING, Event.FAIL): S.PROVISIONING_FAILED,
     (S.PROVISIONING_FAILED, Event.RETRY): S.PROVISIONING,
+    (S.PROVISIONING_FAILED, Event.CANCEL): S.CANCELLED,
 }
 
 TRANSITIONS: dict[OrderKind, dict[tuple[OrderState, Event], OrderState]] = {
@@ -70,7 +72,8 @@ TRANSITIONS: dict[OrderKind, dict[tuple[OrderState, Event], OrderState]] = {
 
 AWAITING_PERSON = frozenset({S.AWAITING_CONTRACT_MANAGER, S.AWAITING_CATALOG_ADMIN, S.AWAITING_USER_ADMIN})
 AUTOMATED = frozenset({S.SUBMITTED, S.WAITING_FOR_COMMISSION, S.APPROVED, S.PROVISIONING})
-FINAL = frozenset({S.PROVISIONED, S.REJECTED, S.WITHDRAWN})
+FINAL = frozenset({S.PROVISIONED, S.REJECTED, S.WITHDRAWN, S.CANCELLED})
+NOT_CARRIED_OUT = frozenset({S.REJECTED, S.WITHDRAWN, S.CANCELLED})  # final, and nothing was written
 
 STATE_LABELS = {  # Swedish, for every page and mail
     S.SUBMITTED: "Inskickad",
@@ -84,6 +87,7 @@ STATE_LABELS = {  # Swedish, for every page and mail
     S.PROVISIONING_FAILED: "Uppläggningen misslyckades – åtgärdas av förvaltningen",
     S.REJECTED: "Avslagen",
     S.WITHDRAWN: "Återkallad av beställaren",
+    S.CANCELLED: "Avbruten av NPÖ-förvaltningen",
 }
 
 

@@ -16,7 +16,7 @@ from npo import runtime
 from provisioning import decisions, queries
 from provisioning.authz import require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
-from provisioning.inputs import parse_commission_order, parse_membership_order
+from provisioning.inputs import read_commission_order, read_membership_order
 from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order
 
@@ -83,7 +83,7 @@ async def create_commission_order(request: Request, actor: CurrentActor,
                                   background: BackgroundTasks) -> dict[str, object]:
     """Beställ medarbetaruppdrag VoB SJF."""
     require_orderer(actor)
-    data = parse_commission_order(await _body(request), today=local_date(now()))
+    data = read_commission_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
         order = submit_commission_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
@@ -97,7 +97,7 @@ async def create_membership_order(request: Request, actor: CurrentActor,
                                   background: BackgroundTasks) -> dict[str, object]:
     """Beställning av behörigheter."""
     require_orderer(actor)
-    data = parse_membership_order(await _body(request), today=local_date(now()))
+    data = read_membership_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
         order = submit_membership_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
@@ -150,6 +150,20 @@ async def retry(reference: str, request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
+        result = order_json(order)
+    background.add_task(advance_later, result["id"])
+    return result
+
+
+@router.post("/orders/{reference}/cancel")
+async def cancel(reference: str, request: Request, actor: CurrentActor,
+                 background: BackgroundTasks) -> dict[str, object]:
+    """Close a failed provisioning without carrying it out ({"reason": "…"}, system administrators)."""
+    body = await _body(request)
+    with runtime.session_scope() as session:
+        order = decisions.get_order(session, actor, reference[:40])
+        decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
+                         order_id=order.id, reason=str(body.get("reason") or ""), now=now())
         result = order_json(order)
     background.add_task(advance_later, result["id"])
     return result

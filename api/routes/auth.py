@@ -12,7 +12,8 @@ from api.auth import OptionalActor, check_csrf, sign_in, sign_out
 from api.errors import error_response
 from api.pages import render
 from api.siths import CertificateRejected, identity_or_refusal
-from catalog.demo import CAST
+from catalog.clock import now
+from catalog.demo_cast import cast_lines
 from npo import runtime
 from npo.settings import Environment
 
@@ -35,7 +36,9 @@ def dev_login_enabled() -> bool:
 @router.get("/login", name="login")
 def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:  # noqa: A002
     """Logga in: SITHS, or the dev identities."""
-    return render(request, "login.html", actor=actor, next=_safe_next(next), dev=dev_login_enabled(), cast=CAST,
+    dev = dev_login_enabled()
+    cast = cast_lines(runtime.directory(), now()) if dev else []
+    return render(request, "login.html", actor=actor, next=_safe_next(next), dev=dev, cast=cast,
                   siths_url=f"https://{runtime.settings().web_host}:{runtime.settings().overview_port}/siths/login"
                             f"?next={_safe_next(next)}")
 
@@ -65,7 +68,7 @@ def siths_login(request: Request, next: str | None = None) -> Response:  # noqa:
     if person is None or not person.usable:
         return error_response(request, 403, f"Ditt HSA-id {result.hsa_id} finns inte som aktiv person i "
                                             "Skånekatalogen. Kontakta enhetens katalogadministratör.")
-    sign_in(request, person.hsa_id)
+    sign_in(request, person.hsa_id, card=(result.serial, result.issuer))
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

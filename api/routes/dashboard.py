@@ -1,12 +1,14 @@
-"""The approvers' dashboard: their queues with counts and age, filters, decisions (single and bulk), retry."""
+"""The approvers' dashboard: their queues with counts and age, filters, decisions (single and bulk), and for a
+failed provisioning retry or cancel."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import CurrentActor, check_csrf
+from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
+from api.routes.orders import render_order
 from catalog.clock import now
 from catalog.model import RoleName
 from flows.steps import provisioning_config
@@ -48,7 +50,7 @@ def _state(value: str | None) -> OrderState | None:
 
 @router.get("/attest", name="dashboard")
 def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", status: str = "",
-              forsenade: int = 0, meddelande: str = "") -> Response:
+              forsenade: int = 0) -> Response:
     """Attestera: queues, filters and the orders waiting."""
     require_approver(actor)
     role, scope = _queue(ko)
@@ -59,7 +61,7 @@ def dashboard(request: Request, actor: CurrentActor, q: str = "", ko: str = "", 
     at = now()
     return render(request, "dashboard/index.html", actor=actor, summaries=summaries, orders=orders, q=q[:100], ko=ko,
                   status=status, overdue_only=bool(forsenade), labels=STATE_LABELS, queue_labels=QUEUE_LABELS,
-                  roles=RoleName, now=at, message=meddelande[:300], prefect_ui=_prefect_ui(),
+                  roles=RoleName, now=at, prefect_ui=_prefect_ui(),
                   states=[s for s in OrderState if s.value.startswith("awaiting") or s.value == "provisioning_failed"])
 
 
@@ -70,12 +72,17 @@ async def decide(request: Request, actor: CurrentActor, background: BackgroundTa
     check_csrf(request, str(form.get("csrf", "")))
     reference = str(form.get("order", ""))[:40]
     approve = str(form.get("approve", "")) == "1"
-    with runtime.session_scope() as session:
-        order = decisions.get_order(session, actor, reference)
-        decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
-                         order_id=order.id, approve=approve, reason=str(form.get("reason", "")),
-                         expected_stage=_state(str(form.get("stage", ""))), now=now())
-        order_id = order.id
+    reason = str(form.get("reason", ""))
+    try:
+        with runtime.session_scope() as session:
+            order = decisions.get_order(session, actor, reference)
+            decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
+                             actor=actor, order_id=order.id, approve=approve, reason=reason,
+                             expected_stage=_state(str(form.get("stage", ""))), now=now())
+            order_id = order.id
+    except InvalidInput as exc:  # e.g. a rejection without a reason: back to the order, the message beside it
+        return render_order(request, actor, reference, errors={exc.field: exc.message},
+                            values={"reason": reason[:2000]}, status=422)
     background.add_task(advance_later, order_id)
     return RedirectResponse(f"/bestallningar/{reference}", status_code=303)
 
@@ -100,10 +107,10 @@ async def bulk_approve(request: Request, actor: CurrentActor, background: Backgr
             problems.append(f"{reference}: {exc.message}")
     for order_id in done:
         background.add_task(advance_later, order_id)
-    text = f"{len(done)} godkända." + (" Ej godkända: " + " ".join(problems) if problems else "")
-    if not references:
-        text = "Markera minst en beställning."
-    return RedirectResponse(f"/attest?meddelande={text[:300]}", status_code=303)
+    text = f"{len(done)} {'godkänd' if len(done) == 1 else 'godkända'}." + (
+        " Ej godkända: " + " ".join(problems) if problems else "")
+    flash(request, text if references else "Markera minst en beställning.")
+    return RedirectResponse("/attest", status_code=303)
 
 
 @router.post("/bestallningar/{reference}/forsok-igen", name="retry")
@@ -115,5 +122,25 @@ async def retry(request: Request, reference: str, actor: CurrentActor, backgroun
         order = decisions.get_order(session, actor, reference[:40])
         decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
         order_id = order.id
+    background.add_task(advance_later, order_id)
+    return RedirectResponse(f"/bestallningar/{reference}", status_code=303)
+
+
+@router.post("/bestallningar/{reference}/avbryt", name="cancel")
+async def cancel(request: Request, reference: str, actor: CurrentActor, background: BackgroundTasks) -> Response:
+    """Close a failed provisioning without carrying it out (system administrators, reason required); the flow run
+    after it delivers the orderer's mail."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    reason = str(form.get("reason", ""))
+    try:
+        with runtime.session_scope() as session:
+            order = decisions.get_order(session, actor, reference[:40])
+            decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(),
+                             actor=actor, order_id=order.id, reason=reason, now=now())
+            order_id = order.id
+    except InvalidInput as exc:
+        return render_order(request, actor, reference, errors={"cancel_reason": exc.message},
+                            values={"cancel_reason": reason[:2000]}, status=422)
     background.add_task(advance_later, order_id)
     return RedirectResponse(f"/bestallningar/{reference}", status_code=303)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import mailbox
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 
 from fastapi import APIRouter, Request
@@ -18,7 +20,16 @@ router = APIRouter()
 MAX_MESSAGES = 300
 
 
-def read_mail() -> list[dict[str, str]]:
+def _sent_at(message: EmailMessage) -> dt.datetime | None:
+    """The Date header as an aware datetime (shown in Swedish time by the page), None when missing or unreadable."""
+    header = message["Date"]
+    when = getattr(header, "datetime", None)
+    if when is None:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)
+
+
+def read_mail() -> list[dict[str, object]]:
     """The sink's messages, newest first."""
     folder = runtime.settings().var_dir / "mail"
     if not (folder / "cur").exists() and not (folder / "new").exists():
@@ -31,9 +42,9 @@ def read_mail() -> list[dict[str, str]]:
             message = parser.parse(handle)
         text = message.get_body(("plain",))
         out.append({"key": key, "subject": str(message["Subject"] or ""), "to": str(message["To"] or ""),
-                    "from": str(message["From"] or ""), "date": str(message["Date"] or ""),
+                    "from": str(message["From"] or ""), "date": _sent_at(message),
                     "text": text.get_content() if text else ""})
-    out.sort(key=lambda m: m["key"], reverse=True)
+    out.sort(key=lambda m: str(m["key"]), reverse=True)
     return out[:MAX_MESSAGES]
 
 

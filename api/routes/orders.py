@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf
 from api.pages import render
+from catalog import EntryNotFound
 from catalog.clock import local_date, now
-from catalog.model import RoleName
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from forms import orders as F
@@ -19,10 +19,9 @@ from npo import runtime
 from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
-from provisioning.inputs import parse_commission_order, parse_membership_order
+from provisioning.inputs import read_commission_order, read_membership_order
 from provisioning.models import Order, OrderState
-from provisioning.ordering import submit_commission_order, submit_membership_order, vob_commission
-from provisioning.routing import QUEUE_LABELS
+from provisioning.ordering import UnitCommission, submit_commission_order, submit_membership_order, unit_commission
 from provisioning.states import STATE_LABELS
 
 router = APIRouter()
@@ -53,14 +52,14 @@ def commission_form(request: Request, actor: CurrentActor) -> Response:
 
 
 async def _submit(request: Request, actor: Actor, background: BackgroundTasks, *,
-                  parse: Callable[..., object], submit: Callable[..., Order],
+                  read: Callable[..., object], submit: Callable[..., Order],
                   again: Callable[[dict[str, object], dict[str, str]], Response]) -> Response:
-    """Read the form, parse it, submit it and start the flow; on bad input, the same form with the messages."""
+    """Read the form, submit it and start the flow; on bad input, the same form with every message at once."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     raw = F.raw_values(form)
     try:
-        data = parse(raw, today=local_date(now()))
+        data = read(raw, today=local_date(now()))
         with runtime.session_scope() as session:
             order = submit(session=session, directory=runtime.directory(), config=provisioning_config(),
                            actor=actor, data=data, now=now())
@@ -80,40 +79,65 @@ async def commission_submit(request: Request, actor: CurrentActor, background: B
         return render(request, "forms/commission.html", actor=actor, status_code=422, fields=F.COMMISSION_FIELDS,
                       errors=errors, values=values, unit_options=_unit_options(actor), units=actor.orderable_units())
 
-    return await _submit(request, actor, background, parse=parse_commission_order, submit=submit_commission_order,
+    return await _submit(request, actor, background, read=read_commission_order, submit=submit_commission_order,
                          again=again)
 
 
+def _unit_commission(actor: Actor, unit_id: str | None) -> UnitCommission | None:
+    """The unit's commission (or the order for it), for a unit the actor may order for."""
+    if not unit_id or not actor.may_order_for(unit_id):
+        return None
+    try:
+        with runtime.session_scope() as session:
+            return unit_commission(session, runtime.directory(), unit_id)
+    except EntryNotFound:
+        return None
+
+
+def _commission_note(unit: UnitCommission | None) -> str | None:
+    if unit is None or unit.period is None:
+        return None if unit is None else ("Enheten har ännu inte medarbetaruppdraget VoB SJF. Beställ uppdraget "
+                                          "först; därefter kan behörigheter beställas.")
+    if unit.commission is None:
+        return (f"Enheten har ännu inte medarbetaruppdraget VoB SJF; det är beställt och ska gälla "
+                f"{unit.period.text()}. Behörigheterna kan börja tidigast då; de läggs upp när uppdraget finns.")
+    return (f"Enhetens medarbetaruppdrag VoB SJF gäller {unit.period.text()}. Behörigheterna måste ligga inom "
+            "den tiden.")
+
+
 def _membership_page(request: Request, actor: Actor, values: dict[str, object], errors: dict[str, str],
-                     status: int = 200) -> Response:
+                     status: int = 200, *, search: str = "", unit: UnitCommission | None = None) -> Response:
     directory = runtime.directory()
     unit_id = str(values.get("unit_hsa_id") or "")
-    people = F.unit_people(directory, actor, unit_id)
-    commission = vob_commission(directory, unit_id) if people else None
-    members = {m.person_hsa_id for m in directory.memberships(commission.hsa_id)} if commission else set()
-    note = None if commission or not unit_id else ("Enheten har ännu inte medarbetaruppdraget VoB SJF. Behörigheter "
-                                                  "kan beställas när uppdraget är beställt; de läggs upp när "
-                                                  "uppdraget finns.")
+    everyone = F.unit_people(directory, actor, unit_id)
+    unit = unit or (_unit_commission(actor, unit_id) if everyone else None)
+    memberships = directory.memberships(unit.commission.hsa_id) if unit and unit.commission else []
+    chosen = F.selected(values, "person_hsa_ids")
+    found = {p.hsa_id for p in F.matching(everyone, search)}
+    people = [p for p in everyone if p.hsa_id in found or p.hsa_id in chosen]
     return render(request, "forms/membership.html", actor=actor, status_code=status, fields=F.MEMBERSHIP_FIELDS,
                   values=values, errors=errors, unit_options=_unit_options(actor), units=actor.orderable_units(),
-                  people=people, members=members, chosen=F.selected(values, "person_hsa_ids"), actions=F.ACTIONS,
-                  commission_note=note)
+                  people=people, hidden=len(everyone) - len(people), search=search,
+                  members=F.member_notes(memberships, now()), chosen=chosen, actions=F.ACTIONS,
+                  commission_note=_commission_note(unit))
 
 
 @router.get("/bestall/behorigheter", name="membership_form")
-def membership_form(request: Request, actor: CurrentActor, unit: str | None = None) -> Response:
-    """Beställning av behörigheter (staff picked from the unit's people)."""
+def membership_form(request: Request, actor: CurrentActor, unit: str | None = None, sok: str = "") -> Response:
+    """Beställning av behörigheter (staff picked from the unit's people, filtered by name or HSA-ID)."""
     require_orderer(actor)
     units = actor.orderable_units()
     chosen = unit if unit and actor.may_order_for(unit) else (units[0] if units else None)
-    return _membership_page(request, actor, F.membership_defaults(local_date(now()), chosen), {})
+    unit_found = _unit_commission(actor, chosen)
+    values = F.membership_defaults(local_date(now()), chosen, unit_found.period if unit_found else None)
+    return _membership_page(request, actor, values, {}, search=sok[:100], unit=unit_found)
 
 
 @router.post("/bestall/behorigheter", name="membership_submit")
 async def membership_submit(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
     """Submit the membership order."""
     require_orderer(actor)
-    return await _submit(request, actor, background, parse=parse_membership_order, submit=submit_membership_order,
+    return await _submit(request, actor, background, read=read_membership_order, submit=submit_membership_order,
                          again=lambda values, errors: _membership_page(request, actor, values, errors, status=422))
 
 
@@ -128,6 +152,14 @@ def my_orders(request: Request, actor: CurrentActor) -> Response:
 @router.get("/bestallningar/{reference}", name="order_page")
 def order_page(request: Request, reference: str, actor: CurrentActor, skickad: int = 0) -> Response:
     """One order: what was asked, its timeline, what will be written, and what the actor may do."""
+    return render_order(request, actor, reference, submitted=bool(skickad))
+
+
+def render_order(request: Request, actor: Actor, reference: str, *, submitted: bool = False,
+                 errors: dict[str, str] | None = None, values: dict[str, str] | None = None,
+                 status: int = 200) -> Response:
+    """The order page; after a refused action (a rejection without a reason) with the message beside its field and
+    what was typed kept."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
         with runtime.session_scope() as session:
@@ -136,16 +168,8 @@ def order_page(request: Request, reference: str, actor: CurrentActor, skickad: i
         if view.order.state not in WORKING or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
-    return render(request, "orders/order.html", actor=actor, view=view, submitted=bool(skickad),
-                  state_labels=STATE_LABELS, queue_label=queue_label(view.order.queue))
-
-
-def queue_label(queue: str | None) -> str | None:
-    """The Swedish name of a queue column value."""
-    try:
-        return QUEUE_LABELS[RoleName(queue)] if queue else None
-    except ValueError:
-        return queue
+    return render(request, "orders/order.html", actor=actor, status_code=status, view=view, submitted=submitted,
+                  state_labels=STATE_LABELS, errors=errors or {}, values=values or {})
 
 
 @router.post("/bestallningar/{reference}/aterkalla", name="order_withdraw")

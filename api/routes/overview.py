@@ -172,7 +172,7 @@ def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
         return _see_start()
     return page(request, "overview/patient.html", identity=identity, view=view, patient=result.patient,
                 pnr=format_pnr(personnummer), overview=overview_view(result, runtime.directory()),
-                consents=result.consents, flash=pop_flash(request, identity))
+                consents=result.consents, flash=pop_flash(request, identity), emergency=result.emergency)
 
 
 @router.get("/oversikt/patient", name="overview_patient")

@@ -1,21 +1,18 @@
 """What every page of the gated overview shares: the SITHS identity of this request, the gate, the browser state.
 
 Identity comes from the client certificate of each request (mTLS, or a trusted proxy's header), never from the
-session cookie alone (D7). The signed session cookie only remembers what this person chose in this browser (the
-commission and the patient), bound to their HSA-ID: another certificate in the same browser starts afresh, and the
-gate checks the choice again on every request. The personnummer is never put in a URL (address bars, history and
-proxy logs keep URLs), and in the cookie it is encrypted (the session cookie itself is only signed).
+session alone (D7). The server-side session (api.sessions) only remembers what this person chose in this browser
+(the commission and the patient), bound to their HSA-ID: another certificate in the same browser starts afresh, and
+the gate checks the choice again on every request. The personnummer is never put in a URL (address bars, history
+and proxy logs keep URLs) nor in a cookie (the cookie is an opaque token).
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
@@ -29,9 +26,11 @@ from catalog.clock import now
 from catalog.model import RoleName
 from npo import runtime
 from npo.settings import Environment
+from overview import service
 from overview.access import Gatekeeper
 from overview.facts import GrantCache
 from overview.gate import Check, CommissionFacts, Decision, GateFacts, commission_problem
+from overview.service import EmergencyStatus, PatientInView
 
 STATE_KEY = "npo_overview"
 CHECK_NAMES = {
@@ -90,35 +89,17 @@ def usable_commissions(facts: GateFacts) -> list[CommissionFacts]:
 
 
 # ---------------------------------------------------------------------- browser state, bound to the HSA-ID
-@functools.lru_cache(maxsize=4)
-def _sealer(secret: str) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"npo-overview-patient:{secret}".encode()).digest()))
-
-
-def _seal(value: str) -> str:
-    return _sealer(runtime.settings().secret_key).encrypt(value.encode()).decode()
-
-
-def _unseal(token: object) -> str | None:
-    try:
-        return _sealer(runtime.settings().secret_key).decrypt(str(token).encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
-
-
 def state(request: Request, identity: SithsIdentity) -> dict[str, Any]:
     """What this person chose in this browser (commission, patient); empty for anyone else's certificate."""
     saved = request.session.get(STATE_KEY)
     if not isinstance(saved, dict) or saved.get("hsa_id") != identity.hsa_id:
         return {}
-    return {**saved, "patient": _unseal(saved["patient"])} if saved.get("patient") else dict(saved)
+    return dict(saved)
 
 
 def remember(request: Request, identity: SithsIdentity, **changes: Any) -> None:
-    """Store choices (None removes one); the patient's personnummer is stored encrypted."""
+    """Store choices (None removes one) in the server-side session."""
     saved = {**state(request, identity), "hsa_id": identity.hsa_id, **changes}
-    if saved.get("patient"):
-        saved["patient"] = _seal(saved["patient"])
     request.session[STATE_KEY] = {k: v for k, v in saved.items() if v is not None}
 
 
@@ -138,11 +119,24 @@ def pop_flash(request: Request, identity: SithsIdentity) -> str | None:
 # ---------------------------------------------------------------------- rendering
 def page(request: Request, template: str, *, identity: SithsIdentity | None, status_code: int = 200,
          admin: bool = False, **context: object) -> HTMLResponse:
-    """An overview page; never cached by the browser or a proxy (it may carry patient data)."""
+    """An overview page; never cached by the browser or a proxy (it may carry patient data). While this person's
+    nödåtkomst to the patient in view is open, every page says so and until when (``emergency``: a page that asked
+    the gate passes what it found)."""
+    if identity is not None and "emergency" not in context:
+        context["emergency"] = _emergency_in_view(request, identity)
+    pnr = state(request, identity).get("patient") if identity is not None and context.get("emergency") else None
     response = render(request, template, actor=None, status_code=status_code, identity=identity, admin=admin,
-                      check_names=CHECK_NAMES, **context)
+                      check_names=CHECK_NAMES, emergency_pnr=format_pnr(pnr) if pnr else None, **context)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _emergency_in_view(request: Request, identity: SithsIdentity) -> EmergencyStatus | None:
+    personnummer = state(request, identity).get("patient")
+    if not personnummer:
+        return None
+    with runtime.session_scope() as session:
+        return service.emergency_status(session=session, user_hsa_id=identity.hsa_id, personnummer=personnummer)
 
 
 def refused(request: Request, rejection: CertificateRejected) -> Response:
@@ -152,6 +146,23 @@ def refused(request: Request, rejection: CertificateRejected) -> Response:
                 advice=ADVICE.get(rejection.code, []), test_url=SITHS_TEST_URL, service_desk=SERVICE_DESK,
                 siths_url=f"https://{settings.web_host}:{settings.overview_port}/oversikt",
                 on_tls=request.url.scheme == "https")
+
+
+def in_view(request: Request, identity: SithsIdentity, personnummer: str, dialog: str) -> PatientInView:
+    """The patient on a dialog about them (consent, nödåtkomst, blocked data): the gate's checks 1–6 and a log row
+    first (NotFound / NotAllowed otherwise), committed before the page shows their name."""
+    with runtime.session_scope() as session:
+        return service.patient_in_view(session=session, directory=gatekeeper(), user_hsa_id=identity.hsa_id,
+                                       commission_hsa_id=state(request, identity).get("commission"),
+                                       personnummer=personnummer, dialog=dialog)
+
+
+def dialog_page(request: Request, template: str, *, identity: SithsIdentity, personnummer: str, dialog: str,
+                status_code: int = 200, **context: object) -> HTMLResponse:
+    """A dialog about the patient in view, with the patient's header and the nödåtkomst banner."""
+    shown = in_view(request, identity, personnummer, dialog)
+    return page(request, template, identity=identity, status_code=status_code, pnr=format_pnr(personnummer),
+                patient=shown.header, commission=shown.commission, emergency=shown.emergency, **context)
 
 
 def format_pnr(personnummer: str) -> str:

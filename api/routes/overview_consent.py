@@ -7,9 +7,19 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.routes.overview_base import access, format_pnr, gatekeeper, page, patient_post, refused, remember, state
+from api.routes.overview_base import (
+    access,
+    dialog_page,
+    format_pnr,
+    gatekeeper,
+    page,
+    patient_post,
+    refused,
+    remember,
+    state,
+)
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from catalog.clock import STOCKHOLM, local_date, now
+from catalog.clock import local_date, now, until_text
 from forms import overview as F
 from npo import runtime
 from overview import service
@@ -60,11 +70,10 @@ def consent_page(request: Request, identity: SithsIdentity, personnummer: str, *
                  values: dict[str, object] | None = None, errors: dict[str, str] | None = None,
                  status_code: int = 200) -> Response:
     """The consent dialog: overview consent (whole unit or only me, for how long), drug-list consent, guardian."""
-    _facts, decision = access(request, identity)
-    return page(request, "overview/consent.html", identity=identity, status_code=status_code,
-                pnr=format_pnr(personnummer), commission=decision.commission,
-                values=values or F.consent_defaults(local_date(now())), errors=errors or {}, scopes=F.SCOPES,
-                durations=F.DURATIONS, guardian=F.GUARDIAN_FIELD)
+    return dialog_page(request, "overview/consent.html", identity=identity, personnummer=personnummer,
+                       dialog="samtyckesdialogen", status_code=status_code,
+                       values=values or F.consent_defaults(local_date(now())), errors=errors or {}, scopes=F.SCOPES,
+                       durations=F.DURATIONS, guardian=F.GUARDIAN_FIELD)
 
 
 @router.get("/oversikt/patient/samtycke", name="overview_consent_form")
@@ -111,8 +120,7 @@ def _consent_note(wanted: F.ConsentRequest) -> str:
         what.append("för hela vårdenheten" if wanted.scope is ConsentScope.UNIT else "för dig")
     if wanted.drug_list:
         what.append("läkemedelsförteckningen för dig")
-    until = wanted.end.astimezone(STOCKHOLM)
-    return f"Samtycket är registrerat ({' och '.join(what)}) och gäller till {until:%Y-%m-%d %H:%M}."
+    return f"Samtycket är registrerat ({' och '.join(what)}) och gäller {until_text(wanted.end)}."
 
 
 # ---------------------------------------------------------------------- withdraw or void a consent

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.routes.overview_base import access, format_pnr, gatekeeper, page, patient_post, refused, remember, state
+from api.routes.overview_base import dialog_page, gatekeeper, patient_post, refused, remember, state
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from catalog.clock import STOCKHOLM
 from forms import overview as F
@@ -22,11 +22,10 @@ def emergency_page(request: Request, identity: SithsIdentity, personnummer: str,
                    values: dict[str, object] | None = None, errors: dict[str, str] | None = None,
                    notice: str = "", status_code: int = 200) -> Response:
     """The form: reason and how long."""
-    _facts, decision = access(request, identity)
-    return page(request, "overview/emergency.html", identity=identity, status_code=status_code,
-                pnr=format_pnr(personnummer), commission=decision.commission, field=F.EMERGENCY_FIELD,
-                hours=F.EMERGENCY_HOURS, values=values or {"hours": str(F.DEFAULT_EMERGENCY_HOURS)},
-                errors=errors or {}, notice=notice)
+    return dialog_page(request, "overview/emergency.html", identity=identity, personnummer=personnummer,
+                       dialog="nödåtkomstdialogen", status_code=status_code, field=F.EMERGENCY_FIELD,
+                       hours=F.EMERGENCY_HOURS, values=values or {"hours": str(F.DEFAULT_EMERGENCY_HOURS)},
+                       errors=errors or {}, notice=notice)
 
 
 @router.get("/oversikt/patient/nodatkomst", name="overview_emergency_form")
@@ -68,8 +67,8 @@ async def overview_emergency(request: Request, who: IdentityOrRefusal) -> Respon
 
 def _step2_page(request: Request, identity: SithsIdentity, personnummer: str, providers: tuple, *,
                 error: str = "", status_code: int = 200) -> Response:
-    return page(request, "overview/blocked.html", identity=identity, status_code=status_code,
-                pnr=format_pnr(personnummer), providers=providers, error=error)
+    return dialog_page(request, "overview/blocked.html", identity=identity, personnummer=personnummer,
+                       dialog="nödöppning steg 2", status_code=status_code, providers=providers, error=error)
 
 
 def _reveal(identity: SithsIdentity, chosen: dict, personnummer: str) -> tuple:

@@ -5,7 +5,6 @@ service desk through the outbox (D3). The diagnosis never carries patient data."
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -29,7 +28,7 @@ COMMISSION_STATES = {None: "kan användas för NPÖ", "commission.not_yet_valid"
                      "commission.expired": "har gått ut", "commission.purpose": "har fel ändamål",
                      "commission.right_missing": "saknar rättigheten Läsa;Alla;SJF",
                      "commission.no_unit": "hör inte till någon vårdenhet"}
-_REFERENCE = re.compile(r"FEL-[0-9A-F]{8}")
+SENT_KEY = "fault_report_sent"
 
 
 @dataclass(frozen=True)
@@ -80,9 +79,10 @@ def _help_page(request: Request, who: SithsIdentity | CertificateRejected, *, va
 
 
 @router.get("/oversikt/felsokning", name="overview_help")
-def overview_help(request: Request, who: IdentityOrRefusal, skickad: str = "") -> Response:
-    """Felsökning: check by check, what to do, whom to contact; the fault-report form."""
-    return _help_page(request, who, sent=skickad if _REFERENCE.fullmatch(skickad) else "")
+def overview_help(request: Request, who: IdentityOrRefusal) -> Response:
+    """Felsökning: check by check, what to do, whom to contact; the fault-report form (and, once, the reference of
+    the report just sent: kept in the session, so nobody can put a reference of their own in the green box)."""
+    return _help_page(request, who, sent=str(request.session.pop(SENT_KEY, "")))
 
 
 @router.post("/oversikt/felsokning", name="overview_fault_report")
@@ -104,4 +104,5 @@ async def overview_fault_report(request: Request, who: IdentityOrRefusal, backgr
         outbox.enqueue(session, template="felanmalan", to=[runtime.settings().service_desk_mail], context=context,
                        dedupe_key=f"felanmalan:{reference}", now=now())
     background.add_task(deliver)
-    return RedirectResponse(f"/oversikt/felsokning?skickad={reference}", status_code=303)
+    request.session[SENT_KEY] = reference
+    return RedirectResponse("/oversikt/felsokning", status_code=303)

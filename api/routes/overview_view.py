@@ -14,12 +14,14 @@ from dataclasses import dataclass
 from catalog import Directory
 from catalog.clock import STOCKHOLM
 from overview import producers as P
+from overview.demo_items import PRODUCER_ONLY_UNITS
 from overview.gate import Basis, Check, ItemDecision
-from overview.service import OverviewResult, ShownItem
+from overview.service import BlockedNotice, OverviewResult, ShownItem
 
 BASIS_NAMES = {Basis.OWN_PROVIDER: "Egen vårdgivare", Basis.CONSENT: "Samtycke", Basis.EMERGENCY: "Nödåtkomst",
                Basis.EMERGENCY_BLOCK_OPENED: "Nödöppning av spärrade uppgifter"}
-KNOWN_NAMES = {P.EHM_PROVIDER.upper(): "eHälsomyndigheten"}
+# Producers that are not in Skånekatalogen: eHälsomyndigheten and the units that only deliver items (1177).
+KNOWN_NAMES = {P.EHM_PROVIDER.upper(): "eHälsomyndigheten", **{u.hsa_id.upper(): u.name for u in PRODUCER_ONLY_UNITS}}
 SETTING_NAMES = {P.OUTPATIENT: "Öppenvård", P.INPATIENT: "Slutenvård"}
 
 
@@ -53,9 +55,9 @@ class OverviewView:
     count: int
     consent_missing: int
     drug_list_missing: int
-    blocked_notice: str | None
-    blocked_providers: list[tuple[str, str]]
-    emergency: bool
+    blocked: BlockedNotice | None  # the box about blocked data, for the state nödåtkomst is in
+    hidden_providers: list[str]  # names of the vårdgivare whose blocked data is still hidden (after step 1)
+    opened_providers: list[str]  # names of the vårdgivare whose blocked data is open (step 2)
 
 
 class _Names:
@@ -93,6 +95,8 @@ def _row(shown: ShownItem, names: _Names) -> ItemRow:
     kind = P.DOCUMENT_KIND_NAMES.get(item.document_kind or "", "")
     if not kind and item.setting:
         kind = SETTING_NAMES.get(item.setting, "")
+    if kind.casefold() in item.title.casefold():
+        kind = ""  # the title already says it ("Sköterskejournal"), once is enough
     return ItemRow(item.item_id, item.date.astimezone(STOCKHOLM),
                    item.date_end.astimezone(STOCKHOLM) if item.date_end else None, item.category,
                    P.CATEGORY_NAMES.get(item.category, item.category), item.title, item.body, kind,
@@ -118,13 +122,12 @@ def overview_view(result: OverviewResult, directory: Directory) -> OverviewView:
         years.setdefault(row.when.year, []).append(row)
     commission = decision.commission
     relation = next((r.message for r in decision.reasons if r.check is Check.RELATION and r.passed), "")
-    emergency = any(s.decision.basis in {Basis.EMERGENCY, Basis.EMERGENCY_BLOCK_OPENED} for s in result.items)
+    blocked = result.blocked_notice
     return OverviewView(
         commission_unit=commission.unit_name if commission else "",
         commission_provider=commission.provider_name if commission else "", relation=relation,
         by_category=list(categories.items()), by_year=list(years.items()), count=len(rows),
         consent_missing=_hidden(decision.items, "consent.missing"),
         drug_list_missing=_hidden(decision.items, "consent.drug_list_missing"),
-        blocked_notice=result.blocked_notice,
-        blocked_providers=[(hsa_id, names.provider(hsa_id)) for hsa_id in result.blocked_providers],
-        emergency=emergency)
+        blocked=blocked, hidden_providers=[names.provider(p) for p in blocked.hidden_providers] if blocked else [],
+        opened_providers=[names.provider(p) for p in blocked.opened_providers] if blocked else [])

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.auth import CurrentActor, check_csrf
+from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
 from catalog.clock import now
 from flows.steps import deliver
@@ -29,25 +27,24 @@ def _config() -> ReviewConfig:
 
 
 def _round_page(request: Request, actor: Actor, round_id: int, *, values: dict[str, str], errors: dict[str, str],
-                message: str = "", status: int = 200) -> Response:
+                status: int = 200) -> Response:
     with runtime.session_scope() as session:
         view = decisions.view(session, decisions.get_round(session, actor, round_id), now=now())
     can_decide = view.round.state is RoundState.OPEN and not view.past_deadline
     return render(request, "review/round.html", actor=actor, status_code=status, view=view, values=values,
-                  errors=errors, message=message, labels=DECISION_LABELS, can_decide=can_decide,
+                  errors=errors, labels=DECISION_LABELS, can_decide=can_decide,
                   confirm=CONFIRM, remove=REMOVE)
 
 
 @router.get("/behorighetskontroll", name="review_index")
-def review_index(request: Request, actor: CurrentActor, meddelande: str = "") -> Response:
+def review_index(request: Request, actor: CurrentActor) -> Response:
     """The actor's units: open and recent rounds, and the units where a round can start now."""
     decisions.require_reviewer(actor)
     at = now()
     with runtime.session_scope() as session:
         rounds = decisions.rounds_for(session, actor, now=at)
         startable = decisions.startable_units(session, runtime.directory(), actor, now=at)
-    return render(request, "review/index.html", actor=actor, rounds=rounds, startable=startable,
-                  message=meddelande[:300])
+    return render(request, "review/index.html", actor=actor, rounds=rounds, startable=startable)
 
 
 @router.post("/behorighetskontroll/starta", name="review_start")
@@ -64,9 +61,9 @@ async def review_start(request: Request, actor: CurrentActor, background: Backgr
 
 
 @router.get("/behorighetskontroll/{round_id}", name="review_round")
-def review_round(request: Request, round_id: int, actor: CurrentActor, meddelande: str = "") -> Response:
+def review_round(request: Request, round_id: int, actor: CurrentActor) -> Response:
     """One round: each member with confirm/remove, the deadline and the progress."""
-    return _round_page(request, actor, round_id, values={}, errors={}, message=meddelande[:300])
+    return _round_page(request, actor, round_id, values={}, errors={})
 
 
 def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -> list[decisions.Choice]:
@@ -105,5 +102,5 @@ async def review_decide(request: Request, round_id: int, actor: CurrentActor, ba
         text += " Redan beslutade av någon annan: " + "; ".join(report.already)
     if report.closed:
         text += " Kontrollen är klar och avslutad."
-    return RedirectResponse(f"/behorighetskontroll/{round_id}?{urlencode({'meddelande': text[:300]})}",
-                            status_code=303)
+    flash(request, text)
+    return RedirectResponse(f"/behorighetskontroll/{round_id}", status_code=303)

@@ -157,6 +157,15 @@ def test_a_documented_delegate_reviews_until_the_delegation_is_revoked(web: Brow
     assert ">Logguppföljning</a>" not in web.client.get("/mina-bestallningar").text
 
 
+def test_a_delegation_is_listed_until_and_including_its_last_day(web: Browser, world: World) -> None:
+    last = now().astimezone(STOCKHOLM).date() + dt.timedelta(days=30)
+    delegate(web, world, world.public_staff[0])  # valid_to = today + 30 days, "till och med"
+    page = web.client.get("/loggranskning/delegering").text
+    row = re.search(r'<tr data-delegation="\d+">.*?</tr>', page, re.S).group(0)
+    assert f"<td>{last.isoformat()}</td>" in row and "Till och med" in page
+    assert f"{last + dt.timedelta(days=1)} 00:00" not in row
+
+
 def test_a_bad_delegation_comes_back_with_the_messages_beside_the_fields(web: Browser, world: World) -> None:
     web.login(world.public_manager.hsa_id)
     response = web.client.post("/loggranskning/delegering", data={

@@ -43,7 +43,8 @@ from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
 
 ERIK_NOT_CONFIRMED = "SE2321000255-VCH3"
 UNKNOWN = "SE2321000255-OKAND1"
-GRANTED_READS = {("Läsa", "översikt"), ("Nödöppning", "översikt")}
+# A read of the overview, or of the patient's details that a dialog about them shows (consent, nödåtkomst).
+GRANTED_READS = {("Läsa", "översikt"), ("Nödöppning", "översikt"), ("Läsa", "patientuppgifter")}
 NEVER = {"no certificate", "session cookie without certificate", "certificate from another CA", "expired certificate",
          "not in the directory", "no commission"}
 

@@ -8,9 +8,10 @@ shared by tests/api/test_no_leaks.py and tests/e2e/test_overview_journey.py.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
+import hashlib
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from sqlalchemy import create_engine, func, text
 from sqlmodel import Session, select
 
 from api.app import create_app
+from api.sessions import WebSession
 from catalog import Directory, clock
 from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
@@ -36,6 +38,7 @@ from npo.db import upgrade
 from npo.runtime import make_engine
 from npo.settings import Settings
 from overview import demo, info
+from overview.demo_items import TELEFON_1177_UNIT
 from overview.models import AccessLog, AssertedRelation, Consent, EmergencyOpening
 from provisioning.models import OutboxMail
 from tests.conftest import MailSink, free_port
@@ -229,8 +232,13 @@ def test_without_a_certificate_every_page_explains_siths_even_with_a_signed_in_s
                  "/oversikt/information", "/oversikt/loggutdrag", "/oversikt/patient/samtycke"):
         page = clinic.client.get(path)
         assert page.status_code == 401, path
-        assert "Inloggning med SITHS krävs" in page.text and "Inget SITHS-certifikat skickades" in page.text
-        assert "0776-73 00 00" in page.text and "https://127.0.0.1:8443/oversikt" in page.text
+        # plain HTTP can never carry the card: the page leads with the SITHS listener, not "Sätt i ditt SITHS-kort"
+        main = page.text.split("<h1>", 1)[1]
+        assert main.startswith("Inloggning med SITHS krävs</h1>") and 'data-siths="plain-http"' in main
+        assert re.findall(r'href="([^"]+)"', main)[0] == "https://127.0.0.1:8443/oversikt"
+        before_help = main.split("Fungerar det inte där?", 1)[0]
+        assert "Sätt i" not in before_help and "Inget SITHS-certifikat skickades" not in before_help
+        assert "0776-73 00 00" in page.text
     clinic.use(SARA).ready().open("astrid")  # the browser now has a session remembering Astrid
     clinic.present(None)
     page = clinic.client.get("/oversikt/patient")
@@ -247,13 +255,15 @@ def test_another_certificate_in_the_same_browser_starts_afresh(clinic: Clinic) -
     assert page.status_code == 303 and page.headers["location"] == "/oversikt"
 
 
-def test_the_personnummer_is_neither_in_the_url_nor_readable_in_the_cookie(clinic: Clinic) -> None:
+def test_the_personnummer_is_neither_in_the_url_nor_in_the_cookie(clinic: Clinic) -> None:
     clinic.use(SARA).ready()
     page = clinic.open("astrid")
     assert "Astrid Nilsson" in page.text and str(page.url).endswith("/oversikt/patient")
-    payload = clinic.client.cookies["npo_session"].split(".", 1)[0]
-    decoded = base64.b64decode(payload + "=" * (-len(payload) % 4)).decode()
-    assert '"npo_overview"' in decoded and PATIENTS["astrid"] not in decoded and "19480312" not in decoded
+    token = clinic.client.cookies["npo_session"]
+    assert PATIENTS["astrid"] not in token and "19480312" not in token and len(token) < 60  # an opaque token
+    with runtime.session_scope() as session:  # the choice is kept on the server, in this browser's session
+        row = session.get(WebSession, hashlib.sha256(token.encode()).hexdigest())
+    assert row is not None and PATIENTS["astrid"] in row.data
 
 
 def test_the_information_must_be_confirmed_with_the_box_ticked(clinic: Clinic) -> None:
@@ -346,6 +356,19 @@ def test_the_overview_by_category_and_timeline_each_read_logged(clinic: Clinic) 
     assert len([r for r in log_rows() if r.resource_type == "översikt"]) == 2
 
 
+def test_items_name_their_unit_and_say_their_type_once(clinic: Clinic) -> None:
+    clinic.use(SARA).ready()
+    pages = [clinic.open(who).text for who in ("astrid", "dagny")]
+    rows = [row for page in pages for row in page.split('<article class="item"')[1:]]
+    telefon = [row for row in rows if "Rådgivning 1177" in row]
+    footers = {" ".join(row.split('<footer class="muted">', 1)[1].split("</footer>", 1)[0].split()) for row in telefon}
+    assert footers == {"1177 Vårdguiden på telefon · Region Skåne"}  # the unit's name (not its HSA-ID), once
+    assert TELEFON_1177_UNIT not in "".join(pages)
+    assert any("<strong>Sköterskejournal</strong>" in row for row in rows)
+    twice = [m.group(1) for m in re.finditer(r'<strong>([^<]+)</strong> <span class="muted">\1</span>', "".join(rows))]
+    assert twice == []
+
+
 def test_a_protected_identity_shows_neither_name_nor_address(clinic: Clinic) -> None:
     clinic.use(SARA).ready()
     page = clinic.open("sanna")
@@ -397,6 +420,17 @@ def test_consent_for_the_whole_unit_for_a_week_opens_the_other_vardgivare(clinic
     assert [r.resource_type for r in log_rows()][-2:] == ["samtycke", "översikt"]
     clinic.use(ERIK).ready()  # a colleague at the unit is covered too
     assert "Region Halland" in clinic.open("dagny").text
+
+
+def test_a_consent_through_a_date_is_shown_until_and_including_that_date(clinic: Clinic) -> None:
+    clinic.use(SARA).ready()
+    clinic.open("dagny")
+    today = clock.local_date(clock.now())
+    last = today + dt.timedelta(days=3)
+    page = clinic.post("/oversikt/patient/samtycke", overview="1", scope="unit", duration="datum",
+                       start=today.isoformat(), end=last.isoformat())
+    assert f"gäller till och med {last.isoformat()}." in page.text  # the flash, and the table below
+    assert f"<td>{last.isoformat()}</td>" in page.text and f"{last + dt.timedelta(days=1)} 00:00" not in page.text
 
 
 def _unit_consent_for_dagny(clinic: Clinic) -> Consent:
@@ -603,6 +637,9 @@ def test_the_fault_report_mails_the_diagnosis_without_patient_data(clinic: Clini
     sent = clinic.post("/oversikt/felsokning", description="Jag kommer inte in i NPÖ <b>alls</b>.",
                        phone="040-123 45 67")
     assert sent.status_code == 200 and "Felanmälan FEL-" in sent.text and "är skickad" in sent.text
+    again = clinic.client.get("/oversikt/felsokning")  # shown once, from the session; a URL cannot fake it
+    assert "är skickad" not in again.text
+    assert "är skickad" not in clinic.client.get("/oversikt/felsokning?skickad=FEL-ABCDEF12").text
     [mail] = rows_of(OutboxMail)
     assert mail.sent_at is not None and mail.recipients == "servicedesk@skane.example"
     [(recipients, message)] = smtp_sink.messages

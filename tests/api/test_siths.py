@@ -32,7 +32,11 @@ from npo.certs import CA_CERT_NAME, CA_SUBJECT, CertPurpose, DevCA, Issued
 from npo.settings import Settings
 
 HSA_ID = "SE2321000255-ABC1"
-NOW = dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The real clock: certificates are issued against it (a time fixed at import goes stale in a long run)."""
+    return dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +56,13 @@ def pem(issued: Issued) -> str:
 
 def refusal(ca: DevCA, data: str | bytes, **kwargs: object) -> CertificateRejected:
     with pytest.raises(CertificateRejected) as caught:
-        verify_certificate(data, trust=[ca.cert], now=kwargs.pop("now", NOW), **kwargs)  # type: ignore[arg-type]
+        verify_certificate(data, trust=[ca.cert], now=kwargs.pop("now", now()), **kwargs)  # type: ignore[arg-type]
     return caught.value
 
 
 def test_a_valid_authentication_certificate_gives_the_hsa_id_and_name(ca: DevCA) -> None:
     issued = ca.issue_user(HSA_ID, "Anna Maria Andersson")
-    identity = verify_certificate(pem(issued), trust=[ca.cert], now=NOW)
+    identity = verify_certificate(pem(issued), trust=[ca.cert], now=now())
     assert identity.hsa_id == HSA_ID
     assert (identity.name, identity.given_name, identity.surname) == ("Anna Maria Andersson", "Anna Maria",
                                                                        "Andersson")
@@ -66,18 +70,18 @@ def test_a_valid_authentication_certificate_gives_the_hsa_id_and_name(ca: DevCA)
     assert identity.serial == format(issued.cert.serial_number, "X")
     assert identity.not_after == issued.cert.not_valid_after_utc
     der = issued.cert.public_bytes(serialization.Encoding.DER)
-    assert verify_certificate(der, trust=[ca.cert], now=NOW).hsa_id == HSA_ID  # DER works too
+    assert verify_certificate(der, trust=[ca.cert], now=now()).hsa_id == HSA_ID  # DER works too
 
 
 def test_expired_and_not_yet_valid_certificates_are_refused_with_the_date(ca: DevCA) -> None:
-    expired = ca.issue_user(HSA_ID, "Anna Andersson", not_after=NOW - dt.timedelta(days=2))
+    expired = ca.issue_user(HSA_ID, "Anna Andersson", not_after=now() - dt.timedelta(days=2))
     rejected = refusal(ca, pem(expired))
     assert rejected.code == "expired" and rejected.message.startswith("Certifikatet har gått ut (")
-    future = ca.issue_user(HSA_ID, "Anna Andersson", not_before=NOW + dt.timedelta(days=3), days=30)
+    future = ca.issue_user(HSA_ID, "Anna Andersson", not_before=now() + dt.timedelta(days=3), days=30)
     rejected = refusal(ca, pem(future))
     assert rejected.code == "not_yet_valid" and "börjar gälla först" in rejected.message
     valid = ca.issue_user(HSA_ID, "Anna Andersson", days=10)
-    assert refusal(ca, pem(valid), now=NOW + dt.timedelta(days=11)).code == "expired"  # the clock is an input
+    assert refusal(ca, pem(valid), now=now() + dt.timedelta(days=11)).code == "expired"  # the clock is an input
 
 
 def test_a_certificate_from_another_ca_is_refused_even_under_the_same_issuer_name(ca: DevCA,
@@ -130,7 +134,7 @@ def test_garbage_and_an_empty_trust_list(ca: DevCA) -> None:
     assert refusal(ca, "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----").code == "malformed"
     assert refusal(ca, b"\x30\x03\x02\x01\x00").code == "malformed"
     with pytest.raises(CertificateRejected) as caught:
-        verify_certificate(pem(ca.issue_user(HSA_ID, "Anna Andersson")), trust=[], now=NOW)
+        verify_certificate(pem(ca.issue_user(HSA_ID, "Anna Andersson")), trust=[], now=now())
     assert caught.value.code == "not_configured" and caught.value.status == 503
 
 
@@ -140,7 +144,7 @@ def _sub_ca(root: Issued, name: str, *, path_length: int | None) -> Issued:
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"), x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(root.cert.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=365))
+            .not_valid_before(now() - dt.timedelta(days=1)).not_valid_after(now() + dt.timedelta(days=365))
             .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
             .sign(root.key, hashes.SHA256()))
     return Issued(cert, key)
@@ -157,24 +161,24 @@ def test_a_chain_through_an_issuing_ca_like_siths_root_and_person_ca(tmp_path: P
     chain = pem(leaf) + issuing.cert.public_bytes(serialization.Encoding.PEM).decode()
     assert refusal(DevCA(tmp_path, root), chain).code == "foreign_issuer"
     # ... while trusting the issuing CA itself (how NPO_SITHS_CA_FILE lists SITHS) needs no chain at all
-    assert verify_certificate(pem(leaf), trust=[issuing.cert], now=NOW).hsa_id == HSA_ID
+    assert verify_certificate(pem(leaf), trust=[issuing.cert], now=now()).hsa_id == HSA_ID
 
 
 def test_an_intermediate_sent_with_the_leaf_completes_the_chain_to_the_root() -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Root with room for one sub-CA")])
     root_cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                 .serial_number(1).not_valid_before(NOW - dt.timedelta(days=1))
-                 .not_valid_after(NOW + dt.timedelta(days=400))
+                 .serial_number(1).not_valid_before(now() - dt.timedelta(days=1))
+                 .not_valid_after(now() + dt.timedelta(days=400))
                  .add_extension(x509.BasicConstraints(ca=True, path_length=1), critical=True)
                  .sign(key, hashes.SHA256()))
     issuing = _sub_ca(Issued(root_cert, key), "Issuing CA", path_length=0)
     leaf = DevCA(Path("/nonexistent"), issuing).issue_user(HSA_ID, "Anna Andersson")
     chain = pem(leaf) + issuing.cert.public_bytes(serialization.Encoding.PEM).decode()
-    assert verify_certificate(chain, trust=[root_cert], now=NOW).hsa_id == HSA_ID
-    assert verify_certificate(pem(leaf), trust=[root_cert], now=NOW, intermediates=[issuing.cert]).hsa_id == HSA_ID
+    assert verify_certificate(chain, trust=[root_cert], now=now()).hsa_id == HSA_ID
+    assert verify_certificate(pem(leaf), trust=[root_cert], now=now(), intermediates=[issuing.cert]).hsa_id == HSA_ID
     with pytest.raises(CertificateRejected, match="inte utfärdat av SITHS"):
-        verify_certificate(pem(leaf), trust=[root_cert], now=NOW)
+        verify_certificate(pem(leaf), trust=[root_cert], now=now())
 
 
 # ---------------------------------------------------------------------- transports
@@ -271,7 +275,8 @@ def test_the_current_identity_dependency_refuses_with_the_reason(ca: DevCA, tmp_
 
 
 # ---------------------------------------------------------------------- revocation
-def _crl(issuer: DevCA, serials: list[int], *, at: dt.datetime = NOW) -> x509.CertificateRevocationList:
+def _crl(issuer: DevCA, serials: list[int], *, at: dt.datetime | None = None) -> x509.CertificateRevocationList:
+    at = at or now()
     builder = (x509.CertificateRevocationListBuilder().issuer_name(issuer.cert.subject).last_update(at)
                .next_update(at + dt.timedelta(days=7)))
     for serial in serials:
@@ -287,8 +292,8 @@ def test_a_revoked_card_is_refused_with_the_date_and_other_cards_still_work(ca: 
     refused = refusal(ca, pem(lost), crls=crls)
     assert (refused.code, refused.status) == ("revoked", 401)
     assert "spärrat sedan 2026-03-02 14:30" in refused.message and "ditt nya kort" in refused.message
-    assert verify_certificate(pem(kept), trust=[ca.cert], now=NOW, crls=crls).hsa_id == "SE2321000255-ABC2"
-    late = NOW + dt.timedelta(days=30)  # a CRL past its next update still revokes (D-30)
+    assert verify_certificate(pem(kept), trust=[ca.cert], now=now(), crls=crls).hsa_id == "SE2321000255-ABC2"
+    late = now() + dt.timedelta(days=30)  # a CRL past its next update still revokes (D-30)
     assert refusal(ca, pem(lost), crls=crls, now=late).code == "revoked"
 
 
@@ -303,7 +308,7 @@ def test_a_crl_of_another_ca_does_not_apply(ca: DevCA, tmp_path: Path) -> None:
     issued = ca.issue_user(HSA_ID, "Anna Andersson")
     other = DevCA.open(tmp_path / "other", subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Other CA")]))
     crls = [_crl(other, [issued.cert.serial_number])]  # the same serial means nothing under another issuer
-    assert verify_certificate(pem(issued), trust=[ca.cert], now=NOW, crls=crls).hsa_id == HSA_ID
+    assert verify_certificate(pem(issued), trust=[ca.cert], now=now(), crls=crls).hsa_id == HSA_ID
 
 
 def test_the_crl_file_is_read_as_pem_or_der_and_a_configured_missing_one_refuses(tmp_path: Path) -> None:
@@ -330,7 +335,7 @@ def test_the_crl_file_is_read_as_pem_or_der_and_a_configured_missing_one_refuses
 def test_the_dev_ca_keeps_earlier_revocations_when_it_revokes_more(tmp_path: Path) -> None:
     ca = DevCA.open(tmp_path / "certs")
     first, second = (ca.issue_user(HSA_ID, "Anna Andersson") for _ in range(2))
-    ca.revoke([first.cert.serial_number], at=NOW - dt.timedelta(days=1))
+    ca.revoke([first.cert.serial_number], at=now() - dt.timedelta(days=1))
     ca.revoke([second.cert.serial_number, first.cert.serial_number])
     revoked = ca.revoked()
     assert set(revoked) == {first.cert.serial_number, second.cert.serial_number}

@@ -198,3 +198,18 @@ def test_paged_search_returns_every_entry(org: Org, directory: Directory) -> Non
         org.person(org.unit_b)
     assert len(small_pages.people_of_unit(org.unit_b.hsa_id)) == 30
     small_pages.close()
+
+
+def test_commissions_below_finds_the_commissions_and_memberships_of_the_listed_units_only(
+        org: Org, directory: Directory) -> None:
+    nurse, other = org.person(), org.person(org.unit_b)
+    on_a, _ = directory.ensure_commission(org.unit_a.hsa_id)
+    on_b, _ = directory.ensure_commission(org.unit_b.hsa_id)
+    directory.ensure_membership(on_a.hsa_id, nurse.hsa_id, Validity(NOW - DAY))
+    directory.ensure_membership(on_b.hsa_id, other.hsa_id, Validity(NOW - DAY))
+    commissions, memberships = directory.commissions_below([org.unit_a.hsa_id.lower(), "SE2321000255-NOSUCHUNIT"])
+    assert [c.hsa_id for c in commissions] == [on_a.hsa_id] and commissions[0].unit_hsa_id == org.unit_a.hsa_id
+    assert [(m.commission_hsa_id, m.person_hsa_id) for m in memberships] == [(on_a.hsa_id, nurse.hsa_id)]
+    both, _ = directory.commissions_below([org.unit_a.hsa_id, org.unit_b.hsa_id])
+    assert {c.hsa_id for c in both} == {on_a.hsa_id, on_b.hsa_id}
+    assert directory.commissions_below([]) == ([], [])

@@ -114,6 +114,25 @@ def test_rejected_rows_are_reported_and_never_make_a_leaver(org: Org, directory:
     assert mine(directory, org, P[2]) == []
 
 
+def test_the_report_leads_with_counts_and_rejected_rows_in_file_order_and_lists_changes_only_when_asked(
+        org: Org, directory: Directory) -> None:
+    a = org.unit_a.hsa_id
+    data = hr(org, (P[0], "Ny", "Person", org.hsa("V9999"), "T", ""),  # line 2: unknown unit (found when planning)
+              (P[1], "", "Al", a, "T", ""),  # line 3: no name (found when reading)
+              (P[2], "Anna", "Ek", a, "T", ""), (P[3], "Bo", "Ek", a, "T", ""))
+    report = sync(directory, org, data, dry_run=True)
+    short = report.lines()
+    assert short[0].startswith("Förhandsgranskning (inget ändrat) av hr.csv")
+    assert short[1].split() == ["skapa:", "2", "ändra:", "0", "inaktivera:", "0", "oförändrade:", "0", "avvisade",
+                                "rader:", "2"]
+    assert short[2:] == ["Avvisade rader (2), i filens ordning:", f"  rad 2: enheten {org.hsa('V9999')} finns inte "
+                         f"hos vårdgivaren {org.provider.hsa_id} i Skånekatalogen", short[4]]
+    assert short[4].startswith("  rad 3: given_name")
+    full = report.lines(list_changes=True)
+    assert full[:5] == short and full[5] == "Planerade ändringar (2):"
+    assert [line.split()[0] for line in full[6:]] == ["skapa", "skapa"] and len(full) == 8
+
+
 def test_ldap_down_mid_run_reports_what_was_applied_and_a_rerun_converges(make_slapd) -> None:  # type: ignore[no-untyped-def]
     instance = make_slapd()
     instance.start()

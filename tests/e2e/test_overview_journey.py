@@ -1,8 +1,9 @@
 """The overview journey in Debian's chromium over real mTLS: the nurse Sara Lund (VoB SJF at Vårdcentralen Hörby)
 confirms the information, searches Dagny Svensson, registers a consent for the whole unit for a week, sees the
-overview with Region Halland's data, then searches Cecilia Holm and sees the blocked-information notice. Johanna Berg
-(no commission) gets Ej behörig, and Felsökning tells her why and what to do; her fault report reaches the service
-desk.
+overview with Region Halland's data, then searches Cecilia Holm and sees the blocked-information notice. The doctor
+Fatima Ali opens nödåtkomst for Bengt Johansson and his blocked data in two steps, with the banner saying until when.
+Johanna Berg (no commission) gets Ej behörig, and Felsökning tells her why and what to do; her fault report reaches
+the service desk.
 
 Playwright's own Node process does the TLS for origins with client certificates, so it must trust the dev CA: the
 contexts use ``ignore_https_errors`` (NODE_EXTRA_CA_CERTS would have to be set before the driver starts).
@@ -20,12 +21,14 @@ import pytest
 
 from api.app import create_app
 from api.mtls import mtls_config
+from catalog import clock
 from catalog import demo as catalog_demo
 from npo import runtime
 from npo.settings import Settings
-from overview.models import Consent
+from overview.models import Consent, EmergencyOpening
 from tests.api.test_mtls import running
 from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
+    FATIMA,
     JOHANNA,
     PATIENTS,
     SARA,
@@ -105,6 +108,44 @@ def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_t
     assert dt.timedelta(days=7) - dt.timedelta(minutes=2) < consent.end - consent.start <= dt.timedelta(days=7)
     reads = [(r.patient_personnummer, r.resource_type) for r in log_rows() if r.user_hsa_id == SARA]
     assert (PATIENTS["dagny"], "samtycke") in reads and (PATIENTS["cecilia"], "översikt") in reads
+
+
+def test_a_doctor_opens_blocked_data_in_an_emergency_and_every_page_says_until_when(
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, FATIMA, axe)
+    try:
+        page.goto(f"{listener}/oversikt")
+        page.check("#f-read")
+        page.click("#acknowledge")
+        page.fill("#f-personnummer", pnr("bengt"))
+        page.click("#search")
+        page.wait_for_selector("[data-blocked-action='open_emergency']")
+        assert page.locator(".emergency-banner").count() == 0
+        page.click("#open-emergency-link")
+        assert page.inner_text(".patient-header .name") == "Bengt Johansson"  # the dialog names the patient
+        page.fill("#f-reason", "Medvetslös efter trafikolycka")
+        page.click("#open-emergency")
+        page.wait_for_selector("[data-blocked-action='step1']")
+        [opening] = rows_of(EmergencyOpening)
+        until = opening.expires_at.astimezone(clock.STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+        assert until in page.inner_text(".emergency-banner") and "Öppna nödåtkomst först" not in page.content()
+        page.goto(f"{listener}/oversikt/felsokning")  # a later page load, elsewhere in the overview
+        assert until in page.inner_text(".emergency-banner")
+        page.goto(f"{listener}/oversikt/patient")
+        page.click("#blocked-step1")
+        page.wait_for_selector("#blocked-step2")
+        assert page.inner_text(".patient-header .name") == "Bengt Johansson"
+        page.check(f"input[value='{catalog_demo.BLEKINGE}']")
+        page.click("#blocked-step2")
+        page.wait_for_selector("[data-blocked-action='none']")
+        box = page.inner_text("[data-blocked='1']")
+        assert "öppnade med nödöppning och visas nedan" in box and "visas inte" not in box
+        assert page.locator("article.item", has_text="Besök på akuten för yrsel").count() == 1
+        assert page.get_attribute(".emergency-banner", "data-emergency") == "data_opened"
+        axe.finish(page)
+    finally:
+        context.close()
 
 
 def test_a_user_without_commission_gets_felsokning_s_clear_answer(

@@ -30,7 +30,11 @@ from npo.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HSA_ID = "SE2321000255-ABC1"
-NOW = dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The real clock (a time fixed at import goes stale in a long run; certificates are issued against now)."""
+    return dt.datetime.now(dt.UTC)
 
 
 def mode(path: Path) -> int:
@@ -84,12 +88,12 @@ def test_a_user_certificate_is_siths_like(tmp_path: Path) -> None:
     usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     assert usage.digital_signature and not usage.content_commitment
     assert ExtendedKeyUsageOID.CLIENT_AUTH in cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    assert dt.timedelta(days=29) < cert.not_valid_after_utc - NOW <= dt.timedelta(days=30)
+    assert dt.timedelta(days=29) < cert.not_valid_after_utc - now() <= dt.timedelta(days=30)
     signing = ca.issue_user(HSA_ID, "Eva Åkesson", purpose=CertPurpose.SIGNING).cert
     signing_usage = signing.extensions.get_extension_for_class(x509.KeyUsage).value
     assert signing_usage.content_commitment and not signing_usage.digital_signature
-    expired = ca.issue_user(HSA_ID, "Eva Åkesson", not_after=NOW - dt.timedelta(hours=1)).cert
-    assert expired.not_valid_before_utc < expired.not_valid_after_utc < NOW
+    expired = ca.issue_user(HSA_ID, "Eva Åkesson", not_after=now() - dt.timedelta(hours=1)).cert
+    assert expired.not_valid_before_utc < expired.not_valid_after_utc < now()
 
 
 def test_bad_input_is_refused_before_anything_is_issued(tmp_path: Path) -> None:
@@ -140,9 +144,9 @@ def test_npo_certs_issue_writes_a_certificate_the_verifier_accepts(tmp_path: Pat
     assert f"Certifikat för Förnamn Efternamn ({HSA_ID})" in result.stdout and "lösenord: npo-dev" in result.stdout
     assert mode(out / f"{HSA_ID}.key") == 0o600 and (out / f"{HSA_ID}.p12").exists()
     ca = DevCA.open(tmp_path / "var" / "certs")
-    identity = verify_certificate((out / f"{HSA_ID}.crt").read_text(), trust=[ca.cert], now=NOW)
+    identity = verify_certificate((out / f"{HSA_ID}.crt").read_text(), trust=[ca.cert], now=now())
     assert (identity.hsa_id, identity.given_name, identity.surname) == (HSA_ID, "Förnamn", "Efternamn")
-    assert dt.timedelta(days=9) < identity.not_after - NOW <= dt.timedelta(days=10)
+    assert dt.timedelta(days=9) < identity.not_after - now() <= dt.timedelta(days=10)
     shown = npo("ca", var=tmp_path / "var")
     assert shown.returncode == 0 and fingerprint(ca.cert) in shown.stdout and str(ca.cert_path) in shown.stdout
     server = npo("server", var=tmp_path / "var")
@@ -153,7 +157,7 @@ def test_npo_certs_issue_an_expired_certificate_for_tests(tmp_path: Path) -> Non
     result = npo("issue", "--hsa-id", HSA_ID, "--name", "Anna Andersson", "--days", "-1", var=tmp_path)
     assert result.returncode == 0, result.stderr
     cert = x509.load_pem_x509_certificate((tmp_path / "certs" / "users" / f"{HSA_ID}.crt").read_bytes())
-    assert cert.not_valid_after_utc < NOW
+    assert cert.not_valid_after_utc < now()
 
 
 @pytest.mark.parametrize(("args", "says"), [
@@ -185,8 +189,8 @@ def test_npo_certs_revoke_puts_a_card_on_the_crl_the_login_checks(tmp_path: Path
     ca, crls = DevCA.open(var / "certs"), revocation_lists(settings)
     users = var / "certs" / "users"
     with pytest.raises(CertificateRejected, match="spärrat sedan"):
-        verify_certificate((users / f"{HSA_ID}.crt").read_text(), trust=[ca.cert], now=NOW, crls=crls)
-    assert verify_certificate((users / "SE2321000255-ABC2.crt").read_text(), trust=[ca.cert], now=NOW,
+        verify_certificate((users / f"{HSA_ID}.crt").read_text(), trust=[ca.cert], now=now(), crls=crls)
+    assert verify_certificate((users / "SE2321000255-ABC2.crt").read_text(), trust=[ca.cert], now=now(),
                               crls=crls).hsa_id == "SE2321000255-ABC2"
     again = npo("revoke", "--cert", str(users / f"{HSA_ID}.crt"), var=var)  # idempotent
     assert again.returncode == 0 and "(1 spärrade)" in again.stdout

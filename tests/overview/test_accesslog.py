@@ -127,6 +127,45 @@ def test_deleted_rows_at_the_end_are_found_through_the_head(session: Session, db
     assert (result.ok, result.first_broken) == (False, 4) and "4–5 saknas" in result.problem
 
 
+def test_a_row_inserted_beyond_the_head_is_named_and_does_not_block_appends(session: Session,
+                                                                              db_backend: str) -> None:
+    rows = write(session, 3)
+    foreign = rows[2].model_copy(update={"seq": 4, "prev_hash": rows[2].row_hash, "detail": "inskjuten"})
+    foreign.row_hash = accesslog.compute_hash(foreign)
+    columns = ", ".join(AccessLog.model_fields)
+    values = ", ".join(f":{name}" for name in AccessLog.model_fields)
+    session.execute(text(f"INSERT INTO access_log ({columns}) VALUES ({values})"), foreign.model_dump())
+    session.commit()
+    result = accesslog.verify(session)
+    assert (result.ok, result.first_broken) == (False, 4) and "efter kedjehuvudet" in result.problem
+    later = write(session, 2)  # the log goes on past the foreign row ...
+    assert [r.seq for r in later] == [5, 6] and later[0].prev_hash == rows[2].row_hash
+    result = accesslog.verify(session)  # ... and the foreign row, now inside the chain's range, is still named
+    assert (result.ok, result.first_broken) == (False, 5) and "pekar inte på föregående" in result.problem
+
+
+def test_a_rewritten_newest_row_is_named_through_the_head(session: Session, db_backend: str) -> None:
+    rows = write(session, 4)
+    forged = rows[3].model_copy(update={"detail": "förfalskad"})
+    forged.row_hash = accesslog.compute_hash(forged)
+    tamper(session, db_backend, f"UPDATE access_log SET detail = 'förfalskad', row_hash = '{forged.row_hash}' "
+                                "WHERE seq = 4")
+    result = accesslog.verify(session)
+    assert (result.ok, result.first_broken) == (False, 4) and "Rad 4 stämmer inte med kedjehuvudet" in result.problem
+
+
+def test_deleting_the_last_row_after_its_anchor_was_published_is_named(session: Session, db_backend: str) -> None:
+    rows = write(session, 4)
+    anchor = accesslog.head(session)
+    assert anchor is not None
+    tamper(session, db_backend, "DELETE FROM access_log WHERE seq = 4")
+    session.execute(text(f"UPDATE access_log_head SET last_seq = 3, last_hash = '{rows[2].row_hash}'"))
+    session.commit()
+    assert accesslog.verify(session).ok  # the chain alone is consistent again ...
+    result = accesslog.verify(session, anchors=[anchor])  # ... the published anchor is not
+    assert (result.ok, result.first_broken) == (False, 4) and "ankaret 4:" in result.problem
+
+
 def _rewrite_and_rechain(session: Session, db_backend: str, rows: list[AccessLog], seq: int, detail: str) -> None:
     """What someone with the owner's rights could do: change a row, then recompute every later hash and the head."""
     prev = rows[seq - 2].row_hash if seq > 1 else accesslog.GENESIS_HASH

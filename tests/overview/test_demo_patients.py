@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -59,6 +60,17 @@ def test_personnummer_are_valid_unique_and_include_samordningsnummer(bundles: li
     guardian_consents = [c for c in rows_of(bundles, Consent) if c.represented_by]
     assert len(guardian_consents) >= 3
     assert all(validate_personnummer(c.represented_by) for c in guardian_consents)
+
+
+def test_every_document_kind_has_a_swedish_name_and_no_text_drops_its_dots(bundles: list[demo.Bundle]) -> None:
+    items = rows_of(bundles, ProducerItem)
+    assert {i.document_kind for i in items if i.document_kind} <= set(P.DOCUMENT_KIND_NAMES)
+    assert "Omvårdnadsanteckning" in {i.title for i in items if i.system == P.MELIOR}
+    words = {w for name in (*P.DOCUMENT_KIND_NAMES.values(), *P.CATEGORY_NAMES.values(), *P.SYSTEM_NAMES.values())
+             for w in re.findall(r"\w+", name)}
+    ascii_only = {w.translate(str.maketrans("åäöÅÄÖ", "aaoAAO")) for w in words} - words  # e.g. "Omvardnads…"
+    spelled = Counter(w for i in items for w in re.findall(r"\w+", f"{i.title} {i.body}"))
+    assert sorted(set(spelled) & ascii_only) == []
 
 
 def test_items_come_from_every_producer_across_the_years(bundles: list[demo.Bundle]) -> None:

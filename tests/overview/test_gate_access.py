@@ -126,10 +126,17 @@ def test_commission_validity_is_half_open(valid_from: dt.datetime | None, valid_
     assert decision.reasons[2].code == code
 
 
-def test_expired_commission_message_gives_the_swedish_date() -> None:
-    held = commission(valid_to=dt.datetime(2025, 2, 28, 23, 0, tzinfo=dt.UTC))  # 1 March 00:00 in Sweden
+def test_expired_commission_message_gives_the_last_swedish_day() -> None:
+    held = commission(valid_to=dt.datetime(2025, 2, 28, 23, 0, tzinfo=dt.UTC))  # 1 March 00:00 in Sweden (D-9)
     reason = decide(facts(commissions=(held,), chosen_commission=COMMISSION), NOW).reasons[2]
-    assert "2025-03-01" in reason.message and "Beställning av behörigheter" in reason.remedy
+    assert "gällde till och med 2025-02-28." in reason.message and "2025-03-01" not in reason.message
+    assert "Beställning av behörigheter" in reason.remedy
+
+
+def test_a_commission_ended_during_a_day_says_when() -> None:
+    held = commission(valid_to=dt.datetime(2025, 2, 28, 13, 30, tzinfo=dt.UTC))  # ended at 14:30 Swedish time
+    reason = decide(facts(commissions=(held,), chosen_commission=COMMISSION), NOW).reasons[2]
+    assert "gällde till 2025-02-28 14:30." in reason.message
 
 
 @pytest.mark.parametrize("purpose", ["Vård och behandling", "vård och behandling", "VÅRD OCH BEHANDLING",

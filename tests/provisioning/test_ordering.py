@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from catalog import Directory
 from catalog.model import VOB_PURPOSE, RoleName
-from provisioning import decisions, delegations, sweeping
-from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed
+from provisioning import decisions, delegations, queries, sweeping
+from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.inputs import parse_commission_order, parse_membership_order
 from provisioning.models import AuditEvent, Decision, ImmutableOrder, Order, OrderState, OutboxMail
 from provisioning.ordering import submit_commission_order, submit_membership_order
@@ -21,12 +21,13 @@ from tests.provisioning.conftest import NOW
 from tests.world import World
 
 TODAY = NOW.date()
+COMMISSION_START = TODAY + dt.timedelta(days=7)  # what commission_form asks for
 
 
 def commission_form(unit: str, **overrides: str) -> dict[str, str]:
     form = {"unit_hsa_id": unit, "justification": "Vi behöver NPÖ för patienter från andra regioner.",
             "contact_name": "Maria Chef", "contact_phone": "040-123 45 67", "contact_email": "maria@vard.example",
-            "requested_start": str(TODAY + dt.timedelta(days=7)), "care_agreement_reference": ""}
+            "requested_start": str(COMMISSION_START), "care_agreement_reference": ""}
     return {**form, **overrides}
 
 
@@ -133,8 +134,8 @@ def test_public_membership_order_goes_to_the_units_catalog_administrator(world, 
     advance(order_id)
     order = load(sessions, order_id)
     assert (order.queue, order.queue_scope) == (RoleName.UNIT_CATALOG_ADMIN.value, world.public_unit.hsa_id)
-    with pytest.raises(NotAllowed):
-        decide(world, sessions, actor, world.itkp, order_id)  # the private queue has no say
+    with pytest.raises(NotFound):
+        decide(world, sessions, actor, world.itkp, order_id)  # the private queue has no say, nor sees the order
     decide(world, sessions, actor, world.public_admin, order_id)
     assert advance(order_id)[-1] == "provisioned"
 
@@ -143,7 +144,7 @@ def test_membership_order_waits_for_the_commission_and_moves_on_when_it_is_provi
                                                                                        advance) -> None:
     commission_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
     members_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
-                               world.public_staff[:2])
+                               world.public_staff[:2], valid_from=str(COMMISSION_START))
     assert advance(members_id) == ["waiting_for_commission", "waiting_for_commission"]
     assert advance(members_id) == ["waiting_for_commission"]  # nothing happens while the commission is on order
     advance(commission_id)
@@ -158,7 +159,7 @@ def test_membership_order_waits_for_the_commission_and_moves_on_when_it_is_provi
 def test_a_waiting_membership_order_is_rejected_when_the_commission_is(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
     commission_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
     members_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
-                               world.public_staff[:1])
+                               world.public_staff[:1], valid_from=str(COMMISSION_START))
     advance(commission_id)
     advance(members_id)
     decide(world, sessions, actor, world.skf, commission_id, approve=False, reason="Enheten ska läggas ned.")
@@ -415,3 +416,75 @@ def test_reminder_after_two_and_escalation_after_five_business_days(world, sessi
     with sessions() as session:
         escalation = session.exec(select(OutboxMail).where(OutboxMail.dedupe_key.startswith("escalate"))).one()  # type: ignore[attr-defined]
     assert "Eskalering" in escalation.subject and "npo-forvaltning@skane.example" in escalation.recipients
+
+
+def test_nobody_decides_an_order_that_changes_their_own_access(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    # The unit's catalog administrator is also on the unit's staff; the manager orders access for them.
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    order_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
+                             [world.public_admin, world.public_staff[0]])
+    advance(order_id)
+    assert load(sessions, order_id).state is OrderState.AWAITING_USER_ADMIN
+    with pytest.raises(NotAllowed, match="din egen behörighet"):
+        decide(world, sessions, actor, world.public_admin, order_id)
+    with sessions() as session:
+        view = queries.order_view(session, actor(world.public_admin), decisions.get_order(
+            session, actor(world.public_admin), order_id), now=NOW)
+    assert view.can_decide is False
+    assert load(sessions, order_id).state is OrderState.AWAITING_USER_ADMIN  # nothing was decided
+
+
+def test_the_manager_cannot_decide_what_their_delegate_ordered_for_them(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    world.directory.add_role_member(RoleName.UNIT_CATALOG_ADMIN, world.public_manager.hsa_id,
+                                    scope=world.public_unit.hsa_id)
+    with sessions() as session:
+        delegations.grant(session=session, directory=world.directory, actor=actor(world.public_manager),
+                          unit_hsa_id=world.public_unit.hsa_id, delegate_hsa_id=world.public_staff[2].hsa_id,
+                          valid_to=TODAY + dt.timedelta(days=3), now=NOW - dt.timedelta(hours=1))
+    order_id = order_members(world, sessions, actor, world.public_staff[2], world.public_unit.hsa_id,
+                             world.public_staff[:1])
+    advance(order_id)
+    assert load(sessions, order_id).on_behalf_of == world.public_manager.hsa_id
+    with pytest.raises(NotAllowed, match="gjorts åt dig"):
+        decide(world, sessions, actor, world.public_manager, order_id)
+    decide(world, sessions, actor, world.public_admin, order_id)  # a colleague in the queue can
+    assert load(sessions, order_id).state is OrderState.APPROVED
+
+
+def test_approvers_see_only_orders_on_their_queues_route_or_that_they_decided(world, sessions, actor,  # type: ignore[no-untyped-def]
+                                                                              advance) -> None:
+    public_commission = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    private_commission = order_commission(world, sessions, actor, world.private_manager, world.private_unit.hsa_id,
+                                          care_agreement_reference="Hälsoval 1234")
+    public_members = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
+                                   world.public_staff[:1])
+    for order_id in (public_commission, private_commission, public_members):
+        advance(order_id)
+    other_admin = world.region.person(world.region.unit_b)
+    world.directory.add_role_member(RoleName.UNIT_CATALOG_ADMIN, other_admin.hsa_id, scope=world.region.unit_b.hsa_id)
+    expected = {  # who sees which order (NotFound otherwise: existence is not revealed)
+        "skf": {public_commission},
+        "contract_manager": {private_commission},
+        "vgs": {private_commission},
+        "itkp": set(),
+        "public_admin": {public_members},
+        "other_admin": set(),
+        "sysadmin": {public_commission, private_commission, public_members},
+    }
+    people = {**{name: getattr(world, name) for name in expected if name != "other_admin"}, "other_admin": other_admin}
+    for name, visible in expected.items():
+        seen = set()
+        for order_id in (public_commission, private_commission, public_members):
+            with sessions() as session:
+                try:
+                    decisions.get_order(session, actor(people[name]), order_id)
+                    seen.add(order_id)
+                except NotFound:
+                    pass
+        assert seen == visible, name
+    decide(world, sessions, actor, world.contract_manager, private_commission)
+    world.directory.remove_role_member(RoleName.CONTRACT_MANAGER, world.contract_manager.hsa_id)
+    with sessions() as session:  # no longer in the queue, but still sees what they decided
+        assert decisions.get_order(session, actor(world.contract_manager), private_commission).id == private_commission

@@ -16,7 +16,7 @@ def enqueue(sessions, key: str, to: list[str]) -> None:  # type: ignore[no-untyp
     with sessions() as session:
         outbox.enqueue(session, template="access_ready", to=to, dedupe_key=key, now=NOW, context={
             "order": {"unit_name": "Vårdcentralen Åhus", "reference": "NPO-1"}, "person_name": "Åsa Öberg",
-            "valid_from": "2026-12-01", "valid_to": None, "npo_url": "https://npo.sjunet.org",
+            "valid_from": "2026-12-01", "valid_to": None, "starts_later": False, "npo_url": "https://npo.sjunet.org",
             "information": "Samtycke, spärr och logg <b>gäller</b>.", "kind_label": "behörigheter", "link": "x"})
 
 

@@ -25,6 +25,7 @@ EXPECTED = {
         (S.PROVISIONING, Event.PROVISIONED): S.PROVISIONED,
         (S.PROVISIONING, Event.FAIL): S.PROVISIONING_FAILED,
         (S.PROVISIONING_FAILED, Event.RETRY): S.PROVISIONING,
+        (S.PROVISIONING_FAILED, Event.CANCEL): S.CANCELLED,
     },
     OrderKind.MEMBERSHIP: {
         (S.SUBMITTED, Event.ROUTE_PUBLIC): S.AWAITING_USER_ADMIN,
@@ -41,6 +42,7 @@ EXPECTED = {
         (S.PROVISIONING, Event.PROVISIONED): S.PROVISIONED,
         (S.PROVISIONING, Event.FAIL): S.PROVISIONING_FAILED,
         (S.PROVISIONING_FAILED, Event.RETRY): S.PROVISIONING,
+        (S.PROVISIONING_FAILED, Event.CANCEL): S.CANCELLED,
     },
 }
 ALL_PAIRS = [(kind, state, event) for kind in OrderKind for state, event in itertools.product(OrderState, Event)]
@@ -62,6 +64,7 @@ def test_the_table_is_exactly_the_documented_lifecycle() -> None:
 
 
 def test_final_states_accept_nothing() -> None:
-    for kind, final, event in itertools.product(OrderKind, (S.PROVISIONED, S.REJECTED, S.WITHDRAWN), Event):
+    for kind, final, event in itertools.product(OrderKind, (S.PROVISIONED, S.REJECTED, S.WITHDRAWN, S.CANCELLED),
+                                                Event):
         with pytest.raises(InvalidTransition):
             next_state(kind, final, event)
