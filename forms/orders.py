@@ -29,14 +29,15 @@ class Field:
     kind: str = "text"  # text, textarea, date, email, tel, select
     max_length: int | None = None
     required: bool = True
+    autocomplete: str = ""  # the input's purpose (WCAG 1.3.5), for the orderer's own contact details
 
 
 COMMISSION_FIELDS = (
     Field("unit_hsa_id", "Vårdenhet", "Enheten som ska ha medarbetaruppdraget VoB SJF.", "select"),
     Field("justification", "Motivering", "Varför enheten behöver NPÖ (minst 10 tecken).", "textarea", 2000),
-    Field("contact_name", "Kontaktperson", "", "text", 120),
-    Field("contact_phone", "Telefon", "T.ex. 040-123 45 67", "tel", 24),
-    Field("contact_email", "E-post", "", "email", 254),
+    Field("contact_name", "Kontaktperson", "", "text", 120, autocomplete="name"),
+    Field("contact_phone", "Telefon", "T.ex. 040-123 45 67", "tel", 24, autocomplete="tel"),
+    Field("contact_email", "E-post", "", "email", 254, autocomplete="email"),
     Field("requested_start", "Önskat startdatum", "ÅÅÅÅ-MM-DD", "date"),
     Field("care_agreement_reference", "Vårdavtal (referens)",
           "Endast privata hälsovalsenheter: hälsovalsavtalets referens.", "text", 120, required=False),

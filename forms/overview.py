@@ -47,7 +47,7 @@ GUARDIAN_FIELD = Field("represented_by", "Vårdnadshavarens personnummer",
                        required=False)
 FAULT_FIELDS = (
     Field("description", "Vad hände?", "Beskriv vad du försökte göra och vad som visades.", "textarea", TEXT_MAX),
-    Field("phone", "Telefon där servicedesk når dig", "", "tel", PHONE_MAX, required=False),
+    Field("phone", "Telefon där servicedesk når dig", "", "tel", PHONE_MAX, required=False, autocomplete="tel"),
 )
 _PHONE = re.compile(r"[0-9 +\-()]*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fastapi import APIRouter, BackgroundTasks, Request
@@ -19,11 +20,15 @@ from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import read_commission_order, read_membership_order
-from provisioning.models import Order
+from provisioning.models import Order, OrderState
 from provisioning.ordering import UnitCommission, submit_commission_order, submit_membership_order, unit_commission
 from provisioning.states import STATE_LABELS
 
 router = APIRouter()
+# While the automated steps work on an order, its page waits this long for them before it shows them as running
+# (with a link to look again). It never reloads itself: a page that refreshes on its own fails WCAG 2.2.1 (F41).
+WORKING = frozenset({OrderState.SUBMITTED, OrderState.APPROVED, OrderState.PROVISIONING})
+SETTLE_SECONDS = 3.0
 
 
 def _unit_options(actor: Actor) -> list[tuple[str, str]]:
@@ -155,9 +160,14 @@ def render_order(request: Request, actor: Actor, reference: str, *, submitted: b
                  status: int = 200) -> Response:
     """The order page; after a refused action (a rejection without a reason) with the message beside its field and
     what was typed kept."""
-    with runtime.session_scope() as session:
-        order = decisions.get_order(session, actor, reference[:40])
-        view = queries.order_view(session, actor, order, now=now())
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        with runtime.session_scope() as session:
+            order = decisions.get_order(session, actor, reference[:40])
+            view = queries.order_view(session, actor, order, now=now())
+        if view.order.state not in WORKING or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
     return render(request, "orders/order.html", actor=actor, status_code=status, view=view, submitted=submitted,
                   state_labels=STATE_LABELS, errors=errors or {}, values=values or {})
 

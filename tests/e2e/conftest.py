@@ -13,6 +13,7 @@ from api.app import create_app
 from npo import runtime
 from npo.settings import Settings
 from tests.conftest import MailSink, free_port
+from tests.e2e.axe import AxeChecker
 from tests.world import World
 
 CHROMIUM = "/usr/bin/chromium"
@@ -69,11 +70,30 @@ def browser():  # type: ignore[no-untyped-def]
         chromium.close()
 
 
+CHECKER = AxeChecker()  # one for the run: it keeps what it found for the summary at the end
+
+
 @pytest.fixture
-def page(browser):  # type: ignore[no-untyped-def]
-    """A fresh browser context and page."""
+def axe() -> AxeChecker:
+    """axe-core for every page of every journey."""
+    return CHECKER
+
+
+@pytest.fixture
+def page(browser, axe: AxeChecker):  # type: ignore[no-untyped-def]
+    """A fresh browser context and page; every document the test uses in it is checked with axe-core."""
     context = browser.new_context(locale="sv-SE")
-    page = context.new_page()
+    page = axe.watch(context.new_page())
     page.set_default_timeout(15000)
     yield page
+    axe.finish(page)
     context.close()
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:  # type: ignore[no-untyped-def]
+    """List the moderate and minor axe-core findings too (they do not fail a journey, but deserve a look)."""
+    if CHECKER.checked:
+        terminalreporter.write_sep("-", f"axe-core: {len(CHECKER.checked)} documents checked")
+        for rule, count in sorted(CHECKER.summary().items()):
+            terminalreporter.write_line(f"{rule}: {count} element(s)")
+

@@ -5,6 +5,7 @@ Kundtjänst Privata approves, both appear as members, and the mails arrived."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -21,6 +22,16 @@ def sign_in(page, live: LiveServer, hsa_id: str) -> None:  # type: ignore[no-unt
     page.fill("#dev-hsa-id", hsa_id)
     with page.expect_navigation():
         page.click("#dev-login-other")
+
+
+def until(page, text: str, seconds: float = 30) -> None:  # type: ignore[no-untyped-def]
+    """Wait for ``text`` on an order page, following its "uppdatera sidan" link like a person while the automated
+    steps run (the page does not reload itself)."""
+    deadline = time.monotonic() + seconds
+    while not page.get_by_text(text).count():
+        assert time.monotonic() < deadline, f"{text!r} did not appear on {page.url}"
+        with page.expect_navigation():
+            page.click("#reload")
 
 
 def approve(page, live: LiveServer, reference: str) -> None:  # type: ignore[no-untyped-def]
@@ -45,14 +56,14 @@ def test_private_unit_orders_commission_and_staff_access(page, live: LiveServer,
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r".*/bestallningar/NPO-.*"))
     reference = page.url.split("/bestallningar/")[1].split("?")[0]
-    page.wait_for_selector("text=Väntar på avtalsförvaltaren")  # the page refreshes while the flow routes it
+    until(page, "Väntar på avtalsförvaltaren")  # the flow routes it
 
     sign_in(page, live, world.contract_manager.hsa_id)
     approve(page, live, reference)
-    page.wait_for_selector("text=Väntar på katalogförvaltningen")
+    until(page, "Väntar på katalogförvaltningen")
     sign_in(page, live, world.vgs.hsa_id)
     approve(page, live, reference)
-    page.wait_for_selector("text=Klar – upplagd i Skånekatalogen")
+    until(page, "Klar – upplagd i Skånekatalogen")
     [commission] = world.directory.commissions_on_unit(world.private_unit.hsa_id)
 
     sign_in(page, live, world.private_manager.hsa_id)
@@ -62,13 +73,13 @@ def test_private_unit_orders_commission_and_staff_access(page, live: LiveServer,
     page.click("form[action='/bestall/behorigheter'][method=post] button[type=submit]")
     page.wait_for_url(re.compile(r".*/bestallningar/NPO-.*"))
     access_reference = page.url.split("/bestallningar/")[1].split("?")[0]
-    page.wait_for_selector("text=Väntar på behörighetsadministratören")
+    until(page, "Väntar på behörighetsadministratören")
     page.goto(f"{live.url}/mina-bestallningar")
     assert page.locator(f"tr[data-reference='{access_reference}']").count() == 1
 
     sign_in(page, live, world.itkp.hsa_id)
     approve(page, live, access_reference)
-    page.wait_for_selector("text=Klar – upplagd i Skånekatalogen")
+    until(page, "Klar – upplagd i Skånekatalogen")
     assert page.locator("ol.timeline li").count() >= 5  # the whole timeline is on the order page
     members = {m.person_hsa_id for m in world.directory.memberships(commission.hsa_id)}
     assert members == {p.hsa_id for p in world.private_staff[:2]}

@@ -40,6 +40,8 @@ from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)
     rows_of,
 )
 from tests.conftest import MailSink, free_port
+from tests.e2e.axe import AxeChecker
+from tests.e2e.test_accessibility import overflowing
 
 pytestmark = pytest.mark.e2e
 
@@ -52,19 +54,21 @@ def listener(overview_site: OverviewSite) -> Iterator[str]:
         yield url
 
 
-def card(browser, site: OverviewSite, listener: str, hsa_id: str):  # type: ignore[no-untyped-def]
-    """A browser context holding this person's SITHS certificate for the listener (like a card in the reader)."""
+def card(browser, site: OverviewSite, listener: str, hsa_id: str, axe: AxeChecker):  # type: ignore[no-untyped-def]
+    """A browser context holding this person's SITHS certificate for the listener (like a card in the reader);
+    every document the test uses in it is checked with axe-core."""
     cert, key = site.files_of(site.certificate(hsa_id))
     context = browser.new_context(locale="sv-SE", ignore_https_errors=True, client_certificates=[
         {"origin": listener, "certPath": str(cert), "keyPath": str(key)}])
-    page = context.new_page()
+    page = axe.watch(context.new_page())
     page.set_default_timeout(15000)
     return context, page
 
 
 def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_the_blocked_notice(
-        browser, overview_site: OverviewSite, overview_db: Settings, listener: str) -> None:  # type: ignore[no-untyped-def]
-    context, page = card(browser, overview_site, listener, SARA)
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, SARA, axe)
     try:
         page.goto(f"{listener}/oversikt")
         assert page.locator("h1").inner_text() == "Information innan start med NPÖ"
@@ -95,6 +99,7 @@ def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_t
         page.wait_for_selector("[data-blocked='1']")
         assert "Det finns spärrade uppgifter om patienten som inte visas" in page.inner_text("[data-blocked='1']")
         assert page.inner_text(".patient-header .name") == "Cecilia Holm"
+        axe.finish(page)
     finally:
         context.close()
     [consent] = [c for c in rows_of(Consent) if c.registered_by == SARA and c.personnummer == PATIENTS["dagny"]
@@ -106,8 +111,9 @@ def test_a_nurse_registers_a_unit_consent_for_a_week_and_sees_the_overview_and_t
 
 
 def test_a_doctor_opens_blocked_data_in_an_emergency_and_every_page_says_until_when(
-        browser, overview_site: OverviewSite, overview_db: Settings, listener: str) -> None:  # type: ignore[no-untyped-def]
-    context, page = card(browser, overview_site, listener, FATIMA)
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, FATIMA, axe)
     try:
         page.goto(f"{listener}/oversikt")
         page.check("#f-read")
@@ -137,15 +143,16 @@ def test_a_doctor_opens_blocked_data_in_an_emergency_and_every_page_says_until_w
         assert "öppnade med nödöppning och visas nedan" in box and "visas inte" not in box
         assert page.locator("article.item", has_text="Besök på akuten för yrsel").count() == 1
         assert page.get_attribute(".emergency-banner", "data-emergency") == "data_opened"
+        axe.finish(page)
     finally:
         context.close()
 
 
 def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
-        smtp_sink: MailSink) -> None:
+        smtp_sink: MailSink, axe: AxeChecker) -> None:
     runtime.configure(runtime.settings().model_copy(update={"smtp_port": smtp_sink.port}))
-    context, page = card(browser, overview_site, listener, JOHANNA)
+    context, page = card(browser, overview_site, listener, JOHANNA, axe)
     try:
         page.goto(f"{listener}/oversikt")
         page.wait_for_selector("[data-access='refused']")
@@ -164,6 +171,7 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         page.wait_for_selector("[data-sent]")
         reference = page.get_attribute("[data-sent]", "data-sent") or ""
         assert re.fullmatch(r"FEL-[0-9A-F]{8}", reference)
+        axe.finish(page)
     finally:
         context.close()
     deadline = dt.datetime.now() + dt.timedelta(seconds=10)
@@ -171,3 +179,49 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         time.sleep(0.1)  # the mail leaves in a background task after the response
     [(recipients, message)] = smtp_sink.messages
     assert recipients == ["servicedesk@skane.example"] and reference in message["Subject"]
+
+
+def test_the_overview_fits_a_320_px_phone(browser, overview_site: OverviewSite, overview_db: Settings,  # type: ignore[no-untyped-def]
+                                          listener: str, axe: AxeChecker) -> None:
+    context, page = card(browser, overview_site, listener, SARA, axe)
+    wide: dict[str, list[str]] = {}
+
+    def visit(path: str = "") -> None:
+        if path:
+            page.goto(f"{listener}{path}")
+        found = overflowing(page)
+        if found:
+            wide[page.url.removeprefix(listener)] = found
+
+    try:
+        page.set_viewport_size({"width": 320, "height": 640})
+        visit("/oversikt")  # Information innan start
+        assert not page.is_visible("nav[aria-label] a[href='/oversikt/felsokning']")  # behind the menu button
+        page.check("#f-read")
+        page.click("#acknowledge")
+        page.wait_for_selector("#f-personnummer")
+        visit()
+        page.fill("#f-personnummer", pnr("cecilia"))
+        page.click("#search")
+        page.wait_for_selector("[data-blocked='1']")
+        visit()
+        visit("/oversikt/patient/tidslinje")
+        visit("/oversikt/patient/samtycke")
+        page.uncheck("#f-overview")  # consent to nothing, until a date left out: each error beside its field
+        page.check("#f-duration-datum")
+        with page.expect_navigation():
+            page.click("#register-consent")
+        assert page.locator("fieldset[aria-describedby~=e-overview] #f-overview[aria-invalid=true]").count() == 1
+        assert page.locator("#f-end[aria-invalid=true][aria-describedby=e-end]").count() == 1
+        visit()
+        visit("/oversikt/patient/nodatkomst")
+        with page.expect_navigation():
+            page.click("#open-emergency")  # no reason given
+        assert page.locator("#f-reason[aria-invalid=true]").count() == 1
+        visit()
+        visit("/oversikt/felsokning")
+        visit("/siths/vem-ar-jag")
+        axe.finish(page)
+    finally:
+        context.close()
+    assert not wide, f"wider than 320 px: {wide}"
