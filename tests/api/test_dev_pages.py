@@ -42,13 +42,20 @@ def test_the_dev_login_list_reads_who_holds_the_commission_from_the_directory(de
     assert note_of(page, SARA) == "sjuksköterska Hörby (har VoB SJF)"
     assert note_of(page, KARIN) == "attesterar offentliga uppdrag"  # an approver holds a role, not a commission
     commission, _ = directory.ensure_commission(catalog_demo.VC_AHUS)  # the Åhus journey's commission arrives
-    page = dev.client.get("/login").text
-    assert note_of(page, MARIA) == "chef Vårdcentralen Åhus (enheten har VoB SJF)"
-    assert note_of(page, JOHANNA) == "sjuksköterska Åhus (utan uppdrag)"
-    directory.ensure_membership(commission.hsa_id, JOHANNA, Validity(clock.now() - dt.timedelta(days=1)))
-    assert note_of(dev.client.get("/login").text, JOHANNA) == "sjuksköterska Åhus (har VoB SJF)"
-    directory.end_membership(derived_commission_id(catalog_demo.VC_HORBY), SARA, reason="test")
-    assert note_of(dev.client.get("/login").text, SARA) == "sjuksköterska Hörby (utan uppdrag)"
+    horby = derived_commission_id(catalog_demo.VC_HORBY)
+    try:
+        page = dev.client.get("/login").text
+        assert note_of(page, MARIA) == "chef Vårdcentralen Åhus (enheten har VoB SJF)"
+        assert note_of(page, JOHANNA) == "sjuksköterska Åhus (utan uppdrag)"
+        directory.ensure_membership(commission.hsa_id, JOHANNA, Validity(clock.now() - dt.timedelta(days=1)))
+        assert note_of(dev.client.get("/login").text, JOHANNA) == "sjuksköterska Åhus (har VoB SJF)"
+        directory.end_membership(horby, SARA, reason="test")
+        assert note_of(dev.client.get("/login").text, SARA) == "sjuksköterska Hörby (utan uppdrag)"
+    finally:  # the module's demo directory serves the next database backend too: put it back as it was
+        for membership in directory.memberships(commission.hsa_id):
+            directory.ldap.delete(membership.dn)
+        directory.ldap.delete(commission.dn)
+        directory.ensure_membership(horby, SARA, Validity(clock.now() - dt.timedelta(days=1)))
 
 
 def test_dev_mail_shows_the_date_in_swedish_time(dev: Clinic) -> None:
