@@ -40,8 +40,8 @@ python-env:
 run: setup
 	$(VENV)/bin/npo run
 
-test: setup
-	$(VENV)/bin/pytest
+test: setup  ## two workers (2 cores): each file on one worker, every Prefect test on the same one (tests/conftest.py)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 500 orders through Prefect
 	$(PY) bench/sync.py --persons 50000 --json

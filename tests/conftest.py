@@ -175,6 +175,14 @@ def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[
         yield url
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For pytest-xdist (`make test` runs two workers, --dist loadgroup): a file's tests stay on one worker, so its
+    module fixtures start once, and every test on a Prefect server shares one worker, so the servers start once."""
+    for item in items:
+        on_prefect = {"prefect_server", "prefect_stack"} & set(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.xdist_group("prefect" if on_prefect else item.nodeid.split("::")[0]))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that takes ``db_backend`` once per configured database."""
     if "db_backend" in metafunc.fixturenames:
