@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from freezegun import freeze_time
 from hypothesis import given
 from hypothesis import strategies as st
 from stdnum import luhn
@@ -10,6 +11,7 @@ from stdnum import luhn
 from catalog.identifiers import (
     InvalidIdentifier,
     hsa_org_number,
+    is_hsa_id,
     is_samordningsnummer,
     make_hsa_id,
     validate_hsa_id,
@@ -111,3 +113,85 @@ def test_validation_never_crashes_and_rejections_carry_a_message(text: str) -> N
             validate(text)
         except InvalidIdentifier as exc:
             assert exc.message
+
+
+def _with_check_digit(eleven: str) -> str:
+    """YYYYMMDDNNN plus its Luhn check digit (computed over the last nine digits, as Skatteverket does)."""
+    return eleven + luhn.calc_check_digit(eleven[2:])
+
+
+@pytest.mark.parametrize("day", ["61", "60", "91", "92"])
+def test_samordningsnummer_days_are_day_plus_60(day: str) -> None:
+    number = _with_check_digit(f"198003{day}238")
+    if day in {"61", "91"}:  # the 1st and the 31st of March
+        assert validate_personnummer(number) == number and is_samordningsnummer(number)
+    else:  # day 60 would be the 0th, day 92 the 32nd
+        with pytest.raises(InvalidIdentifier, match="inget giltigt datum"):
+            validate_personnummer(number)
+
+
+def test_a_personnummer_for_the_first_of_a_month_is_no_samordningsnummer() -> None:
+    number = _with_check_digit("19800301238")
+    assert validate_personnummer(number) == number and not is_samordningsnummer(number)
+
+
+@freeze_time("2026-11-25")
+@pytest.mark.parametrize(("ten", "century"), [
+    ("260105-123", "20"),  # born this year (January 2026): this century
+    ("261124-123", "20"),  # born yesterday
+    ("270105-123", "19"),  # a year "after" this one can only be 1927
+    ("250105-123", "20"),
+    ("000105-123", "20"),
+    ("990105-123", "19"),
+])
+def test_a_ten_digit_personnummer_gets_its_century_from_today(ten: str, century: str) -> None:
+    digits = ten.replace("-", "")
+    number = digits + luhn.calc_check_digit(digits)
+    assert validate_personnummer(f"{number[:6]}-{number[6:]}") == century + number
+    older = f"{int(century) - 1:02d}"  # '+' is written from the year a person turns 100
+    assert validate_personnummer(f"{number[:6]}+{number[6:]}") == older + number
+
+
+@pytest.mark.parametrize("value", ["SE2321000255-A_B", "SE2321000255-_", "SE2321000255-ABC_"])
+def test_an_underscore_is_no_printable_string_character(value: str) -> None:
+    with pytest.raises(InvalidIdentifier, match=r"otillåtna tecken \('_'\)"):
+        validate_hsa_id(value)
+    assert not is_hsa_id(value)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2321000255", "2321000255"),
+    ("232100-0255", "2321000255"),
+    ("162321000255", "2321000255"),  # the 16 prefix of Skatteverket's 12-digit form
+    ("16232100-0255", "2321000255"),
+    (" 232100-0255 ", "2321000255"),
+    ("556559-4230", "5565594230"),
+])
+def test_valid_org_numbers_normalise_to_ten_digits(value: str, expected: str) -> None:
+    assert validate_org_number(value) == expected
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("2321000256", "fel kontrollsiffra"),  # Region Skåne's number with the last digit changed
+    ("5565594231", "fel kontrollsiffra"),
+    ("162321000256", "fel kontrollsiffra"),
+    ("232100025", "10 siffror"),
+    ("23210002550", "10 siffror"),
+    ("172321000255", "10 siffror"),  # 12 digits need the prefix 16
+    ("232100-02a5", "bara innehålla siffror"),
+    ("", "bara innehålla siffror"),
+    ("2321-000255", "NNNNNN-NNNN"),  # the hyphen goes before the last four digits
+    ("232100--0255", "NNNNNN-NNNN"),
+    ("-2321000255", "NNNNNN-NNNN"),
+])
+def test_invalid_org_numbers_say_what_is_wrong(value: str, says: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        validate_org_number(value)
+    assert says in caught.value.message and caught.value.value == value
+
+
+def test_make_hsa_id_refuses_a_bad_org_number_or_local_part() -> None:
+    with pytest.raises(InvalidIdentifier, match="fel kontrollsiffra"):
+        make_hsa_id("232100-0256", "V1")
+    with pytest.raises(InvalidIdentifier, match="otillåtna tecken"):
+        make_hsa_id("232100-0255", "V_1")
