@@ -1,0 +1,114 @@
+"""The pure half of HR reconciliation: what `plan_sync` decides and when `check_threshold` refuses (no directory).
+
+The directory half (applying, outages, idempotence) is tests/catalog/test_reconcile.py against the real slapd.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from stdnum import luhn
+
+from catalog.hrexport import read_export
+from catalog.model import CareUnit, Person, PersonStatus
+from catalog.reconcile import ChangeKind, SyncPlan, check_threshold, plan_sync
+
+TODAY = dt.date(2026, 11, 25)
+PROVIDER = "SE2321000255-E000000000001"
+UNIT = "SE2321000255-V1"
+UNITS = {UNIT: CareUnit(UNIT, "", "Vårdcentralen Ett", PROVIDER)}
+HEADER = "personnummer;given_name;surname;unit_hsa_id;title;employment_start;employment_end"
+
+
+def pnr(n: int) -> str:
+    body = f"19800101{n:03d}"  # 19800101 + a three-digit serial; check digit over the last nine
+    return body + luhn.calc_check_digit(body[2:])
+
+
+def person(n: int, *, status: PersonStatus = PersonStatus.ACTIVE, hsa_id: str | None = None,
+           end: dt.date | None = None) -> Person:
+    """A person in scope as the directory holds them, with the HR fields a row for `n` produces."""
+    from catalog.clock import local_midnight
+
+    return Person(hsa_id or f"SE2321000255-P{n:05d}", f"hsaIdentity=P{n}", "N", f"N{n}", personnummer=pnr(n),
+                  title="T", status=status, unit_hsa_id=UNIT, employment_start=local_midnight(dt.date(2020, 1, 1)),
+                  employment_end=local_midnight(end) if end else None)
+
+
+def export(*rows: tuple[int, str]) -> bytes:
+    """HR rows for persons `n`, each with an employment end ('' = none)."""
+    lines = [HEADER] + [f"{pnr(n)};N;N{n};{UNIT};T;2020-01-01;{end}" for n, end in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def plan(current: list[Person], *rows: tuple[int, str]) -> SyncPlan:
+    return plan_sync(read_export(export(*rows), name="hr.csv"), current, UNITS, provider_hsa_id=PROVIDER,
+                     today=TODAY)
+
+
+def test_a_truncated_file_is_refused_even_when_most_of_the_scope_is_already_disabled() -> None:
+    # 4 active persons and 6 who left long ago; the file lost every row but the first: 3 of the 4 active would go.
+    current = [person(n) for n in range(4)] + [person(n, status=PersonStatus.DISABLED) for n in range(4, 10)]
+    truncated = plan(current, (0, ""))
+    assert truncated.scope_active == 4 and len(truncated.disables) == 3
+    assert truncated.disable_share == 0.75  # counting the disabled too would make it 3 of 10 and let it pass
+    refusal = check_threshold(truncated, 0.5, force=False)
+    assert refusal is not None and "inaktiverar 3 av 4 personer (75.0%)" in refusal and "--force" in refusal
+    assert check_threshold(truncated, 0.5, force=True) is None
+
+
+@pytest.mark.parametrize(("kept", "refused"), [(2, False), (1, True), (4, False)])
+def test_the_threshold_refuses_only_above_the_allowed_share(kept: int, refused: bool) -> None:
+    current = [person(n) for n in range(4)]
+    planned = plan(current, *[(n, "") for n in range(kept)])
+    assert len(planned.disables) == 4 - kept
+    assert (check_threshold(planned, 0.5, force=False) is not None) is refused  # 2 of 4 is exactly 50 %: allowed
+
+
+def test_an_empty_scope_has_nothing_to_disable() -> None:
+    planned = plan([], (0, ""))
+    assert planned.scope_active == 0 and planned.disable_share == 0.0 and [c.kind for c in planned.creates] == [
+        ChangeKind.CREATE]
+    assert check_threshold(planned, 0.0, force=False) is None
+
+
+@pytest.mark.parametrize("disabled_first", [True, False])
+def test_of_two_identities_sharing_a_personnummer_the_active_one_is_matched(disabled_first: bool) -> None:
+    old = person(1, status=PersonStatus.DISABLED, hsa_id="SE2321000255-POLD")
+    new = person(1, hsa_id="SE2321000255-PNEW")
+    current = [old, new] if disabled_first else [new, old]
+    same = plan(current, (1, ""))
+    assert same.changes == [] and same.unchanged == 1  # not "re-enable the old identity"
+    moved_end = plan(current, (1, "2026-12-31"))
+    assert [(c.kind, c.hsa_id, c.fields) for c in moved_end.changes] == [
+        (ChangeKind.UPDATE, "SE2321000255-PNEW", ("anställningsslut",))]
+
+
+def test_a_leaver_is_disabled_the_day_after_their_last_working_day() -> None:
+    # employment_end is the last working day (D-8): on that day the person still works
+    last_day = TODAY.isoformat()
+    on_the_day = plan([person(1, end=TODAY)], (1, last_day))
+    assert on_the_day.disables == [] and on_the_day.unchanged == 1
+    yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
+    after = plan([person(1, end=TODAY - dt.timedelta(days=1))], (1, yesterday))
+    assert [(c.kind, c.reason) for c in after.disables] == [(ChangeKind.DISABLE, f"anställningen upphörde {yesterday}")]
+
+
+def test_a_former_employee_never_registered_is_not_created() -> None:
+    yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
+    assert plan([], (1, yesterday)).changes == []
+    assert [c.kind for c in plan([], (1, TODAY.isoformat())).changes] == [ChangeKind.CREATE]  # works today
+
+
+def test_an_already_disabled_leaver_is_left_alone() -> None:
+    yesterday = TODAY - dt.timedelta(days=1)
+    planned = plan([person(1, status=PersonStatus.DISABLED, end=yesterday)], (1, yesterday.isoformat()))
+    assert planned.changes == [] and planned.unchanged == 1
+    assert plan([person(1, status=PersonStatus.DISABLED)]).disables == []  # missing from the file, already off
+
+
+def test_a_disabled_person_back_in_the_file_is_enabled_again() -> None:
+    planned = plan([person(1, status=PersonStatus.DISABLED)], (1, ""))
+    [change] = planned.changes
+    assert change.kind is ChangeKind.UPDATE and "återaktiveras" in change.fields
