@@ -4,33 +4,18 @@ object read before someone else moved the order cannot move it again, and leaves
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
 from sqlmodel import Session, select
 
-from provisioning.models import AuditEvent, Order, OrderKind, OrderState, Route
+from provisioning.models import AuditEvent, Order, OrderState
 from provisioning.states import Event, InvalidTransition, transition
+from tests.provisioning.builders import make_order
 from tests.provisioning.conftest import NOW
 
 Sessions = Callable[[], AbstractContextManager[Session]]
-_numbers = itertools.count(1)
-
-
-def make_order(session: Session, *, state: OrderState, kind: OrderKind = OrderKind.COMMISSION) -> Order:
-    """An order row already in ``state`` (version 1), as submission and routing would have left it."""
-    order = Order(reference=f"NPO-LOCK-{next(_numbers):05d}", kind=kind, unit_hsa_id="SE2321000255-V1",
-                  unit_name="Vårdcentralen Ett", provider_hsa_id="SE2321000255-E1", provider_name="Region Skåne",
-                  route=Route.PUBLIC, requested_by="SE2321000255-CHEF", requested_by_name="Maria Chef",
-                  justification="Patienter från andra regioner.", contact_name="Maria Chef",
-                  contact_phone="040-123 45 67", contact_email="maria@vard.example",
-                  requested_start=dt.date(2026, 12, 1), submitted_at=NOW, state=state, state_since=NOW,
-                  queue="skaneforvaltningen")
-    session.add(order)
-    session.flush()
-    return order
 
 
 def audit_of(session: Session, order_id: int) -> list[tuple[str, str | None, str]]:
@@ -41,7 +26,8 @@ def audit_of(session: Session, order_id: int) -> list[tuple[str, str | None, str
 @pytest.mark.parametrize("event", [Event.APPROVE, Event.REJECT])
 def test_a_stale_order_cannot_be_moved_after_someone_else_approved_it(sessions: Sessions, event: Event) -> None:
     with sessions() as session:
-        order_id = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN).id
+        order_id = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN, since=NOW,
+                              queue="skaneforvaltningen").id
     with sessions() as session:  # the second approver opens the order ...
         stale = session.get(Order, order_id)
         assert stale is not None and stale.version == 1
@@ -50,7 +36,7 @@ def test_a_stale_order_cannot_be_moved_after_someone_else_approved_it(sessions: 
         assert fresh is not None
         transition(session, fresh, Event.APPROVE, actor="SE2321000255-SKF", actor_name="Karin", now=NOW)
     later = NOW + dt.timedelta(minutes=1)
-    with sessions() as session, pytest.raises(InvalidTransition, match=r"NPO-LOCK-\d+ was changed concurrently"):
+    with sessions() as session, pytest.raises(InvalidTransition, match=r"NPO-T-\d+ was changed concurrently"):
         session.add(stale)  # ... and the second decides on what they saw
         transition(session, stale, event, actor="SE2321000255-SKF2", actor_name="Kristina", now=later,
                    reason="för sent", due_at=later)
@@ -64,7 +50,7 @@ def test_a_stale_order_cannot_be_moved_after_someone_else_approved_it(sessions: 
 
 def test_a_current_order_moves_writes_its_audit_row_and_bumps_the_version(sessions: Sessions) -> None:
     with sessions() as session:
-        order = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN)
+        order = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN, since=NOW, queue="skaneforvaltningen")
         target = transition(session, order, Event.REJECT, actor="SE2321000255-SKF", actor_name="Karin",
                             now=NOW + dt.timedelta(hours=1), reason="Saknar vårdavtal", queue=None)
         assert target is OrderState.REJECTED
@@ -76,7 +62,7 @@ def test_a_current_order_moves_writes_its_audit_row_and_bumps_the_version(sessio
 
 def test_an_illegal_move_writes_nothing(sessions: Sessions) -> None:
     with sessions() as session:
-        order = make_order(session, state=OrderState.PROVISIONED)
+        order = make_order(session, state=OrderState.PROVISIONED, since=NOW)
         with pytest.raises(InvalidTransition, match="commission order in state provisioned does not accept approve"):
             transition(session, order, Event.APPROVE, actor="x", actor_name="x", now=NOW)
         assert audit_of(session, order.id) == [] and order.version == 1
