@@ -111,7 +111,8 @@ def order_view(session: Session, actor: Actor, order: Order, *, now: dt.datetime
     age = business_days_between(order.state_since, now)
     return OrderView(
         order=order, state_label=STATE_LABELS[order.state], lines=lines, timeline=timeline, decisions=decisions,
-        planned=planned_writes(order, lines), can_decide=actor.may_decide(order, [line.person_hsa_id for line in lines]),
+        planned=planned_writes(order, lines),
+        can_decide=actor.may_decide(order, [line.person_hsa_id for line in lines]),
         can_withdraw=actor.may_withdraw(order) and not decisions and order.state in {
             OrderState.SUBMITTED, OrderState.WAITING_FOR_COMMISSION, *AWAITING_PERSON},
         can_retry=actor.may_retry(order),
