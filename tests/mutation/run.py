@@ -1,0 +1,170 @@
+"""Mutation testing of the core rule modules with mutmut 3: each module against its own tests, then one table.
+
+    .venv/bin/python -m tests.mutation.run [MODULE ...] [--max-children N]     (make mutation runs them all)
+
+mutmut reads its settings from the pyproject.toml of the directory it runs in and copies the source into
+``mutants/`` there. So each module gets a scratch directory ``var/mutation/<module>/``: symlinks to the packages
+and the tests, and a pyproject.toml that is the project's ``[tool.mutmut]`` and pytest settings plus this module's
+``only_mutate`` and test selection (TARGETS). Results stay there (``mutmut results`` / ``mutmut show NAME`` in that
+directory); survivors are also written to ``var/mutation/<module>/survivors.txt`` with their diffs.
+
+The tests run on SQLite only (NPO_TEST_DATABASE_URL is dropped): a mutant of a rule is caught or not regardless of
+the database, and PostgreSQL would double the time. The real slapd is started by the tests' own conftest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.mutation.targets import TARGETS, Target
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "var" / "mutation"
+MUTMUT = ROOT / ".venv" / "bin" / "mutmut"
+LINKED = ["catalog", "provisioning", "overview", "forms", "api", "flows", "npo", "tests"]
+KILLED = {1, 3, 36, 37, 24, -24, 152, 255}  # failed test, pytest error, timeouts, type check (mutmut's stats.py)
+SURVIVED = {0}
+NO_TESTS = {33, 5}
+
+
+@dataclass
+class Score:
+    """The outcome of one module's run."""
+
+    name: str
+    total: int = 0
+    killed: int = 0
+    survived: list[str] | None = None
+    no_tests: list[str] | None = None
+    other: int = 0
+    seconds: float = 0.0
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.killed / self.total if self.total else 100.0
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def _table(name: str, values: dict[str, object]) -> str:
+    return f"[{name}]\n" + "".join(f"{key} = {_toml_value(v)}\n" for key, v in values.items())
+
+
+def prepare(target: Target) -> Path:
+    """A fresh scratch directory for one module: symlinked packages and a pyproject.toml of its own."""
+    scratch = WORK / target.name
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    for name in LINKED:
+        (scratch / name).symlink_to(ROOT / name, target_is_directory=True)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mutmut = dict(project["tool"]["mutmut"])
+    mutmut["only_mutate"] = list(target.sources)
+    mutmut["pytest_add_cli_args_test_selection"] = list(target.tests)
+    pytest_options = project["tool"]["pytest"]["ini_options"]
+    (scratch / "pyproject.toml").write_text(_table("tool.mutmut", mutmut) + "\n"
+                                            + _table("tool.pytest.ini_options", pytest_options))
+    return scratch
+
+
+def collect(target: Target, scratch: Path, seconds: float) -> Score:
+    """Count the outcomes mutmut stored beside each mutated file (``mutants/<path>.meta``)."""
+    score = Score(target.name, survived=[], no_tests=[], seconds=seconds)
+    for source in target.sources:
+        meta = scratch / "mutants" / f"{source}.meta"
+        if not meta.exists():
+            continue
+        for mutant, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            score.total += 1
+            if code in KILLED:
+                score.killed += 1
+            elif code in SURVIVED:
+                score.survived.append(mutant)  # type: ignore[union-attr]
+            elif code in NO_TESTS:
+                score.no_tests.append(mutant)  # type: ignore[union-attr]
+            else:
+                score.other += 1
+    return score
+
+
+def write_survivors(score: Score, scratch: Path, env: dict[str, str]) -> None:
+    """Each survivor's diff into survivors.txt, for the reader deciding whether it is equivalent."""
+    parts = []
+    for mutant in [*(score.survived or []), *(score.no_tests or [])]:
+        shown = subprocess.run([str(MUTMUT), "show", mutant], cwd=scratch, env=env, capture_output=True, text=True)
+        parts.append(shown.stdout.strip())
+    (scratch / "survivors.txt").write_text("\n\n".join(parts) + ("\n" if parts else ""))
+
+
+def run(target: Target, *, max_children: int) -> Score:
+    """Mutate one module and run its tests against every mutant; the score."""
+    scratch = prepare(target)
+    env = {k: v for k, v in os.environ.items() if k not in {"NPO_TEST_DATABASE_URL", "PYTHONPATH"}}
+    started = time.monotonic()
+    with (scratch / "mutmut.log").open("w") as log:
+        done = subprocess.run(["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(max_children)],
+                              cwd=scratch, env=env, stdout=log, stderr=subprocess.STDOUT)
+    score = collect(target, scratch, time.monotonic() - started)
+    if done.returncode != 0 and score.total == 0:
+        print(f"{target.name}: mutmut failed (exit {done.returncode}); see {scratch / 'mutmut.log'}", file=sys.stderr)
+    write_survivors(score, scratch, env)
+    return score
+
+
+def table(scores: list[Score]) -> str:
+    """The per-module table (Markdown, so it can be pasted into docs/mutation.md)."""
+    rows = ["| module | mutants | killed | survived | no test | score | minutes |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for s in scores:
+        rows.append(f"| {s.name} | {s.total} | {s.killed} | {len(s.survived or [])} | {len(s.no_tests or [])} "
+                    f"| {s.percent:.1f} % | {s.seconds / 60:.1f} |")
+    total = sum(s.total for s in scores)
+    killed = sum(s.killed for s in scores)
+    rows.append(f"| **all** | {total} | {killed} | {sum(len(s.survived or []) for s in scores)} "
+                f"| {sum(len(s.no_tests or []) for s in scores)} | {100.0 * killed / total if total else 100:.1f} % "
+                f"| {sum(s.seconds for s in scores) / 60:.1f} |")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(TARGETS)} (default: all)")
+    parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in TARGETS]
+    if unknown:
+        parser.error(f"unknown module(s): {', '.join(unknown)}")
+    scores = []
+    for name in args.modules or list(TARGETS):
+        print(f"mutating {name} …", flush=True)
+        scores.append(run(TARGETS[name], max_children=args.max_children))
+        print(table(scores[-1:]).splitlines()[-2], flush=True)
+    print()
+    print(table(scores))
+    for s in scores:
+        for mutant in [*(s.survived or []), *(s.no_tests or [])]:
+            print(f"  survivor {mutant}  (diff: var/mutation/{s.name}/survivors.txt)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
