@@ -31,7 +31,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("reconcile", ("catalog/reconcile.py",),
            ("tests/catalog/test_reconcile_plan.py", "tests/catalog/test_reconcile.py")),
     Target("identifiers", ("catalog/identifiers.py",), ("tests/catalog/test_identifiers.py",)),
-    Target("clock", ("catalog/clock.py",), ("tests/catalog/test_clock.py",)),
+    Target("clock", ("catalog/clock.py",), ("tests/catalog/test_clock.py", "tests/catalog/test_clock_instants.py")),
     Target("accesslog", ("overview/accesslog.py",), ("tests/overview/test_accesslog.py",)),
     Target("gate", ("overview/gate.py",), _GATE_TESTS),
     Target("gate_items", ("overview/gate_items.py",), _GATE_TESTS),

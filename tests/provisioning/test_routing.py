@@ -53,8 +53,10 @@ def test_a_private_unit_with_a_care_agreement_takes_the_private_route(org: Org, 
 def test_a_private_unit_without_a_care_agreement_cannot_order_through_the_region(org: Org,
                                                                                  directory: Directory) -> None:
     unit = private_org(directory, provider_agreement=None, unit_agreement=None)
-    message = refusal(directory, unit.hsa_id, org.provider.hsa_id)
-    assert message.startswith(f"Vårdcentralen {unit.hsa_id[2:12]} (Privat ") and "har vårdavtal" in message
+    org_no = unit.hsa_id[2:12]
+    assert refusal(directory, unit.hsa_id, org.provider.hsa_id) == (
+        f"Vårdcentralen {org_no} (Privat {org_no} AB) beställer inte via Region Skåne: enheten varken tillhör "
+        "Region Skåne eller har vårdavtal (hälsoval) med regionen.")
 
 
 def test_another_public_provider_cannot_order_through_the_region_even_with_an_agreement(

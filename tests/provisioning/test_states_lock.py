@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 import pytest
 from sqlmodel import Session, select
 
-from provisioning.models import AuditEvent, Order, OrderState
+from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 from provisioning.states import Event, InvalidTransition, transition
 from tests.provisioning.builders import make_order
 from tests.provisioning.conftest import NOW
@@ -36,10 +36,13 @@ def test_a_stale_order_cannot_be_moved_after_someone_else_approved_it(sessions: 
         assert fresh is not None
         transition(session, fresh, Event.APPROVE, actor="SE2321000255-SKF", actor_name="Karin", now=NOW)
     later = NOW + dt.timedelta(minutes=1)
-    with sessions() as session, pytest.raises(InvalidTransition, match=r"NPO-T-\d+ was changed concurrently"):
+    with sessions() as session, pytest.raises(InvalidTransition,
+                                              match=r"NPO-T-\d+ was changed concurrently") as caught:
         session.add(stale)  # ... and the second decides on what they saw
         transition(session, stale, event, actor="SE2321000255-SKF2", actor_name="Kristina", now=later,
                    reason="för sent", due_at=later)
+    assert (caught.value.kind, caught.value.state, caught.value.event) == (
+        OrderKind.COMMISSION, OrderState.AWAITING_CATALOG_ADMIN, event)  # what the loser tried, from where
     with sessions() as session:
         after = session.get(Order, order_id)
         assert after is not None
@@ -66,3 +69,16 @@ def test_an_illegal_move_writes_nothing(sessions: Sessions) -> None:
         with pytest.raises(InvalidTransition, match="commission order in state provisioned does not accept approve"):
             transition(session, order, Event.APPROVE, actor="x", actor_name="x", now=NOW)
         assert audit_of(session, order.id) == [] and order.version == 1
+
+
+def test_moving_one_order_leaves_every_other_order_alone(sessions: Sessions) -> None:
+    with sessions() as session:  # both at version 1: the UPDATE must name the order, not only the version
+        moved = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN, since=NOW)
+        other = make_order(session, state=OrderState.AWAITING_CATALOG_ADMIN, since=NOW)
+        transition(session, moved, Event.APPROVE, actor="SE2321000255-SKF", actor_name="Karin",
+                   now=NOW + dt.timedelta(hours=1))
+        session.expire_all()
+        untouched = session.get(Order, other.id)
+        assert untouched is not None
+        assert (untouched.state, untouched.version, untouched.state_since) == (
+            OrderState.AWAITING_CATALOG_ADMIN, 1, NOW)
