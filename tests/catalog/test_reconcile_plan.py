@@ -12,7 +12,7 @@ from stdnum import luhn
 
 from catalog.hrexport import read_export
 from catalog.model import CareUnit, Person, PersonStatus
-from catalog.reconcile import ChangeKind, SyncPlan, check_threshold, plan_sync
+from catalog.reconcile import ChangeKind, SyncPlan, SyncReport, check_threshold, plan_sync
 
 TODAY = dt.date(2026, 11, 25)
 PROVIDER = "SE2321000255-E000000000001"
@@ -112,3 +112,73 @@ def test_a_disabled_person_back_in_the_file_is_enabled_again() -> None:
     planned = plan([person(1, status=PersonStatus.DISABLED)], (1, ""))
     [change] = planned.changes
     assert change.kind is ChangeKind.UPDATE and "återaktiveras" in change.fields
+
+
+def mixed_plan() -> SyncPlan:
+    """One create (row 2), one update (row 3: new surname), one disable (person 3 missing) and a bad row (4)."""
+    current = [person(1), person(2), person(3)]
+    data = export((4, ""), (1, ""), (2, "")).replace(f"N;N1;{UNIT}".encode(), f"N;Ny1;{UNIT}".encode())
+    data += b"19800101-0000;X;Y;" + UNIT.encode() + b";T;2020-01-01;\n"
+    return plan_sync(read_export(data, name="hr.csv"), current, UNITS, provider_hsa_id=PROVIDER, today=TODAY)
+
+
+def test_each_change_is_described_in_one_line_with_the_personnummer_masked() -> None:
+    planned = mixed_plan()
+    [create], [update], [disable] = planned.creates, planned.updates, planned.disables
+    assert create.describe() == f"skapa   {create.hsa_id} (19800101-****) N N4, T vid {UNIT}"
+    assert create.hsa_id.startswith("SE2321000255-P") and len(create.hsa_id) == len("SE2321000255-P") + 6
+    assert update.describe() == "ändra   SE2321000255-P00001 (19800101-****): namn, efternamn"
+    assert disable.describe() == "inaktivera SE2321000255-P00003 (19800101-****): saknas i HR-underlaget"
+    assert [(r.line, r.reason) for r in planned.rejected] == [(5, "Personnumret '19800101-0000' har fel "
+                                                                  "kontrollsiffra.")]
+
+
+def test_a_dry_run_report_lists_counts_changes_and_rejected_rows() -> None:
+    report = SyncReport(plan=mixed_plan(), dry_run=True)
+    assert report.ok and report.counts() == {
+        "planned_create": 1, "planned_update": 1, "planned_disable": 1, "unchanged": 1, "rejected_rows": 1,
+        "applied_create": 0, "applied_update": 0, "applied_disable": 0, "failed": 0, "unknown": 0,
+        "not_attempted": 0}
+    lines = report.lines(list_changes=True)
+    assert lines[0] == f"Förhandsgranskning (inget ändrat) av hr.csv mot {PROVIDER} (3 aktiva personer i katalogen)"
+    assert lines[1] == "  skapa: 1  ändra: 1  inaktivera: 1  oförändrade: 1  avvisade rader: 1"
+    assert lines[2:5] == [f"  {c.describe()}" for c in report.plan.changes]
+    assert lines[5:] == ["  rad 5: Personnumret '19800101-0000' har fel kontrollsiffra."]
+    assert report.lines() == lines[:2] + lines[5:]  # the changes are listed only on request
+
+
+def test_an_applied_report_says_what_was_done_failed_and_left() -> None:
+    planned = mixed_plan()
+    [create], [update], [disable] = planned.creates, planned.updates, planned.disables
+    report = SyncReport(plan=planned, dry_run=False, forced=True, applied=[create, disable],
+                        failed=[(update, "Insufficient access")], seconds=1.23456)
+    assert not report.ok
+    assert report.counts()["applied_create"] == 1 and report.counts()["applied_disable"] == 1
+    assert report.counts()["applied_update"] == 0 and report.counts()["failed"] == 1
+    lines = report.lines()
+    assert lines[0].startswith("Synkronisering av hr.csv mot ")
+    assert lines[2] == ("  genomfört: skapade 1, ändrade 0, inaktiverade 1; misslyckade 1, okänt utfall 0, "
+                        "ej påbörjade 0")
+    assert lines[-1] == f"  FEL {update.describe()}: Insufficient access"
+    assert report.to_dict() == {
+        "source": "hr.csv", "dry_run": False, "forced": True, "ok": False, "refused": None, "unavailable": None,
+        "seconds": 1.235, "counts": report.counts(), "rejected": [{"line": 5, "reason": planned.rejected[0].reason}],
+        "failed": [{"change": update.describe(), "error": "Insufficient access"}], "unknown": [],
+        "not_attempted": []}
+
+
+def test_refused_and_unavailable_reports_say_so_and_are_not_ok() -> None:
+    planned = mixed_plan()
+    refused = SyncReport(plan=planned, dry_run=False, refused="planen inaktiverar för många")
+    assert not refused.ok and refused.lines()[2] == "  AVBRUTET: planen inaktiverar för många"
+    assert not any(line.startswith("  genomfört") for line in refused.lines())
+    down = SyncReport(plan=planned, dry_run=False, unavailable="LDAP svarar inte", unknown=[planned.disables[0]],
+                      not_attempted=[planned.updates[0]])
+    assert not down.ok and down.to_dict()["unknown"] == [planned.disables[0].describe()]
+    assert down.to_dict()["not_attempted"] == [planned.updates[0].describe()]
+    assert ("  KATALOGEN SVARAR INTE: LDAP svarar inte. Det som står som genomfört är gjort; kör samma fil igen när "
+            "katalogen svarar, så slutförs resten.") in down.lines()
+    for only in ({"failed": [(planned.updates[0], "x")]}, {"unknown": [planned.updates[0]]},
+                 {"not_attempted": [planned.updates[0]]}, {"unavailable": "x"}, {"refused": "x"}):
+        assert not SyncReport(plan=planned, dry_run=False, **only).ok  # type: ignore[arg-type]
+    assert SyncReport(plan=planned, dry_run=False).ok
