@@ -85,3 +85,20 @@ def test_the_second_stage_of_a_private_commission_gets_its_own_deadline_and_is_e
             OutboxMail.order_id == order_id, OutboxMail.dedupe_key.startswith("escalate"))).one()  # type: ignore[attr-defined]
     assert "vardgivarservice@skane.example" in escalation.recipients
     assert "npo-forvaltning@skane.example" in escalation.recipients
+
+
+def test_no_reminder_follows_an_escalation(world: World, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    # the sweep was down for a week: its first run after the deadline escalates, and later runs stay quiet
+    order_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
+    advance(order_id)
+
+    def sweep(now: dt.datetime) -> tuple[int, int]:
+        with sessions() as session:
+            return sweeping.remind_overdue(session=session, directory=world.directory, config=world.config, now=now)
+
+    overdue = due_at(NOW) + dt.timedelta(hours=1)
+    assert sweep(overdue) == (0, 1)
+    assert sweep(overdue + dt.timedelta(minutes=5)) == (0, 0)
+    with sessions() as session:
+        mails = session.exec(select(OutboxMail.dedupe_key).where(OutboxMail.order_id == order_id)).all()
+    assert [key.split(":")[0] for key in mails if key.startswith(("remind", "escalate"))] == ["escalate"]
