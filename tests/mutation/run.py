@@ -7,8 +7,8 @@ mutmut reads its settings from the pyproject.toml of the directory it runs in an
 and the tests, and a pyproject.toml that is the project's ``[tool.mutmut]`` and pytest settings plus this module's
 ``only_mutate`` and test selection (TARGETS). Results stay there (``mutmut results`` / ``mutmut show NAME`` in that
 directory); survivors are also written to ``var/mutation/<module>/survivors.txt`` with their diffs. Each module has
-a time budget (``--minutes``); mutmut tests the mutants with the fastest tests first, and what the budget leaves
-unchecked is shown in the table (score = killed / checked).
+a time budget (targets.py; ``--minutes`` sets one for all); mutmut tests the mutants with the fastest tests first,
+and what the budget leaves unchecked is shown in the table (score = killed / checked).
 
 The tests run on SQLite only (NPO_TEST_DATABASE_URL is dropped): a mutant of a rule is caught or not regardless of
 the database, and PostgreSQL would double the time. The real slapd is started by the tests' own conftest.
@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"any of: {', '.join(TARGETS)} (default: all)")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once (default 2)")
-    parser.add_argument("--minutes", type=float, default=4.5,
-                        help="time budget per module (default 4.5: twelve modules stay under an hour)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="time budget per module (default: each module's own, together under an hour)")
     args = parser.parse_args(argv)
     unknown = [m for m in args.modules if m not in TARGETS]
     if unknown:
@@ -187,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = []
     for name in args.modules or list(TARGETS):
         print(f"mutating {name} …", flush=True)
-        scores.append(run(TARGETS[name], max_children=args.max_children, minutes=args.minutes))
+        target = TARGETS[name]
+        scores.append(run(target, max_children=args.max_children, minutes=args.minutes or target.minutes))
         print(table(scores[-1:]).splitlines()[-2], flush=True)
     print()
     print(table(scores))

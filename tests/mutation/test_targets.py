@@ -19,6 +19,7 @@ def test_every_core_module_is_mutated_against_tests_that_exist() -> None:
         assert target.tests, target.name
         missing = [path for path in (*target.sources, *target.tests) if not (ROOT / path).is_file()]
         assert missing == [], target.name
+    assert sum(target.minutes for target in TARGETS.values()) <= 57  # with setup and survivor diffs: under an hour
 
 
 def test_the_scratch_pyproject_is_toml() -> None:
