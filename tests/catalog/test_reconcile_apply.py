@@ -29,6 +29,10 @@ def test_progress_is_reported_per_phase_with_the_total(org: Org, directory: Dire
     calls.clear()
     assert sync(directory, org, changed, progress=lambda *call: calls.append(call)).ok
     assert calls == [("uppdaterar", 3, 3)]
+    calls.clear()  # only attribute changes: the pipelined phase reports itself
+    assert sync(directory, org, hr(org, (P[0], "N", "Nyare", a, "T", ""), (P[1], "N", "N", b, "T", "")),
+                progress=lambda *call: calls.append(call)).ok
+    assert calls == [("uppdaterar", 1, 1)]
 
 
 def test_a_move_ends_only_the_old_units_memberships(org: Org, directory: Directory) -> None:

@@ -233,12 +233,12 @@ def test_former_employees_never_registered_are_counted_once_each() -> None:
 def test_a_leaver_row_disables_with_its_line_and_the_person_as_found() -> None:
     gone = TODAY - dt.timedelta(days=1)
     one, two, three = person(1), person(2, status=PersonStatus.DISABLED, end=gone), person(3)
-    planned = sync_plan([one, two, three], rows(f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;{gone}",
-                                                f"{pnr(2)};N;N2;{UNIT};T;2020-01-01;{gone}",
-                                                f"{pnr(3)};N;N3;{UNIT};T;2020-01-01;"))
+    planned = sync_plan([one, two, three], rows(f"{pnr(3)};N;N3;{UNIT};T;2020-01-01;",
+                                                f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;{gone}",
+                                                f"{pnr(2)};N;N2;{UNIT};T;2020-01-01;{gone}"))
     [leaver] = planned.disables
-    assert (leaver.hsa_id, leaver.personnummer, leaver.current, leaver.line) == (one.hsa_id, pnr(1), one, 2)
-    assert planned.unchanged == 2  # the already disabled leaver and person 3
+    assert (leaver.hsa_id, leaver.personnummer, leaver.current, leaver.line) == (one.hsa_id, pnr(1), one, 3)
+    assert planned.unchanged == 2  # person 3, then the already disabled leaver
 
 
 def test_an_update_keeps_the_entry_and_what_the_file_does_not_carry() -> None:
