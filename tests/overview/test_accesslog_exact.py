@@ -4,6 +4,7 @@ fields, anchors, verify's verdicts field by field, and the patient's extract as 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import text
@@ -15,6 +16,7 @@ from overview.models import AccessLog
 from tests.overview.test_accesslog import entry, tamper, write
 
 HEX = "0123456789abcdef" * 4
+PINNED = "77bdd2553eb27bf51ad7b885103a7eead7911a0e560c40d4e06432425a18a0e8"
 
 
 def fixed_entry() -> LogEntry:
@@ -33,7 +35,7 @@ def test_the_canonical_hash_of_a_row_is_pinned(session: Session) -> None:
     # Changing the serialisation (key order, separators, ASCII escapes, the UTC timestamp) would break every chain
     # already stored: the value below was computed by the code that wrote them.
     row = accesslog._row(fixed_entry(), 7, GENESIS_HASH)
-    assert row.row_hash == "77bdd2553eb27bf51ad7b885103a7eead7911a0e560c40d4e06432425a18a0e8"
+    assert row.row_hash == PINNED
     assert accesslog.compute_hash(row) == row.row_hash
     assert (row.basis, row.source_providers, row.source_units) == (
         '["consent","own_provider"]', '["SE5591234567-E0001","SE5591234567-E0002"]', '["SE5591234567-V0002"]')
@@ -145,3 +147,36 @@ def test_the_extract_lists_one_patients_accesses_oldest_first_with_every_field(s
             first.user_hsa_id, first.action, first.resource_type, first.outcome, first.source_providers) == (
         "SE5591234567-V0001", "Vårdcentralen Testa", "SE5591234567-E0001", "Testvårdgivare", "SE5591234567-P0001",
         "Läsa", "översikt", "beviljad", ("SE5591234567-E0001",))
+
+
+def test_the_hash_does_not_depend_on_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert accesslog._row(fixed_entry(), 7, GENESIS_HASH).row_hash == PINNED
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def _foreign_rows(session: Session, db_backend: str, seqs: range, source_seq: int) -> None:
+    names = [column.name for column in AccessLog.__table__.columns]
+    for seq in seqs:
+        values = [str(seq) if n == "seq" else f"'{seq:064d}'" if n == "row_hash" else n for n in names]
+        session.execute(text(f"INSERT INTO access_log ({', '.join(names)}) SELECT {', '.join(values)} "
+                             f"FROM access_log WHERE seq = {source_seq}"))
+    session.commit()
+
+
+def test_appends_skip_up_to_max_skips_foreign_rows(session: Session, db_backend: str) -> None:
+    first = write(session, 1)[0]
+    _foreign_rows(session, db_backend, range(2, 2 + accesslog.MAX_SKIPS), first.seq)  # 100 rows beyond the head
+    assert accesslog.append(session, entry(1)).seq == 2 + accesslog.MAX_SKIPS
+
+
+def test_more_foreign_rows_than_max_skips_stop_the_append(session: Session, db_backend: str) -> None:
+    first = write(session, 1)[0]
+    _foreign_rows(session, db_backend, range(2, 3 + accesslog.MAX_SKIPS), first.seq)  # 101 rows beyond the head
+    with pytest.raises(RuntimeError, match="^access log: 101 sequence numbers after the head were taken by foreign "
+                                           "rows$"):
+        accesslog.append(session, entry(1))

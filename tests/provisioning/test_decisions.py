@@ -174,3 +174,25 @@ def test_a_retry_sends_a_failed_order_back_with_fresh_attempts(world, sessions, 
     assert (order.state, order.attempts, order.next_attempt_at, order.queue, order.queue_scope) == (
         S.PROVISIONING, 0, None, None, None)
     assert audit(sessions, order_id) == [("retry", "Startad om efter åtgärd")]
+
+
+def test_deciding_is_personal_others_do_not_see_the_order_because_of_it(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    public = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
+    advance(public)
+    decide(world, sessions, actor, world.skf, public)
+    itkp = actor(world.itkp)  # IT Kundtjänst Privata: neither on the route nor a decider
+    with sessions() as session, pytest.raises(NotFound):
+        decisions.get_order(session, itkp, public)
+
+
+def test_withdrawing_a_scoped_order_clears_its_scope(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    order_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
+                             world.public_staff[:1])
+    advance(order_id)
+    assert load(sessions, order_id).queue_scope == world.public_unit.hsa_id  # the unit's catalog administrator
+    manager = actor(world.public_manager)
+    with sessions() as session:
+        decisions.withdraw(session=session, actor=manager, order_id=order_id, now=NOW)
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.WITHDRAWN, None, None, None)
