@@ -123,3 +123,19 @@ def test_an_item_ending_exactly_when_a_block_period_starts_is_blocked(ends: int,
 def test_a_block_that_does_not_hold_does_not_hide_the_next_one(skipped) -> None:  # type: ignore[no-untyped-def]
     decision = decide(facts(items=(halland_item(),), consents=(consent(),), blocks=(skipped, block())), NOW)
     assert verdict(decision, "h1").blocked is True
+
+
+@pytest.mark.parametrize(("days", "shown_now"), [(-3, False), (3, True)])
+def test_publication_is_judged_at_the_moment_of_reading(days: int, shown_now: bool) -> None:
+    booking = item(category="bokning", unit=UNIT, date=NOW + days * DAY)  # bookings are shown only ahead
+    found = verdict(decide(facts(items=(booking,), publication=demo_rules()), NOW))
+    expected = "shown.own_provider" if shown_now else "publication.past_booking"
+    assert found.shown is shown_now and found.code == expected
+
+
+def test_a_protected_identity_still_tells_that_blocked_data_exists() -> None:
+    protected = PatientFacts(PATIENT, protected_identity=True)
+    blocked = halland_item(category="demografi")
+    decision = decide(facts(items=(blocked,), consents=(consent(),), blocks=(block(),), patient=protected), NOW)
+    assert verdict(decision, "h1") == ItemDecision("h1", False, Check.PATIENT, "patient.protected_identity",
+                                                   blocked=True)
