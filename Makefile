@@ -10,12 +10,13 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := slapd ldap-utils chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup system-packages python-env run test bench lint clean
+.PHONY: help setup system-packages python-env run test bench mutation lint clean
 
 help:
 	@echo "make run    - set up and start the whole system with demo data (Ctrl-C stops it)"
 	@echo "make test   - set up and run every test"
 	@echo "make bench  - run the benchmarks"
+	@echo "make mutation - mutation testing of the core rule modules (long; not part of make test)"
 	@echo "make setup  - only install what is needed (idempotent)"
 
 setup: system-packages python-env
@@ -47,6 +48,9 @@ bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 
 	$(PY) bench/sync.py --persons 50000 --json
 	$(PY) bench/gate.py --json
 	$(PY) bench/orders.py --orders 500 --json
+
+mutation: setup  ## long: mutmut over each core rule module with its own tests (tests/mutation/targets.py)
+	nice -n 10 $(PY) -m tests.mutation.run $(MODULES)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,6 +18,7 @@ from catalog.text import has_control_characters
 
 HSA_ID_MAX_LENGTH = 31
 _PRINTABLE = re.compile(r"[0-9A-Za-z '()+,\-./:=?]+")
+_ORG_FORM = re.compile(r"(16)?[0-9]{6}-?[0-9]{4}")  # Skatteverket's forms; the hyphen only before the last four
 _HSA_SHAPE = re.compile(r"SE(16)?([0-9]{10})-(.*)", re.DOTALL)
 
 
@@ -39,6 +40,9 @@ def validate_org_number(value: str) -> str:
         digits = digits[2:]
     if len(digits) != 10:
         raise InvalidIdentifier(value, f"Organisationsnumret {value!r} ska ha 10 siffror (eller 12 med prefixet 16).")
+    if not _ORG_FORM.fullmatch(value.strip()):
+        raise InvalidIdentifier(value, f"Organisationsnumret {value!r} skrivs NNNNNN-NNNN eller med 10 siffror "
+                                       "utan bindestreck.")
     if not orgnr.is_valid(digits):
         raise InvalidIdentifier(value, f"Organisationsnumret {value!r} har fel kontrollsiffra.")
     return digits

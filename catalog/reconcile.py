@@ -234,7 +234,8 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
             continue
         wanted = _wanted(row, person.hsa_id, person)
         same = _hr_fields(person) == _hr_fields(wanted)
-        fields = [] if same else [_FIELD_NAMES.get(name, name) for name in person_changes(person, wanted)]
+        # the listing names what HR changed; the status bookkeeping that comes with re-enabling is not named
+        fields = [] if same else [_FIELD_NAMES[name] for name in person_changes(person, wanted) if name in _FIELD_NAMES]
         if (person.unit_hsa_id or "").upper() != unit.hsa_id.upper():
             fields.append("enhet")
         if fields:

@@ -46,8 +46,8 @@ def remind_overdue(*, session: Session, directory: Directory, config: Provisioni
             if _mark(session, order, "escalated_at", now):
                 notify.reminder(session, directory, config, order, escalation=True, now=now)
                 escalated += 1
-        elif (order.reminded_at is None and now >= remind_at(order.state_since)
-              and _mark(session, order, "reminded_at", now)):
+        elif (order.reminded_at is None and order.escalated_at is None and now >= remind_at(order.state_since)
+              and _mark(session, order, "reminded_at", now)):  # after an escalation a reminder says less, later
             notify.reminder(session, directory, config, order, escalation=False, now=now)
             reminded += 1
     return reminded, escalated

@@ -51,7 +51,7 @@ def test_hsas_archived_and_feigned_markers_are_set_read_and_cleared(org: Org, di
     test_person = directory.create_person(replace(person, hsa_id=org.hsa("TOLVAN"), feigned=True))
     found = directory.find_person(test_person.hsa_id)
     assert found is not None and found.feigned and not found.archived  # created with the marker
-    with pytest.raises(EntryNotFound):
+    with pytest.raises(EntryNotFound, match="NOBODY finns inte i Skånekatalogen"):
         directory.mark_person(org.hsa("NOBODY"), archived=True)
 
 

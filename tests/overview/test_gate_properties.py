@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from overview.gate import (
@@ -184,9 +184,16 @@ def test_no_item_is_ever_shown_when_an_access_check_failed(value: GateFacts) -> 
 
 
 @SETTINGS
-@given(any_facts)
+@given(any_facts | allowed_facts())
 def test_decide_is_deterministic_and_ignores_the_order_of_facts(value: GateFacts) -> None:
+    # any_facts alone was refused in 994 of 1,000 draws, so the item rules (where the order of consents,
+    # emergencies and blocks matters) almost never ran. Half the draws now come from the allowed baseline:
+    # measured with --hypothesis-show-statistics (three runs of 200 examples), 34-39 % of draws are allowed
+    # decisions and 18-28 % are allowed with two or more facts of a kind to reorder.
     first = decide(value, NOW)
+    several = max(len(value.relations), len(value.consents), len(value.emergencies), len(value.blocks)) >= 2
+    event("allowed" if first.allowed else "refused")
+    event("allowed, something to reorder" if first.allowed and several else "nothing to reorder or refused")
     assert decide(value, NOW) == first
     reordered = replace(value, relations=value.relations[::-1], consents=value.consents[::-1],
                         emergencies=value.emergencies[::-1], blocks=value.blocks[::-1])
@@ -245,10 +252,37 @@ def test_voided_consents_count_as_none(value: GateFacts) -> None:
     assert shown_ids(replace(value, consents=voided)) == shown_ids(replace(value, consents=()))
 
 
+@st.composite
+def blocked_emergency_facts(draw: st.DrawFn) -> GateFacts:
+    """The allowed baseline plus what random draws seldom combine: an emergency opening that is valid for this
+    user at the commission's unit (emergency step one taken or not) and an active block that holds against the
+    commission, on the vårdgivare of a listed item."""
+    value = draw(allowed_facts())
+    provider, unit = draw(st.sampled_from(PLACES[1:]))  # another Skåne unit (inner block) or another vårdgivare
+    user = value.user.hsa_id
+    assert user is not None
+    opening = EmergencyFacts(opening_id="e-built", employee_hsa_id=user, care_provider_hsa_id=SKANE,
+                             care_unit_hsa_id=UNIT, reason="Medvetslös", opened_at=draw(began),
+                             expires_at=NOW + dt.timedelta(hours=draw(st.integers(1, 72))),
+                             blocked_providers_revealed=draw(st.booleans()),
+                             blocked_providers_opened=draw(st.frozensets(st.sampled_from([p for p, _u in PLACES]))))
+    block = BlockFacts(block_id="b-built", kind=BlockKind.INNER if provider == SKANE else BlockKind.OUTER,
+                       care_provider_hsa_id=provider, care_unit_hsa_id=unit, info_start=None, info_end=None,
+                       excluded_types=frozenset(), state=BlockState.ACTIVE, revokes=(), registered_by_guardian=False)
+    held = replace(draw(items()), item_id="i-blocked", care_provider_hsa_id=provider, care_unit_hsa_id=unit)
+    return replace(value, emergencies=(*value.emergencies, opening), blocks=(*value.blocks, block),
+                   items=(*value.items, held))
+
+
 @SETTINGS
-@given(allowed_facts())
+@given(allowed_facts() | blocked_emergency_facts())
 def test_blocked_providers_are_named_only_after_emergency_step_one(value: GateFacts) -> None:
+    # allowed_facts alone named blocked providers in about 6 of 1,000 draws. With the built cases, measured with
+    # --hypothesis-show-statistics (three runs of 200 examples): 14-19 % of draws name blocked providers, 10-30 %
+    # have blocked data whose holders stay unnamed (step one not taken), the rest have no blocked data.
     decision = decide(value, NOW)
+    event("blocked providers named" if decision.blocked_providers else
+          "blocked data, providers not named" if decision.blocked_exists else "no blocked data")
     if decision.blocked_providers:
         assert decision.blocked_exists
         assert any(e.blocked_providers_revealed and e.employee_hsa_id == value.user.hsa_id

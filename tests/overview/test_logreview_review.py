@@ -139,12 +139,12 @@ def test_others_may_not_review_and_nobody_reviews_their_own_access(session: Sess
     for outsider in (clinic.user, clinic.colleague, clinic.other.person()):
         with pytest.raises(NotAllowed, match="verksamhetschef"):
             decide(session, clinic, emergency, outsider, Outcome.JUSTIFIED)
-        with pytest.raises(NotAllowed):
+        with pytest.raises(NotAllowed, match="Bara enhetens verksamhetschef, eller den som .* delegerat"):
             tasks.view(session=session, directory=clinic.directory, task_id=emergency.id,  # type: ignore[arg-type]
                        reviewer_hsa_id=outsider.hsa_id, now=NOW)
     with pytest.raises(NotAllowed, match="din egen åtkomst"):
         decide(session, clinic, own, manager, Outcome.JUSTIFIED)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="Granskningsuppgiften finns inte"):
         tasks.view(session=session, directory=clinic.directory, task_id=999999, reviewer_hsa_id=manager.hsa_id,
                    now=NOW)
 
@@ -154,7 +154,7 @@ def test_a_final_judgement_stands_follow_up_can_be_closed_and_a_stale_form_is_a_
     manager = add_manager(clinic)
     _round, (emergency, read, _own) = three_tasks(session, clinic, manager)
     decide(session, clinic, emergency, manager, Outcome.JUSTIFIED, expected="open")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="Någon annan har redan granskat åtkomsten"):
         decide(session, clinic, emergency, manager, Outcome.NOT_JUSTIFIED, "Ändrat", expected="open")
     with pytest.raises(InvalidTransition):
         decide(session, clinic, emergency, manager, Outcome.NOT_JUSTIFIED, "Ändrat")
@@ -213,7 +213,7 @@ def test_a_documented_delegate_reviews_until_revoked_or_the_manager_changes(sess
     successor = add_manager(clinic, local_id="CHEF2", given="Nora")  # a new verksamhetschef: the delegation lapses
     assert delegation.reviewer(session, clinic.directory, clinic.unit, delegate.hsa_id, NOW) is None
     assert delegation.reviewer(session, clinic.directory, clinic.unit, manager.hsa_id, NOW) is None
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match="Bara enhetens verksamhetschef kan återkalla delegeringen"):
         delegation.revoke(session=session, directory=clinic.directory, manager_hsa_id=manager.hsa_id,
                           delegation_id=delegation_id, now=NOW)
     clinic.directory.set_unit_manager(clinic.unit, manager.hsa_id)
@@ -238,9 +238,9 @@ def test_a_delegation_is_checked_field_by_field(session: Session, clinic: Clinic
         delegation.grant(session=session, directory=clinic.directory, manager_hsa_id=who, unit_hsa_id=unit,
                          now=NOW, **values)  # type: ignore[arg-type]
 
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match="Bara enhetens verksamhetschef kan delegera logguppföljningen"):
         grant(who=clinic.user.hsa_id)
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match="Bara enhetens verksamhetschef kan delegera logguppföljningen"):
         grant(unit=clinic.org.unit_b.hsa_id)
     for fields, field in (({"delegate_hsa_id": "nonsense"}, "delegate_hsa_id"),
                           ({"delegate_hsa_id": clinic.org.hsa("NOBODY")}, "delegate_hsa_id"),

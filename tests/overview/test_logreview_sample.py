@@ -108,11 +108,11 @@ def test_every_access_that_must_be_reviewed_is_picked_and_the_sample_obeys_its_s
 
 
 def test_bad_rules_are_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"sample_share must lie in \[0, 1\]"):
         ReviewConfig(sample_share=1.5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"0 <= sample_min <= sample_max"):
         ReviewConfig(sample_min=10, sample_max=5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="deadline_business_days and lookback_days must be at least 1"):
         ReviewConfig(deadline_business_days=0)
 
 

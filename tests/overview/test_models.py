@@ -10,7 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session, SQLModel, select
 
 import overview.models as M
@@ -68,8 +68,9 @@ def test_timestamps_come_back_aware_utc_and_naive_ones_are_refused(session: Sess
     assert stored.date.tzinfo is not None and stored.date.utcoffset() == dt.timedelta(0)
     session.add(M.InfoAcknowledgement(employee_hsa_id="SE5591234567-P1", version=1,
                                       acknowledged_at=dt.datetime(2026, 1, 1, 12)))
-    with pytest.raises(Exception, match="naive datetime"):
+    with pytest.raises(StatementError, match="naive datetime given to a UTCDateTime column") as caught:
         session.flush()
+    assert isinstance(caught.value.orig, ValueError)  # the column type refuses it before anything is written
 
 
 def test_free_text_with_markup_is_stored_as_text(session: Session) -> None:

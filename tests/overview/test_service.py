@@ -310,7 +310,7 @@ def test_ending_a_consent_belongs_to_its_vardgivare_and_is_idempotent(session: S
                                 commission_hsa_id=clinic.commission.hsa_id, consent_id=given.id, now=NOW + 2 * HOUR)
     assert again.ended_at == NOW + HOUR and count(session) == rows
     assert "Annan vårdgivare" not in titles(read(clinic, session, patient, now=NOW + 3 * HOUR))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="Samtycket finns inte för den här patienten"):
         service.end_consent(session=session, directory=clinic.keeper, user_hsa_id=clinic.user.hsa_id,
                             commission_hsa_id=clinic.commission.hsa_id, consent_id=str(uuid.uuid4()), now=NOW)
 
@@ -415,7 +415,7 @@ def test_blocked_data_opens_in_two_logged_steps(session: Session, clinic: Clinic
     with pytest.raises(InvalidInput) as refused:
         service.open_blocked_data(**kwargs, providers=[clinic.provider], now=NOW)  # type: ignore[arg-type]
     assert refused.value.field == "providers"
-    with pytest.raises(InvalidInput):
+    with pytest.raises(InvalidInput, match="Välj minst en vårdgivare"):
         service.open_blocked_data(**kwargs, providers=[], now=NOW)  # type: ignore[arg-type]
     service.open_blocked_data(**kwargs, providers=[other], now=NOW + 2 * MINUTE)  # type: ignore[arg-type]
     assert log_rows(session)[-1].detail.startswith("steg 2")

@@ -100,7 +100,7 @@ def test_private_commission_order_needs_the_contract_manager_then_vardgivarservi
     order_id = order_commission(world, sessions, actor, world.private_manager, world.private_unit.hsa_id,
                                 care_agreement_reference="HVS-2024-117")
     assert advance(order_id) == ["awaiting_contract_manager"]
-    with pytest.raises(NotAllowed):  # Vårdgivarservice cannot act before the contract manager
+    with pytest.raises(NotAllowed, match="inte i någon av dina köer"):  # Vårdgivarservice acts second
         decide(world, sessions, actor, world.vgs, order_id)
     decide(world, sessions, actor, world.contract_manager, order_id)
     order = load(sessions, order_id)
@@ -134,7 +134,7 @@ def test_public_membership_order_goes_to_the_units_catalog_administrator(world, 
     advance(order_id)
     order = load(sessions, order_id)
     assert (order.queue, order.queue_scope) == (RoleName.UNIT_CATALOG_ADMIN.value, world.public_unit.hsa_id)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="finns inte eller är inte synlig för dig"):
         decide(world, sessions, actor, world.itkp, order_id)  # the private queue has no say, nor sees the order
     decide(world, sessions, actor, world.public_admin, order_id)
     assert advance(order_id)[-1] == "provisioned"
@@ -172,7 +172,7 @@ def test_who_may_order_for_a_unit(world, sessions, actor) -> None:  # type: igno
     with pytest.raises(InvalidInputs) as caught:  # a manager of another unit may not order for this one
         order_commission(world, sessions, actor, world.private_manager, world.public_unit.hsa_id)
     assert "verksamhetschef" in caught.value.errors["unit_hsa_id"]
-    with pytest.raises(InvalidInputs):
+    with pytest.raises(InvalidInputs, match="Du kan bara beställa för vårdenheter där du är verksamhetschef"):
         order_commission(world, sessions, actor, world.private_manager, world.public_unit.hsa_id)
     with sessions() as session:
         delegations.grant(session=session, directory=world.directory, actor=actor(world.public_manager),
@@ -185,7 +185,7 @@ def test_who_may_order_for_a_unit(world, sessions, actor) -> None:  # type: igno
 
 def test_delegation_rules(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
     grant = {"unit_hsa_id": world.public_unit.hsa_id, "now": NOW}
-    with sessions() as session, pytest.raises(NotAllowed):
+    with sessions() as session, pytest.raises(NotAllowed, match="Bara enhetens verksamhetschef kan delegera"):
         delegations.grant(session=session, directory=world.directory, actor=actor(world.public_staff[0]),
                           delegate_hsa_id=world.public_staff[1].hsa_id, valid_to=TODAY, **grant)
     for delegate, valid_to, field_name in ((world.public_manager.hsa_id, TODAY, "delegate_hsa_id"),
@@ -249,7 +249,7 @@ def test_withdraw_only_before_a_decision(world, sessions, actor, advance) -> Non
     first = order_commission(world, sessions, actor, world.private_manager, world.private_unit.hsa_id,
                              care_agreement_reference="HVS-1")
     advance(first)
-    with sessions() as session, pytest.raises(NotAllowed):
+    with sessions() as session, pytest.raises(NotAllowed, match="Bara beställaren eller enhetens verksamhetschef"):
         decisions.withdraw(session=session, actor=actor(world.vgs), order_id=first, now=NOW)
     decide(world, sessions, actor, world.contract_manager, first)
     with sessions() as session, pytest.raises(Conflict, match="redan beslutats"):
@@ -299,7 +299,7 @@ def test_failing_after_the_last_attempt_lands_in_remediation_and_can_be_retried(
     order = load(sessions, order_id)
     assert order.queue == RoleName.SYSTEM_ADMIN.value and order.attempts == 3
     assert "provisioning_failed" in outbox_templates(sessions, order_id)
-    with sessions() as session, pytest.raises(NotAllowed):
+    with sessions() as session, pytest.raises(NotAllowed, match="Bara NPÖ-förvaltningen kan starta om"):
         decisions.retry(session=session, actor=actor(world.skf), order_id=order_id, now=NOW)
     with sessions() as session:
         decisions.retry(session=session, actor=actor(world.sysadmin), order_id=order_id, now=NOW)

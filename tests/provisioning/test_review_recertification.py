@@ -269,7 +269,7 @@ def test_delegates_decide_on_behalf_of_the_manager_but_not_about_themselves(worl
     assert (decided.decided_by, decided.on_behalf_of) == (delegate.hsa_id, world.public_manager.hsa_id)
     decide(world, sessions, actor, world.public_manager, round_id, [decisions.Choice(own.id, True)], OPENS)
     for outsider in (world.public_staff[2], world.skf, world.private_manager, world.public_admin):
-        with pytest.raises(NotAllowed):
+        with pytest.raises(NotAllowed, match="görs av vårdenhetens verksamhetschef|Du är inte verksamhetschef för"):
             decide(world, sessions, actor, outsider, round_id, [decisions.Choice(own.id, False, "x")], OPENS)
 
 

@@ -1,0 +1,198 @@
+"""The decision service's own rules, message for message (what the approver and the orderer read): who sees an
+order, what a late or second decision is told, reasons, withdrawal and retry bookkeeping."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlmodel import select
+
+from provisioning import decisions
+from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from provisioning.models import AuditEvent, Decision, OrderState, OutboxMail, Outcome
+from tests.provisioning.conftest import NOW
+from tests.provisioning.test_ordering import decide, load, order_commission, order_members
+from tests.world import World
+
+S = OrderState
+
+
+def private_order(world: World, sessions, actor, advance) -> int:  # type: ignore[no-untyped-def]
+    order_id = order_commission(world, sessions, actor, world.private_manager, world.private_unit.hsa_id,
+                                care_agreement_reference="HVS-2024-117")
+    advance(order_id)
+    return order_id
+
+
+def audit(sessions, order_id: int) -> list[tuple[str, str | None]]:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        rows = session.exec(select(AuditEvent).where(AuditEvent.order_id == order_id).order_by(AuditEvent.id)).all()
+        return [(row.event, row.reason) for row in rows]
+
+
+def test_an_order_is_found_by_its_reference_and_a_wrong_one_is_not(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    manager = actor(world.contract_manager)
+    with sessions() as session:
+        assert decisions.get_order(session, manager, reference).id == order_id
+        with pytest.raises(NotFound, match="^Beställningen NPO-X finns inte eller är inte synlig för dig.$"):
+            decisions.get_order(session, manager, "NPO-X")
+
+
+def test_having_decided_one_order_shows_that_order_only(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    public = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
+    advance(public)
+    decide(world, sessions, actor, world.skf, public)
+    world.directory.ensure_commission(world.private_unit.hsa_id)
+    staff = order_members(world, sessions, actor, world.private_manager, world.private_unit.hsa_id,
+                          world.private_staff[:1])  # IT Kundtjänst Privata's queue, not Skåneförvaltningen's
+    skf = actor(world.skf)
+    with sessions() as session:
+        assert decisions.get_order(session, skf, public).id == public
+        with pytest.raises(NotFound):
+            decisions.get_order(session, skf, staff)
+
+
+def test_a_decision_on_an_order_that_waits_for_none_is_told_to_reload(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    order_id = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)  # submitted
+    reference = load(sessions, order_id).reference
+    with pytest.raises(Conflict, match=f"^Beställningen {reference} väntar inte på något beslut nu; ladda om sidan.$"):
+        decide(world, sessions, actor, world.skf, order_id)
+
+
+def test_a_late_decision_is_told_who_decided_which_stage_and_when(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    decide(world, sessions, actor, world.contract_manager, order_id)  # stage 1, Tuesday 10:00 in Sweden
+    later = NOW + dt.timedelta(days=1, hours=2, minutes=5)
+    with sessions() as session:
+        decisions.decide(session=session, directory=world.directory, config=world.config, actor=actor(world.vgs),
+                         order_id=order_id, approve=False, reason="Avtalet har löpt ut", now=later)
+    stage_one = f"^Beställningen {reference} är redan godkänd av Per Avtal 2026-11-24 10:00.$"
+    with pytest.raises(Conflict, match=stage_one):  # the stage the approver looked at, not the latest one
+        decide(world, sessions, actor, world.contract_manager, order_id, expected_stage=S.AWAITING_CONTRACT_MANAGER)
+    with pytest.raises(Conflict, match=f"^Beställningen {reference} är redan avslagen av Eva Vårdgivarservice "
+                                       "2026-11-25 12:05.$"):
+        decide(world, sessions, actor, world.vgs, order_id)  # no stage named: the latest decision
+
+
+def test_a_stale_stage_is_refused_even_while_the_order_waits_for_the_next(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    decide(world, sessions, actor, world.contract_manager, order_id)
+    with pytest.raises(Conflict, match="är redan godkänd av Per Avtal"):
+        decide(world, sessions, actor, world.vgs, order_id, expected_stage=S.AWAITING_CONTRACT_MANAGER)
+    assert load(sessions, order_id).state is S.AWAITING_CATALOG_ADMIN  # Vårdgivarservice's own stage is untouched
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_a_rejection_needs_a_reason(world, sessions, actor, advance, reason: str | None) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    with pytest.raises(InvalidInput, match="^Ange en motivering när du avslår en beställning.$") as caught:
+        decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason=reason)
+    assert caught.value.field == "reason"
+
+
+def test_a_reason_may_have_a_thousand_characters(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    with pytest.raises(InvalidInput, match=r"^Motiveringen får vara högst 1000 tecken \(nu 1001\).$") as caught:
+        decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason="x" * 1001)
+    assert caught.value.field == "reason"
+    decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason=" " + "x" * 1000 + " ")
+    assert load(sessions, order_id).state is S.REJECTED
+
+
+def test_a_rejection_is_recorded_with_its_reason_and_clears_the_queue(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason="  Inget vårdavtal  ")
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.REJECTED, None, None, None)
+    with sessions() as session:
+        [row] = session.exec(select(Decision).where(Decision.order_id == order_id)).all()
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.template == "decision_to_orderer",
+                                                       OutboxMail.order_id == order_id)).all()
+    assert (row.outcome, row.reason, row.decided_by_name, row.stage) == (
+        Outcome.REJECTED, "Inget vårdavtal", "Per Avtal", S.AWAITING_CONTRACT_MANAGER)
+    assert audit(sessions, order_id)[-1] == ("reject", "Inget vårdavtal")
+    assert "har avslagits av Per Avtal" in mail.text_body and "Motivering: Inget vårdavtal" in mail.text_body
+
+
+def test_an_approval_without_a_reason_stores_none(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    decide(world, sessions, actor, world.contract_manager, order_id)
+    with sessions() as session:
+        [row] = session.exec(select(Decision).where(Decision.order_id == order_id)).all()
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.template == "decision_to_orderer",
+                                                       OutboxMail.order_id == order_id)).all()
+    assert (row.outcome, row.reason) == (Outcome.APPROVED, None) and audit(sessions, order_id)[-1] == ("approve", None)
+    assert "har godkänts av Per Avtal" in mail.text_body and "Motivering" not in mail.text_body
+
+
+def test_not_on_a_queue_is_said_plainly(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    with pytest.raises(NotAllowed, match="^Beställningen ligger inte i någon av dina köer.$"):
+        decide(world, sessions, actor, world.vgs, order_id)
+
+
+def test_a_withdrawal_is_audited_clears_the_queue_and_happens_once(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    with sessions() as session, pytest.raises(
+            NotAllowed, match="^Bara beställaren eller enhetens verksamhetschef kan återkalla beställningen.$"):
+        decisions.withdraw(session=session, actor=actor(world.vgs), order_id=order_id, now=NOW)
+    with sessions() as session:
+        decisions.withdraw(session=session, actor=actor(world.private_manager), order_id=order_id, now=NOW)
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.WITHDRAWN, None, None, None)
+    assert audit(sessions, order_id)[-1] == ("withdraw", "Återkallad av beställaren")
+    with sessions() as session, pytest.raises(
+            Conflict, match=f"^{reference} kan inte återkallas i läget den är i nu.$"):
+        decisions.withdraw(session=session, actor=actor(world.private_manager), order_id=order_id, now=NOW)
+
+
+def test_a_retry_resets_the_attempts_and_only_a_failed_order_is_retried(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    with sessions() as session, pytest.raises(Conflict, match=f"^{reference} väntar inte på åtgärd.$"):
+        decisions.retry(session=session, actor=actor(world.sysadmin), order_id=order_id, now=NOW)
+    with sessions() as session, pytest.raises(
+            NotAllowed, match="^Bara NPÖ-förvaltningen kan starta om en misslyckad uppläggning.$"):
+        decisions.retry(session=session, actor=actor(world.contract_manager), order_id=order_id, now=NOW)
+
+
+def test_a_retry_sends_a_failed_order_back_with_fresh_attempts(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    from tests.provisioning.builders import make_order
+
+    with sessions() as session:
+        order_id = make_order(session, state=S.PROVISIONING_FAILED, since=NOW, attempts=48, queue="npo-forvaltning",
+                              queue_scope="SE2321000255-V1", next_attempt_at=NOW, last_error="LDAP nere").id
+    sysadmin = actor(world.sysadmin)
+    with sessions() as session:
+        decisions.retry(session=session, actor=sysadmin, order_id=order_id, now=NOW + dt.timedelta(hours=1))
+    order = load(sessions, order_id)
+    assert (order.state, order.attempts, order.next_attempt_at, order.queue, order.queue_scope) == (
+        S.PROVISIONING, 0, None, None, None)
+    assert audit(sessions, order_id) == [("retry", "Startad om efter åtgärd")]
+
+
+def test_deciding_is_personal_others_do_not_see_the_order_because_of_it(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    public = order_commission(world, sessions, actor, world.public_manager, world.public_unit.hsa_id)
+    advance(public)
+    decide(world, sessions, actor, world.skf, public)
+    itkp = actor(world.itkp)  # IT Kundtjänst Privata: neither on the route nor a decider
+    with sessions() as session, pytest.raises(NotFound):
+        decisions.get_order(session, itkp, public)
+
+
+def test_withdrawing_a_scoped_order_clears_its_scope(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    world.directory.ensure_commission(world.public_unit.hsa_id)
+    order_id = order_members(world, sessions, actor, world.public_manager, world.public_unit.hsa_id,
+                             world.public_staff[:1])
+    advance(order_id)
+    assert load(sessions, order_id).queue_scope == world.public_unit.hsa_id  # the unit's catalog administrator
+    manager = actor(world.public_manager)
+    with sessions() as session:
+        decisions.withdraw(session=session, actor=manager, order_id=order_id, now=NOW)
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.WITHDRAWN, None, None, None)
