@@ -3,7 +3,8 @@
 Only a module's own tests run against its mutants, and each module has a time budget in minutes (the budgets add
 up to under an hour on two shared cores); a mutant is killed when one of its tests fails. The authorization matrix
 (tests/api/test_authorization_matrix.py, about five minutes on its own here) is left out of authz's selection:
-mutmut runs a selection twice before the first mutant, so it would use the whole budget. tests/mutation/
+mutmut runs a selection twice before the first mutant, so it would use the whole budget; authz's rules are
+specified rule by rule in tests/provisioning/test_authz.py instead. tests/mutation/
 test_targets.py keeps the map pointing at files that exist and the budgets under an hour.
 """
 
@@ -38,7 +39,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
             "tests/catalog/test_reconcile.py"), 8),
     Target("decisions", ("provisioning/decisions.py",),
            ("tests/provisioning/test_decisions.py", _ORDERING, "tests/provisioning/test_sweeping.py"), 8),
-    Target("authz", ("provisioning/authz.py",), (_ORDERING,), 7),
+    Target("authz", ("provisioning/authz.py",), ("tests/provisioning/test_authz.py", _ORDERING), 7),
     Target("accesslog", ("overview/accesslog.py",),
            ("tests/overview/test_accesslog_exact.py", "tests/overview/test_accesslog.py"), 4),
     Target("gate", ("overview/gate.py",), _GATE_TESTS, 4),
