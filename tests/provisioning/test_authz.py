@@ -27,8 +27,9 @@ MANAGER, DELEGATE, ADMIN, STAFF = "SE2321000255-CHEF", "SE2321000255-DEL1", "SE2
 def order(*, kind: OrderKind = OrderKind.MEMBERSHIP, state: OrderState = OrderState.AWAITING_USER_ADMIN,
           route: Route = Route.PUBLIC, unit: str = UNIT, by: str = MANAGER, on_behalf_of: str | None = None,
           queue: str | None = RoleName.UNIT_CATALOG_ADMIN.value) -> Order:
-    return Order(reference="NPO-1", kind=kind, unit_hsa_id=unit, unit_name="Vårdcentralen", provider_hsa_id="SE2321000255-E1",
-                 provider_name="Region Skåne", route=route, requested_by=by, requested_by_name="X",
+    return Order(reference="NPO-1", kind=kind, unit_hsa_id=unit, unit_name="Vårdcentralen",
+                 provider_hsa_id="SE2321000255-E1", provider_name="Region Skåne", route=route, requested_by=by,
+                 requested_by_name="X",
                  on_behalf_of=on_behalf_of, justification="", contact_name="", contact_phone="", contact_email="",
                  requested_start=NOW.date(), submitted_at=NOW, state=state, state_since=NOW, queue=queue, id=1)
 
