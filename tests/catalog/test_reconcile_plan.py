@@ -144,9 +144,10 @@ def test_a_dry_run_report_lists_counts_changes_and_rejected_rows() -> None:
     lines = report.lines(list_changes=True)
     assert lines[0] == f"Förhandsgranskning (inget ändrat) av hr.csv mot {PROVIDER} (3 aktiva personer i katalogen)"
     assert lines[1] == "  skapa: 1  ändra: 1  inaktivera: 1  oförändrade: 1  avvisade rader: 1"
-    assert lines[2:5] == [f"  {c.describe()}" for c in report.plan.changes]
-    assert lines[5:] == ["  rad 5: Personnumret '19800101-0000' har fel kontrollsiffra."]
-    assert report.lines() == lines[:2] + lines[5:]  # the changes are listed only on request
+    assert lines[2:4] == ["Avvisade rader (1), i filens ordning:",
+                          "  rad 5: Personnumret '19800101-0000' har fel kontrollsiffra."]
+    assert lines[4:] == ["Planerade ändringar (3):"] + [f"  {c.describe()}" for c in report.plan.changes]
+    assert report.lines() == lines[:4]  # the changes are listed only on request
 
 
 def test_an_applied_report_says_what_was_done_failed_and_left() -> None:
