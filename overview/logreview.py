@@ -86,6 +86,8 @@ class InvalidInputs(OverviewError):
 
 def next_outcome(current: Outcome, wanted: Outcome) -> Outcome:
     """``wanted`` when the move is allowed, else InvalidTransition."""
+    if wanted not in DECISIONS:
+        raise InvalidTransition("Välj en bedömning: befogad, ej befogad eller behöver utredas vidare.")
     if wanted not in TRANSITIONS[current]:
         raise InvalidTransition(f"Åtkomsten är redan bedömd som {OUTCOME_LABELS[current].lower()}; en slutlig "
                                 "bedömning kan inte ändras.")

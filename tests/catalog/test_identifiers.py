@@ -101,7 +101,7 @@ def test_any_valid_org_number_and_printable_local_part_is_accepted(body: int, lo
     org = digits + luhn.calc_check_digit(digits)
     hsa_id = f"SE{org}-{local}"
     if hsa_id != hsa_id.strip():  # only surrounding whitespace is refused; inner spaces are PrintableString
-        with pytest.raises(InvalidIdentifier):
+        with pytest.raises(InvalidIdentifier, match="mellanslag"):
             validate_hsa_id(hsa_id)
     else:
         assert validate_hsa_id(hsa_id) == hsa_id

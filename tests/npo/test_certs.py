@@ -112,7 +112,7 @@ def test_the_written_bundle_imports_with_its_password(tmp_path: Path) -> None:
     assert mode(bundle.key) == 0o600 and mode(bundle.p12) == 0o600
     key, cert, extra = pkcs12.load_key_and_certificates(bundle.p12.read_bytes(), DEFAULT_P12_PASSWORD.encode())
     assert cert == issued.cert and extra == [ca.cert] and key is not None
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Invalid password"):
         pkcs12.load_key_and_certificates(bundle.p12.read_bytes(), b"wrong")
 
 

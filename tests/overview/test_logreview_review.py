@@ -156,7 +156,8 @@ def test_a_final_judgement_stands_follow_up_can_be_closed_and_a_stale_form_is_a_
     decide(session, clinic, emergency, manager, Outcome.JUSTIFIED, expected="open")
     with pytest.raises(Conflict, match="Någon annan har redan granskat åtkomsten"):
         decide(session, clinic, emergency, manager, Outcome.NOT_JUSTIFIED, "Ändrat", expected="open")
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition, match="^Åtkomsten är redan bedömd som befogad; en slutlig bedömning kan "
+                                                "inte ändras.$"):
         decide(session, clinic, emergency, manager, Outcome.NOT_JUSTIFIED, "Ändrat")
     decide(session, clinic, read, manager, Outcome.FOLLOW_UP, "Frågar medarbetaren")
     decide(session, clinic, read, manager, Outcome.JUSTIFIED, "Patienten var inskriven på avdelningen",

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from catalog.clock import STOCKHOLM
 from overview.logreview import (
     DECISIONS,
+    OUTCOME_LABELS,
     TRANSITIONS,
     Access,
     InvalidTransition,
@@ -124,8 +125,12 @@ def test_every_outcome_transition(current: Outcome, wanted: Outcome) -> None:
     if allowed:
         assert next_outcome(current, wanted) is wanted
     else:
-        with pytest.raises(InvalidTransition):
+        message = ("Välj en bedömning: befogad, ej befogad eller behöver utredas vidare." if wanted not in DECISIONS
+                   else f"Åtkomsten är redan bedömd som {OUTCOME_LABELS[current].lower()}; en slutlig bedömning "
+                        "kan inte ändras.")
+        with pytest.raises(InvalidTransition) as refused:
             next_outcome(current, wanted)
+        assert str(refused.value) == message
 
 
 def test_a_day_is_reviewed_once_it_has_ended_and_settled_in_swedish_time() -> None:

@@ -134,7 +134,7 @@ def test_the_pages_refuse_with_a_sentence_saying_what_to_do() -> None:
             guard(refused)
         assert caught.value.message == message
     require_approver(SYSADMIN)  # the förvaltning works the remediation queue
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match="^Du ingår inte i någon attestkö"):
         require_approver(Actor(STAFF, "S", roles=frozenset({(RoleName.SERVICE_DESK, None)})))
 
 

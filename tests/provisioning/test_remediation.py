@@ -73,7 +73,7 @@ def test_a_failed_order_is_cancelled_with_a_reason_audited_and_the_orderer_is_to
     assert caught.value.field == "reason"
     with pytest.raises(InvalidInput, match="styrtecken"):
         cancel(world, sessions, actor, world.sysadmin, order_id, "Enheten\x00 läggs ned")
-    with pytest.raises(NotAllowed):
+    with pytest.raises(NotAllowed, match="^Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.$"):
         cancel(world, sessions, actor, world.skf, order_id, "Enheten läggs ned")
     cancel(world, sessions, actor, world.sysadmin, order_id, "Enheten läggs ned vid årsskiftet.")
     order = load(sessions, order_id)

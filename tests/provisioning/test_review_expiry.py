@@ -138,7 +138,7 @@ def test_review_events_cannot_be_changed(world: World, sessions) -> None:  # typ
     commission = vob(world)
     world.directory.ensure_membership(commission, world.public_staff[0].hsa_id, Validity(START, END))
     run(world, sessions, commission, END - dt.timedelta(days=1))
-    with pytest.raises(ImmutableReviewEvent), sessions() as session:
+    with pytest.raises(ImmutableReviewEvent, match="cannot change once recorded"), sessions() as session:
         [event] = session.exec(select(CommissionReviewEvent)).all()
         event.detail = "ändrad i efterhand"
         session.add(event)

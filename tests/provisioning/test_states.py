@@ -53,7 +53,8 @@ ALL_PAIRS = [(kind, state, event) for kind in OrderKind for state, event in iter
 def test_every_pair_is_either_in_the_lifecycle_or_refused(kind: OrderKind, state: OrderState, event: Event) -> None:
     expected = EXPECTED[kind].get((state, event))
     if expected is None:
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition, match=f"^{kind.value} order in state {state.value} does not accept "
+                                                    f"{event.value}$"):
             next_state(kind, state, event)
     else:
         assert next_state(kind, state, event) is expected
@@ -66,5 +67,5 @@ def test_the_table_is_exactly_the_documented_lifecycle() -> None:
 def test_final_states_accept_nothing() -> None:
     for kind, final, event in itertools.product(OrderKind, (S.PROVISIONED, S.REJECTED, S.WITHDRAWN, S.CANCELLED),
                                                 Event):
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(InvalidTransition, match=f"in state {final.value} does not accept {event.value}$"):
             next_state(kind, final, event)
