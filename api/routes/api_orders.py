@@ -14,7 +14,7 @@ from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from npo import runtime
 from provisioning import decisions, queries
-from provisioning.authz import require_orderer
+from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import read_commission_order, read_membership_order
 from provisioning.models import Order, OrderState
@@ -28,14 +28,16 @@ async def _body(request: Request) -> dict[str, Any]:
     return json_object(await request.body())
 
 
-def order_json(order: Order) -> dict[str, object]:
-    """An order as JSON."""
+def order_json(order: Order, actor: Actor) -> dict[str, object]:
+    """An order as JSON; ``last_error`` as the order page shows it to ``actor`` (the directory's own text only to
+    NPÖ-förvaltningen, a Swedish sentence to everyone else)."""
     return {"reference": order.reference, "id": order.id, "kind": order.kind.value, "state": order.state.value,
             "unit_hsa_id": order.unit_hsa_id, "unit_name": order.unit_name, "route": order.route.value,
             "queue": order.queue, "queue_scope": order.queue_scope, "requested_by": order.requested_by,
             "submitted_at": order.submitted_at.isoformat(), "state_since": order.state_since.isoformat(),
             "due_at": order.due_at.isoformat() if order.due_at else None,
-            "commission_hsa_id": order.commission_hsa_id, "attempts": order.attempts, "last_error": order.last_error}
+            "commission_hsa_id": order.commission_hsa_id, "attempts": order.attempts,
+            "last_error": queries.shown_error(actor, order)}
 
 
 @router.get("/session")
@@ -50,7 +52,7 @@ def session_info(request: Request, actor: CurrentActor) -> dict[str, object]:
 def list_orders(actor: CurrentActor) -> list[dict[str, object]]:
     """My orders."""
     with runtime.session_scope() as session:
-        return [order_json(o) for o in queries.my_orders(session, actor)]
+        return [order_json(o, actor) for o in queries.my_orders(session, actor)]
 
 
 @router.get("/orders/{reference}")
@@ -59,7 +61,7 @@ def get_order(reference: str, actor: CurrentActor) -> dict[str, object]:
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         view = queries.order_view(session, actor, order, now=now())
-        return {**order_json(order), "planned": view.planned,
+        return {**order_json(order, actor), "planned": view.planned,
                 "lines": [{"person_hsa_id": line.person_hsa_id, "action": line.action.value,
                            "valid_from": line.valid_from.isoformat(),
                            "valid_to": line.valid_to.isoformat() if line.valid_to else None} for line in view.lines],
@@ -77,7 +79,7 @@ async def create_commission_order(request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = submit_commission_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
-        result = order_json(order)
+        result = order_json(order, actor)
     background.add_task(advance_later, result["id"])
     return result
 
@@ -91,7 +93,7 @@ async def create_membership_order(request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = submit_membership_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
-        result = order_json(order)
+        result = order_json(order, actor)
     background.add_task(advance_later, result["id"])
     return result
 
@@ -117,7 +119,7 @@ async def decide(reference: str, request: Request, actor: CurrentActor,
         decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
                          order_id=order.id, approve=body["approve"], reason=str(body.get("reason") or ""),
                          expected_stage=_stage(body.get("stage")), now=now())
-        result = order_json(order)
+        result = order_json(order, actor)
     background.add_task(advance_later, result["id"])
     return result
 
@@ -129,7 +131,7 @@ async def withdraw(reference: str, request: Request, actor: CurrentActor) -> dic
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         decisions.withdraw(session=session, actor=actor, order_id=order.id, now=now())
-        return order_json(order)
+        return order_json(order, actor)
 
 
 @router.post("/orders/{reference}/retry")
@@ -140,7 +142,7 @@ async def retry(reference: str, request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
-        result = order_json(order)
+        result = order_json(order, actor)
     background.add_task(advance_later, result["id"])
     return result
 
@@ -154,7 +156,7 @@ async def cancel(reference: str, request: Request, actor: CurrentActor,
         order = decisions.get_order(session, actor, reference[:40])
         decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
                          order_id=order.id, reason=str(body.get("reason") or ""), now=now())
-        result = order_json(order)
+        result = order_json(order, actor)
     background.add_task(advance_later, result["id"])
     return result
 
@@ -171,7 +173,7 @@ def queues(actor: CurrentActor) -> list[dict[str, object]]:
 def queue_orders(actor: CurrentActor, q: str = "") -> list[dict[str, object]]:
     """Orders waiting in my queues (free-text filter)."""
     with runtime.session_scope() as session:
-        return [order_json(o) for o in queries.queue_orders(session, actor, text=q[:100], now=now())]
+        return [order_json(o, actor) for o in queries.queue_orders(session, actor, text=q[:100], now=now())]
 
 
 @router.get("/units/{unit_hsa_id}/people")

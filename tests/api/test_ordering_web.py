@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import replace
 
@@ -282,10 +283,17 @@ def test_a_unit_manager_reads_a_swedish_sentence_where_provisioning_failed(web: 
     page = web.client.get(f"/bestallningar/{reference}").text
     assert "Uppläggningen i Skånekatalogen misslyckades" in page and "NPÖ-förvaltningen har fått ärendet" in page
     assert "cannot be reached" not in page and "ldap://" not in page
+    sentence = ("Uppläggningen i Skånekatalogen misslyckades. NPÖ-förvaltningen har fått ärendet och åtgärdar det; "
+                "du får e-post när beställningen är klar.")
+    mine = web.client.get(f"/api/orders/{reference}").json()  # the JSON API says what the page says
+    assert mine["last_error"] == sentence and "cannot be reached" not in json.dumps(mine)
+    assert [o["last_error"] for o in web.client.get("/api/orders").json() if o["reference"] == reference] == [sentence]
     web.login(world.sysadmin.hsa_id)
     admin = web.client.get(f"/bestallningar/{reference}").text
     assert "cannot be reached" in admin and "(försök 1)" in admin
     assert "hos NPÖ-förvaltningen" not in admin  # the state label already says who acts
+    raw = web.client.get(f"/api/orders/{reference}").json()["last_error"]
+    assert raw.startswith("Senaste försök: ") and "cannot be reached" in raw and raw.endswith("(försök 1)")
 
 
 def test_npo_forvaltning_cancels_a_failed_order_with_a_reason_and_the_orderer_is_mailed(
