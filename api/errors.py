@@ -121,13 +121,25 @@ def install(app: FastAPI) -> None:
         fields = {".".join(str(p) for p in e["loc"][1:]) or "body": _sv_validation(e) for e in problems}
         in_address = all(e["loc"] and e["loc"][0] in ("path", "query") for e in problems)
         lead = "Adressen är felaktig: " if in_address else "Kontrollera uppgifterna: "
-        return error_response(request, 422, lead + "; ".join(f"{k}: {v}" for k, v in fields.items()), errors=fields)
+        said = {f"{_sv_where(e['loc'])}: {_sv_validation(e)}": None for e in problems}  # in order, once each
+        return error_response(request, 422, lead + "; ".join(said), errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else {
             404: "Sidan finns inte.", 405: "Metoden stöds inte för den här adressen."}.get(exc.status_code, "Fel.")
         return error_response(request, exc.status_code, message)
+
+
+def _sv_where(loc: tuple[object, ...] | list[object]) -> str:
+    """Where a refused value is, in words a person reads (``errors`` keeps the parameter's name for programs): an id
+    in the path is "numret i adressen", not ``round_id``."""
+    name = ".".join(str(p) for p in loc[1:])
+    if loc and loc[0] == "path":
+        return "numret i adressen" if name.endswith("id") else f"adressens del {name}"
+    if loc and loc[0] == "query":
+        return f"parametern {name} i adressen"
+    return name or "innehållet"
 
 
 def _sv_validation(error: dict) -> str:  # type: ignore[type-arg]
