@@ -102,6 +102,28 @@ def test_verify_names_a_missing_tail(session: Session, db_backend: str) -> None:
     assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3–3 saknas: loggen slutar före kedjehuvudet.")
 
 
+def _rewrite_with_fresh_hash(session: Session, db_backend: str, row: AccessLog) -> None:
+    """Change one row's detail and store the hash of the changed row, so the row itself verifies."""
+    forged = row.model_copy(update={"detail": "förfalskad"})
+    tamper(session, db_backend, f"UPDATE access_log SET detail = 'förfalskad', "
+                                f"row_hash = '{accesslog.compute_hash(forged)}' WHERE seq = {row.seq}")
+
+
+def test_verify_names_the_row_after_one_rewritten_with_a_fresh_hash(session: Session, db_backend: str) -> None:
+    rows = write(session, 4)
+    _rewrite_with_fresh_hash(session, db_backend, rows[1])  # rows 1 and 2 verify on their own, row 3 does not link
+    assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3 pekar inte på föregående rads hash: kedjan "
+                                                                  "är bruten.")
+
+
+def test_verify_names_a_newest_row_rewritten_with_a_fresh_hash_through_the_head(session: Session,
+                                                                                 db_backend: str) -> None:
+    rows = write(session, 4)
+    _rewrite_with_fresh_hash(session, db_backend, rows[3])  # all four rows verify; only the head tells
+    assert accesslog.verify(session) == VerifyResult(False, 4, 4, "Rad 4 stämmer inte med kedjehuvudet: den nyaste "
+                                                                  "raden har skrivits om eller bytts ut.")
+
+
 def test_verify_names_an_anchor_beyond_the_head(session: Session) -> None:
     write(session, 2)
     anchor = Anchor(5, HEX)
