@@ -25,8 +25,8 @@ class Target:
 
 _ORDERING = "tests/provisioning/test_ordering.py"
 _GATE_TESTS = ("tests/overview/test_gate_items.py", "tests/overview/test_gate_access.py",
-               "tests/overview/test_gate_blocks.py",
-               "tests/overview/test_gate_consent.py")
+               "tests/overview/test_gate_blocks.py", "tests/overview/test_gate_consent.py",
+               "tests/overview/test_gate_reasons.py")
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("states", ("provisioning/states.py",),

@@ -102,6 +102,28 @@ def test_verify_names_a_missing_tail(session: Session, db_backend: str) -> None:
     assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3–3 saknas: loggen slutar före kedjehuvudet.")
 
 
+def _rewrite_with_fresh_hash(session: Session, db_backend: str, row: AccessLog) -> None:
+    """Change one row's detail and store the hash of the changed row, so the row itself verifies."""
+    forged = row.model_copy(update={"detail": "förfalskad"})
+    tamper(session, db_backend, f"UPDATE access_log SET detail = 'förfalskad', "
+                                f"row_hash = '{accesslog.compute_hash(forged)}' WHERE seq = {row.seq}")
+
+
+def test_verify_names_the_row_after_one_rewritten_with_a_fresh_hash(session: Session, db_backend: str) -> None:
+    rows = write(session, 4)
+    _rewrite_with_fresh_hash(session, db_backend, rows[1])  # rows 1 and 2 verify on their own, row 3 does not link
+    assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3 pekar inte på föregående rads hash: kedjan "
+                                                                  "är bruten.")
+
+
+def test_verify_names_a_newest_row_rewritten_with_a_fresh_hash_through_the_head(session: Session,
+                                                                                 db_backend: str) -> None:
+    rows = write(session, 4)
+    _rewrite_with_fresh_hash(session, db_backend, rows[3])  # all four rows verify; only the head tells
+    assert accesslog.verify(session) == VerifyResult(False, 4, 4, "Rad 4 stämmer inte med kedjehuvudet: den nyaste "
+                                                                  "raden har skrivits om eller bytts ut.")
+
+
 def test_verify_names_an_anchor_beyond_the_head(session: Session) -> None:
     write(session, 2)
     anchor = Anchor(5, HEX)
@@ -147,6 +169,28 @@ def test_the_extract_lists_one_patients_accesses_oldest_first_with_every_field(s
             first.user_hsa_id, first.action, first.resource_type, first.outcome, first.source_providers) == (
         "SE5591234567-V0001", "Vårdcentralen Testa", "SE5591234567-E0001", "Testvårdgivare", "SE5591234567-P0001",
         "Läsa", "översikt", "beviljad", ("SE5591234567-E0001",))
+
+
+def _first_row_read_last(session: Session, db_backend: str) -> None:
+    """Leave the table out of log order and have it read as stored: on PostgreSQL an update that changes nothing puts
+    row 1's new version after the others, and without index scans (the plan a large table can get) rows come in
+    that order. A CLUSTER or a restore can do the same. SQLite keeps and reads rows in seq order."""
+    tamper(session, db_backend, "UPDATE access_log SET detail = detail WHERE seq = 1")
+    if db_backend == "postgresql":
+        session.execute(text("SET LOCAL enable_indexscan = off"))  # until the transaction ends
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))
+
+
+def test_the_extract_is_in_log_order_whatever_the_tables_order(session: Session, db_backend: str) -> None:
+    rows = write(session, 3)
+    _first_row_read_last(session, db_backend)
+    assert [line.at for line in accesslog.extract(session, "196004011232")] == [row.at for row in rows]
+
+
+def test_verify_walks_in_log_order_whatever_the_tables_order(session: Session, db_backend: str) -> None:
+    write(session, 3)
+    _first_row_read_last(session, db_backend)
+    assert accesslog.verify(session) == VerifyResult(True, 3)
 
 
 def test_the_hash_does_not_depend_on_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
