@@ -2,11 +2,62 @@
 
 Hypothesis draws the same examples for every mutant and keeps no example database: a mutant's verdict must not
 depend on which run found a failing example first.
+
+mutmut runs each mutant's tests in a process forked from one warm process (its fork server, which first collects
+the selection). Work that every test session repeats is done once there, so the forks inherit it: the first
+Alembic migration (importing Alembic and the migration scripts costs several seconds; the session's own template
+migration then takes about one) and the Swedish holiday calendars (computed once per year and cached by
+catalog.clock). The tests still migrate their own database, start their own slapd and compute the same; only
+caches are filled earlier. A cache is left empty when its module is the one being mutated (run.py names those in
+NPO_MUTATION_SOURCES; without it nothing is warmed): filled by the original code, it would hide that module's
+mutants.
 """
 
 from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 from hypothesis import settings
 
 settings.register_profile("mutation", derandomize=True, database=None, print_blob=False)
 settings.load_profile("mutation")
+
+WARM_YEARS = range(2023, 2032)  # the years the tests' dates fall in
+
+
+def _migrate_once() -> None:
+    from npo.db import upgrade
+
+    with tempfile.TemporaryDirectory(prefix="npo-mutation-warm-") as folder:
+        upgrade(f"sqlite:///{Path(folder) / 'warm.db'}")
+
+
+def _holidays() -> None:
+    from catalog.clock import is_business_day
+
+    for year in WARM_YEARS:
+        is_business_day(dt.date(year, 1, 1))
+
+
+WARMERS: dict[str, Callable[[], None]] = {"npo/db.py": _migrate_once, "catalog/clock.py": _holidays}
+_warmed = False
+
+
+def warm_up(mutated: set[str]) -> None:
+    """Fill the process-wide caches that every forked test session would otherwise fill itself."""
+    for source, warm in WARMERS.items():
+        if source not in mutated:
+            warm()
+
+
+def pytest_configure(config: object) -> None:
+    """Warm up once per process (the fork server's collection run); forked sessions find the caches full."""
+    global _warmed
+    if not _warmed:
+        _warmed = True
+        if "NPO_MUTATION_SOURCES" in os.environ:
+            warm_up(set(os.environ["NPO_MUTATION_SOURCES"].split(",")))
