@@ -4,18 +4,21 @@ Hypothesis draws the same examples for every mutant and keeps no example databas
 depend on which run found a failing example first.
 
 mutmut runs each mutant's tests in a process forked from one warm process (its fork server, which first collects
-the selection). Work that every test session repeats is done once there, so the forks inherit it: the first
-Alembic migration (importing Alembic and the migration scripts costs several seconds; the session's own template
-migration then takes about one) and the Swedish holiday calendars (computed once per year and cached by
-catalog.clock). The tests still migrate their own database, start their own slapd and compute the same; only
-caches are filled earlier. A cache is left empty when its module is the one being mutated (run.py names those in
-NPO_MUTATION_SOURCES; without it nothing is warmed): filled by the original code, it would hide that module's
-mutants.
+the selection). Work that every test session repeats is done once there, so the forks inherit it: the migrated
+SQLite template that each test copies (importing Alembic and migrating cost several seconds a session; the
+session fixture takes the file named in NPO_TEST_SQLITE_TEMPLATE) and the Swedish holiday calendars (computed
+once per year and cached by catalog.clock). Each test still gets a fresh copy of the same migrated database and
+the session its own slapd; only caches are filled earlier. A cache is left empty when its module is the one being
+mutated (run.py names those in NPO_MUTATION_SOURCES; without it nothing is warmed): filled by the original code, it
+would hide that module's mutants. After its collection run the warm process also freezes its objects out of the
+garbage collector's reach (gc.freeze): pytest collects garbage at the end of every session, and walking the
+inherited heap cost each fork more than a second.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,10 +33,15 @@ WARM_YEARS = range(2023, 2032)  # the years the tests' dates fall in
 
 
 def _migrate_once() -> None:
+    """Migrate one SQLite file, which every later session copies as its template (tests/conftest.py)."""
     from npo.db import upgrade
 
-    with tempfile.TemporaryDirectory(prefix="npo-mutation-warm-") as folder:
-        upgrade(f"sqlite:///{Path(folder) / 'warm.db'}")
+    template = Path.cwd() / "npo-template.db"  # mutmut runs the tests in its mutants/ folder
+    with tempfile.TemporaryDirectory(prefix="npo-mutation-warm-", dir=Path.cwd()) as folder:
+        fresh = Path(folder) / "npo.db"
+        upgrade(f"sqlite:///{fresh}")
+        os.replace(fresh, template)
+    os.environ["NPO_TEST_SQLITE_TEMPLATE"] = str(template)
 
 
 def _holidays() -> None:
@@ -45,6 +53,7 @@ def _holidays() -> None:
 
 WARMERS: dict[str, Callable[[], None]] = {"npo/db.py": _migrate_once, "catalog/clock.py": _holidays}
 _warmed = False
+_frozen = False
 
 
 def warm_up(mutated: set[str]) -> None:
@@ -61,3 +70,12 @@ def pytest_configure(config: object) -> None:
         _warmed = True
         if "NPO_MUTATION_SOURCES" in os.environ:
             warm_up(set(os.environ["NPO_MUTATION_SOURCES"].split(",")))
+
+
+def pytest_unconfigure(config: object) -> None:
+    """After the first session of the process (the fork server's collection), freeze what it loaded."""
+    global _frozen
+    if not _frozen and "NPO_MUTATION_SOURCES" in os.environ:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
