@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 settings.register_profile("mutation", derandomize=True, database=None, print_blob=False)
@@ -51,25 +52,28 @@ def _holidays() -> None:
         is_business_day(dt.date(year, 1, 1))
 
 
-WARMERS: dict[str, Callable[[], None]] = {"npo/db.py": _migrate_once, "catalog/clock.py": _holidays}
+# (module whose mutants the cache would hide, whether the selection needs it, the warmer)
+WARMERS: list[tuple[str, Callable[[list[pytest.Item]], bool], Callable[[], None]]] = [
+    ("npo/db.py", lambda items: any("db_url" in getattr(i, "fixturenames", ()) for i in items), _migrate_once),
+    ("catalog/clock.py", lambda items: True, _holidays),
+]
 _warmed = False
 _frozen = False
 
 
-def warm_up(mutated: set[str]) -> None:
+def warm_up(mutated: set[str], items: list[pytest.Item]) -> None:
     """Fill the process-wide caches that every forked test session would otherwise fill itself."""
-    for source, warm in WARMERS.items():
-        if source not in mutated:
+    for source, needed, warm in WARMERS:
+        if source not in mutated and needed(items):
             warm()
 
 
-def pytest_configure(config: object) -> None:
-    """Warm up once per process (the fork server's collection run); forked sessions find the caches full."""
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Warm up once per process, after its first collection (in the fork server: before any fork)."""
     global _warmed
-    if not _warmed:
+    if not _warmed and "NPO_MUTATION_SOURCES" in os.environ:
         _warmed = True
-        if "NPO_MUTATION_SOURCES" in os.environ:
-            warm_up(set(os.environ["NPO_MUTATION_SOURCES"].split(",")))
+        warm_up(set(os.environ["NPO_MUTATION_SOURCES"].split(",")), session.items)
 
 
 def pytest_unconfigure(config: object) -> None:
