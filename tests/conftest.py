@@ -156,9 +156,14 @@ def postgres_schema(prefix: str = "t") -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file per session; each test gets a copy (migrating costs more than copying)."""
+    """One migrated SQLite file per session; each test gets a copy (migrating costs more than copying). In a
+    mutation run every mutant's session would migrate again, so the warm process migrates once and names the file
+    in NPO_TEST_SQLITE_TEMPLATE (tests/mutation/plugin.py)."""
     from npo.db import upgrade
 
+    prepared = os.environ.get("NPO_TEST_SQLITE_TEMPLATE")
+    if prepared:
+        return Path(prepared)
     path = tmp_path_factory.mktemp("template") / "npo.db"
     upgrade(f"sqlite:///{path}")
     return path

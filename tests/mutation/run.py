@@ -158,6 +158,7 @@ def run(target: Target, *, max_children: int, minutes: float) -> Score:
     """Mutate one module and run its tests against every mutant (within ``minutes``); the score."""
     scratch = prepare(target)
     env = {k: v for k, v in os.environ.items() if k not in {"NPO_TEST_DATABASE_URL", "PYTHONPATH"}}
+    env["NPO_MUTATION_SOURCES"] = ",".join(target.sources)  # tests/mutation/plugin.py warms the other caches
     started = time.monotonic()
     code = _mutmut(scratch, env, max_children, minutes)
     score = collect(target, scratch, time.monotonic() - started)

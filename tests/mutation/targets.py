@@ -30,10 +30,11 @@ _GATE_TESTS = ("tests/overview/test_gate_items.py", "tests/overview/test_gate_ac
 
 TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("states", ("provisioning/states.py",),
-           ("tests/provisioning/test_states.py", "tests/provisioning/test_states_lock.py"), 2),
+           ("tests/provisioning/test_states.py", "tests/provisioning/test_states_lock.py"), 1.5),
     Target("routing", ("provisioning/routing.py",), ("tests/provisioning/test_routing.py", _ORDERING), 3),
-    Target("identifiers", ("catalog/identifiers.py",), ("tests/catalog/test_identifiers.py",), 4),
-    Target("clock", ("catalog/clock.py",), ("tests/catalog/test_clock.py", "tests/catalog/test_clock_instants.py"), 3),
+    Target("identifiers", ("catalog/identifiers.py",), ("tests/catalog/test_identifiers.py",), 2),
+    Target("clock", ("catalog/clock.py",),
+           ("tests/catalog/test_clock.py", "tests/catalog/test_clock_instants.py"), 2.5),
     Target("reconcile", ("catalog/reconcile.py",),
            ("tests/catalog/test_reconcile_plan.py", "tests/catalog/test_reconcile_apply.py",
             "tests/catalog/test_reconcile.py"), 8),
@@ -47,6 +48,6 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
     Target("logreview_rounds", ("overview/logreview_rounds.py",),
            ("tests/overview/test_logreview_rounds.py", "tests/overview/test_logreview_rounds_exact.py"), 4),
     Target("recertification", ("provisioning/recertification.py",),
-           ("tests/provisioning/test_review_recertification.py", "tests/provisioning/test_recertification_dates.py"),
-           5),
+           ("tests/provisioning/test_review_recertification.py", "tests/provisioning/test_recertification_dates.py",
+            "tests/provisioning/test_recertification_exact.py"), 9),
 ]}

@@ -62,6 +62,9 @@ def test_a_deadline_ends_exactly_at_its_instant() -> None:
     assert business_days_left(deadline + US, deadline) == 0
     assert business_days_left(at(dt.date(2026, 12, 7), 9), deadline) == 2  # Monday and Tuesday
     assert business_days_left(at(dt.date(2026, 12, 5), 9), deadline) == 2  # a Saturday counts nothing itself
+    noon = at(dt.date(2026, 12, 8), 12)  # an end inside a business day is over at its instant too
+    assert business_days_left(noon - US, noon) == 1
+    assert business_days_left(noon, noon) == 0
 
 
 def commission_form(start: dt.date) -> dict[str, str]:
