@@ -23,6 +23,7 @@ from catalog.clock import (
     last_day,
     local_date,
     local_midnight,
+    local_minute,
     until_text,
 )
 
@@ -140,3 +141,19 @@ def test_an_end_during_the_day_names_the_moment() -> None:
 
 def test_an_end_at_local_midnight_is_the_day_before() -> None:
     assert until_text(local_midnight(dt.date(2026, 11, 25))) == "till och med 2026-11-24"
+
+
+def test_an_end_one_microsecond_after_midnight_still_covers_that_day() -> None:
+    # A half-open period that ends a microsecond into 2 December covered the first moment of 2 December.
+    end = local_midnight(dt.date(2026, 12, 2)) + dt.timedelta(microseconds=1)
+    assert last_day(end) == dt.date(2026, 12, 2)
+    assert last_day(end - dt.timedelta(microseconds=1)) == dt.date(2026, 12, 1)
+
+
+@pytest.mark.parametrize(("instant", "shown"), [
+    (dt.datetime(2026, 12, 1, 22, 59, 59, tzinfo=dt.UTC), "2026-12-01 23:59"),  # winter: UTC+1, seconds cut
+    (dt.datetime(2026, 12, 1, 23, 0, tzinfo=dt.UTC), "2026-12-02 00:00"),  # the Swedish date, not UTC's
+    (dt.datetime(2027, 7, 5, 6, 7, tzinfo=dt.UTC), "2027-07-05 08:07"),  # summer: UTC+2
+])
+def test_local_minute_is_swedish_wall_time_to_the_minute(instant: dt.datetime, shown: str) -> None:
+    assert local_minute(instant) == shown
