@@ -22,7 +22,7 @@ from typing import Any
 
 from anyio.to_thread import run_sync
 from sqlalchemy import Column, Engine, Text, delete, or_, update
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.clock import now
@@ -174,7 +174,7 @@ class SessionStore:
                                   created_at=at, seen_at=at, card_serial=serial, card_issuer=issuer))
             if touching:  # data only when this request changed it: a parallel request's change is not undone
                 changes = {"data": json.dumps(session), "hsa_id": session.get("hsa_id")} if session.modified else {}
-                db.execute(update(WebSession).where(WebSession.id == row.id).values(  # type: ignore[union-attr]
+                db.execute(update(WebSession).where(col(WebSession.id) == row.id).values(
                     seen_at=at, **changes))
             db.commit()
         self._prune(at)
@@ -183,16 +183,16 @@ class SessionStore:
     def end_all(self, *, hsa_id: str, reason: str, card_serial: str | None = None) -> int:
         """End every live session of a person (optionally only those opened with one card); how many ended."""
         with Session(self.engine()) as db:
-            query = update(WebSession).where(WebSession.hsa_id == hsa_id, WebSession.ended_at.is_(None))
+            query = update(WebSession).where(col(WebSession.hsa_id) == hsa_id, col(WebSession.ended_at).is_(None))
             if card_serial is not None:
-                query = query.where(WebSession.card_serial == card_serial)
+                query = query.where(col(WebSession.card_serial) == card_serial)
             result = db.execute(query.values(ended_at=now(), ended_reason=reason))
             db.commit()
             return result.rowcount  # type: ignore[attr-defined, no-any-return]
 
     @staticmethod
     def _end(db: Session, row_id: str, reason: str, at: dt.datetime) -> None:
-        db.execute(update(WebSession).where(WebSession.id == row_id, WebSession.ended_at.is_(None)).values(
+        db.execute(update(WebSession).where(col(WebSession.id) == row_id, col(WebSession.ended_at).is_(None)).values(
             ended_at=at, ended_reason=reason))
 
     def _prune(self, at: dt.datetime) -> None:
@@ -201,8 +201,8 @@ class SessionStore:
             return
         self._pruned = time.monotonic()
         with Session(self.engine()) as db:
-            db.execute(delete(WebSession).where(or_(WebSession.ended_at < at - KEEP_ENDED,
-                                                    WebSession.seen_at < at - KEEP_ENDED)))
+            db.execute(delete(WebSession).where(or_(col(WebSession.ended_at) < at - KEEP_ENDED,
+                                                    col(WebSession.seen_at) < at - KEEP_ENDED)))
             db.commit()
 
 

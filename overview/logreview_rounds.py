@@ -118,7 +118,7 @@ def open_task_counts(session: Session, round_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(select(LogReviewTask.round_id, func.count()).where(
         col(LogReviewTask.round_id).in_(round_ids), LogReviewTask.outcome == Outcome.OPEN)
-        .group_by(LogReviewTask.round_id)).all()
+        .group_by(col(LogReviewTask.round_id))).all()
     return dict(rows)  # type: ignore[arg-type]
 
 
@@ -126,7 +126,7 @@ def overdue(session: Session, *, now: dt.datetime) -> list[Overdue]:
     """Units with rounds past their deadline that still have open tasks, by unit."""
     rounds = list(session.exec(select(LogReviewRound).where(
         LogReviewRound.deadline <= now, col(LogReviewRound.completed_at).is_(None))
-        .order_by(LogReviewRound.unit_hsa_id, LogReviewRound.day)).all())
+        .order_by(col(LogReviewRound.unit_hsa_id), col(LogReviewRound.day))).all())
     counts = open_task_counts(session, [r.id for r in rounds if r.id is not None])
     by_unit: dict[str, list[LogReviewRound]] = {}
     for round_ in rounds:

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory, DirectoryError, DirectoryUnavailable
 from catalog.clock import end_of_day, local_midnight
@@ -69,7 +69,7 @@ def _check_commission(session: Session, directory: Directory, config: Provisioni
                       now: dt.datetime) -> bool:
     commission = vob_commission(directory, order.unit_hsa_id)
     if commission is not None:
-        session.execute(update(Order).where(Order.id == order.id).values(commission_hsa_id=commission.hsa_id)
+        session.execute(update(Order).where(col(Order.id) == order.id).values(commission_hsa_id=commission.hsa_id)
                         .execution_options(synchronize_session=False))
         session.refresh(order)
         _to_queue(session, directory, config, order, Event.COMMISSION_READY, now)
@@ -88,7 +88,7 @@ def provision(session: Session, directory: Directory, order: Order, *, now: dt.d
         commission, _created = directory.ensure_commission(
             order.unit_hsa_id, order_reference=order.reference, valid_from=local_midnight(order.requested_start))
         if order.commission_hsa_id != commission.hsa_id:
-            session.execute(update(Order).where(Order.id == order.id).values(commission_hsa_id=commission.hsa_id)
+            session.execute(update(Order).where(col(Order.id) == order.id).values(commission_hsa_id=commission.hsa_id)
                             .execution_options(synchronize_session=False))
             session.refresh(order)
         return
@@ -123,12 +123,13 @@ def planned_writes(order: Order, lines: list[OrderLine]) -> list[str]:
 
 def lines_of(session: Session, order: Order) -> list[OrderLine]:
     """The staff lines of a membership order."""
-    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all())
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)
+                             .order_by(col(OrderLine.id))).all())
 
 
 def waiting_orders(session: Session, unit_hsa_id: str) -> list[int]:
     """Membership orders of a unit that wait for its commission."""
-    return list(session.exec(select(Order.id).where(Order.unit_hsa_id == unit_hsa_id,
+    return list(session.exec(select(col(Order.id)).where(col(Order.unit_hsa_id) == unit_hsa_id,
                                                     Order.state == OrderState.WAITING_FOR_COMMISSION)).all())
 
 
@@ -140,7 +141,7 @@ def _record_failure(session: Session, directory: Directory, config: Provisioning
               queue="npo-forvaltning", queue_scope=None, next_attempt_at=None)
         notify.provisioning_failed(session, directory, config, order, error=error, now=now)
         return "failed"
-    session.execute(update(Order).where(Order.id == order.id, Order.version == order.version).values(
+    session.execute(update(Order).where(col(Order.id) == order.id, col(Order.version) == order.version).values(
         attempts=attempts, last_error=error, version=order.version + 1,
         next_attempt_at=now + dt.timedelta(seconds=config.retry_seconds)).execution_options(synchronize_session=False))
     session.refresh(order)

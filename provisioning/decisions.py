@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import STOCKHOLM
@@ -55,7 +55,7 @@ def _already_decided(session: Session, order: Order, stage: OrderState | None) -
     query = select(Decision).where(Decision.order_id == order.id)
     if stage is not None:
         query = query.where(Decision.stage == stage)
-    earlier = session.exec(query.order_by(Decision.decided_at.desc())).first()  # type: ignore[attr-defined]
+    earlier = session.exec(query.order_by(col(Decision.decided_at).desc())).first()
     if earlier is None:
         return Conflict(f"Beställningen {order.reference} väntar inte på något beslut nu; ladda om sidan.")
     word = "godkänd" if earlier.outcome is Outcome.APPROVED else "avslagen"

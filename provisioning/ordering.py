@@ -6,7 +6,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import local_date
@@ -43,7 +43,7 @@ def open_commission_order(session: Session, unit_hsa_id: str) -> Order | None:
     """A commission order for the unit that is still on its way."""
     return session.exec(select(Order).where(
         Order.kind == OrderKind.COMMISSION, Order.unit_hsa_id == unit_hsa_id,
-        Order.state.not_in([s.value for s in FINAL]))).first()  # type: ignore[union-attr]
+        col(Order.state).not_in([s.value for s in FINAL]))).first()
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def latest_round_of(session: Session, unit_hsa_id: str) -> RecertificationRound 
 def items_of(session: Session, round_id: int) -> list[RecertificationItem]:
     """A round's members, by name."""
     return list(session.exec(select(RecertificationItem).where(RecertificationItem.round_id == round_id)
-                             .order_by(RecertificationItem.person_name, RecertificationItem.id)).all())
+                             .order_by(col(RecertificationItem.person_name), col(RecertificationItem.id))).all())
 
 
 def pending_items(session: Session, round_id: int) -> list[int]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from catalog import Directory
 from catalog.clock import last_day, local_date, local_midnight
@@ -114,7 +114,7 @@ def delegate_addresses(session: Session, directory: Directory, unit: CareUnit, *
         return []
     rows = session.exec(select(Delegation).where(
         Delegation.unit_hsa_id == unit.hsa_id, Delegation.valid_from <= now, Delegation.valid_to > now,
-        Delegation.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+        col(Delegation.revoked_at).is_(None))).all()
     addresses = []
     for delegation in rows:
         if delegation.manager_hsa_id.upper() != unit.manager_hsa_id.upper():

@@ -11,7 +11,7 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 
@@ -117,7 +117,7 @@ def transition(session: Session, order: Order, event: Event, *, actor: str, acto
     target = next_state(order.kind, order.state, event)
     values = {"state": target, "state_since": now, "version": order.version + 1, **workflow}
     result = session.execute(
-        update(Order).where(Order.id == order.id, Order.version == order.version).values(**values)
+        update(Order).where(col(Order.id) == order.id, col(Order.version) == order.version).values(**values)
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidTransition(order.kind, order.state, event, f"order {order.reference} was changed concurrently")

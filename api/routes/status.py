@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.auth import OptionalActor
 from api.pages import render
@@ -58,8 +58,8 @@ class Report:
 
 def _outbox_waiting() -> tuple[int, object]:
     with runtime.session_scope() as session:
-        count, oldest = session.exec(select(func.count(OutboxMail.id), func.min(OutboxMail.created_at)).where(
-            OutboxMail.sent_at.is_(None))).one()  # type: ignore[union-attr]
+        count, oldest = session.exec(select(func.count(col(OutboxMail.id)), func.min(col(OutboxMail.created_at))).where(
+            col(OutboxMail.sent_at).is_(None))).one()
     return count, oldest
 
 
