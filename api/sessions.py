@@ -42,9 +42,9 @@ class WebSession(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64, description="SHA-256 (hex) of the cookie's token")
     hsa_id: str | None = Field(default=None, max_length=64, index=True)
     data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = Field(sa_type=UTCDateTime)  # type: ignore[call-overload]
-    seen_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
-    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    seen_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_reason: str | None = Field(default=None, max_length=32)
     card_serial: str | None = Field(default=None, max_length=64, description="SITHS certificate it was opened with")
     card_issuer: str | None = Field(default=None, max_length=500)
@@ -188,7 +188,7 @@ class SessionStore:
                 query = query.where(col(WebSession.card_serial) == card_serial)
             result = db.execute(query.values(ended_at=now(), ended_reason=reason))
             db.commit()
-            return result.rowcount  # type: ignore[attr-defined, no-any-return]
+            return result.rowcount  # type: ignore[attr-defined]
 
     @staticmethod
     def _end(db: Session, row_id: str, reason: str, at: dt.datetime) -> None:

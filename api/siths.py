@@ -325,7 +325,7 @@ def card_revoked(serial: str, issuer: str, settings: Settings | None = None) -> 
             continue
         signer = next((ca for ca in anchors if ca.subject == crl.issuer), None)
         if signer is not None and crl.is_signature_valid(signer.public_key()) and \
-                crl.get_revoked_certificate_by_serial_number(number) is not None:  # type: ignore[arg-type]
+                crl.get_revoked_certificate_by_serial_number(number) is not None:
             return True
     return False
 

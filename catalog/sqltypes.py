@@ -7,6 +7,7 @@ UTC values, so that code above never compares naive with aware times. Kept besid
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
@@ -29,3 +30,15 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def stored_id(row: _Stored) -> int:
+    """The primary key of a row that has been flushed: SQLModel types every ``id`` ``int | None`` (None until the
+    INSERT), so code that holds a stored row says so here rather than passing a possible None on."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: it has not been flushed")
+    return row.id

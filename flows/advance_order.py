@@ -34,7 +34,7 @@ def advance_order(order_id: int) -> dict[str, object]:
     for _ in range(steps.MAX_STEPS):
         result = order_step(order_id)
         states.append(str(result["state"]))
-        follow_ups += list(result["follow_ups"])  # type: ignore[arg-type]
+        follow_ups += list(result["follow_ups"])
         if not result["more"]:
             break
     mail = deliver_order_mail(order_id)

@@ -94,7 +94,7 @@ def warn_and_expire(units: list[tuple[str, str]], config: review.ReviewConfig) -
     """Warn before memberships end and record those that ended (mail once each)."""
     warned = expired = 0
 
-    def step(session, unit, commission) -> bool:  # type: ignore[no-untyped-def]
+    def step(session, unit, commission) -> bool:
         nonlocal warned, expired
         report = review.notify_endings(session=session, directory=runtime.directory(), config=config,
                                        unit_hsa_id=unit, commission_hsa_id=commission, now=now())

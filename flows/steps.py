@@ -52,7 +52,7 @@ def advance_in_process(order_id: int) -> list[str]:
         for _ in range(MAX_STEPS):
             step = one_step(current)
             states.append(str(step["state"]))
-            pending += list(step["follow_ups"])  # type: ignore[arg-type]
+            pending += list(step["follow_ups"])
             if not step["more"]:
                 break
         deliver(current)

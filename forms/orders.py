@@ -125,4 +125,4 @@ def membership_defaults(today: dt.date, unit_hsa_id: str | None, period: Period 
 def selected(values: Mapping[str, object], name: str) -> set[str]:
     """The chosen values of a multi-valued field (for re-checking checkboxes)."""
     chosen = values.get(name) or []
-    return {chosen} if isinstance(chosen, str) else {str(v) for v in chosen}  # type: ignore[union-attr]
+    return {chosen} if isinstance(chosen, str) else {str(v) for v in chosen}

@@ -29,7 +29,7 @@ def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
     return end_of_day(local_date(add_business_days(opened, business_days)))
 
 
-def _day_rows(day: dt.date):  # type: ignore[no-untyped-def]
+def _day_rows(day: dt.date):
     table = AccessLog.__table__
     return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
                    table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None),
@@ -78,7 +78,7 @@ def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day:
     picked = pick(population, unit_hsa_id=unit_hsa_id, day=day, config=config)
     counts = Counter(why for reasons in picked.values() for why in reasons)
     unit = directory.unit(unit_hsa_id)
-    names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)  # type: ignore[call-overload]
+    names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)
                             .where(AccessLog.seq == population[-1].seq)).one()
     round_ = LogReviewRound(
         unit_hsa_id=unit_hsa_id, unit_name=unit.name if unit else names.care_unit_name,
@@ -119,7 +119,7 @@ def open_task_counts(session: Session, round_ids: list[int]) -> dict[int, int]:
     rows = session.exec(select(LogReviewTask.round_id, func.count()).where(
         col(LogReviewTask.round_id).in_(round_ids), LogReviewTask.outcome == Outcome.OPEN)
         .group_by(col(LogReviewTask.round_id))).all()
-    return dict(rows)  # type: ignore[arg-type]
+    return dict(rows)
 
 
 def overdue(session: Session, *, now: dt.datetime) -> list[Overdue]:

@@ -19,7 +19,7 @@ HSA = 64  # column width of HSA-IDs (at most 31 characters are valid; room for f
 PNR = 12  # personnummer / samordningsnummer, 12 digits
 
 
-def _at(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _at(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
+from catalog.sqltypes import stored_id
 from catalog.text import has_control_characters
 from provisioning import notify
 from provisioning.authz import Actor
@@ -82,7 +83,7 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
         raise NotAllowed(actor.conflict(order, subjects) or "Beställningen ligger inte i någon av dina köer.")
     try:
         with session.begin_nested():
-            session.add(Decision(order_id=order.id, stage=stage, outcome=Outcome.APPROVED if approve else
+            session.add(Decision(order_id=stored_id(order), stage=stage, outcome=Outcome.APPROVED if approve else
                                  Outcome.REJECTED, decided_by=actor.hsa_id, decided_by_name=actor.name,
                                  reason=reason, decided_at=now))
     except IntegrityError:

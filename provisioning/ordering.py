@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import local_date
 from catalog.model import VOB_PURPOSE, Commission, Person
+from catalog.sqltypes import stored_id
 from provisioning.authz import Actor, require_orderer
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import InvalidInput, InvalidInputs
@@ -109,7 +110,7 @@ def _new_order(session: Session, actor: Actor, placement: Placement, kind: Order
                   submitted_at=now, state=OrderState.SUBMITTED, state_since=now, **request)
     session.add(order)
     session.flush()
-    session.add(AuditEvent(order_id=order.id, at=now, actor=actor.hsa_id, actor_name=actor.name, event="submit",
+    session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor.hsa_id, actor_name=actor.name, event="submit",
                            from_state=None, to_state=OrderState.SUBMITTED))
     return order
 
@@ -191,7 +192,7 @@ def submit_membership_order(*, session: Session, directory: Directory, config: P
                        commission_hsa_id=unit.commission.hsa_id if unit.commission else None,
                        depends_on=unit.pending.id if unit.pending else None)
     for person in people:
-        session.add(OrderLine(order_id=order.id, action=data.action, person_hsa_id=person.hsa_id,
+        session.add(OrderLine(order_id=stored_id(order), action=data.action, person_hsa_id=person.hsa_id,
                               person_name=person.name, person_mail=person.mail, valid_from=data.valid_from,
                               valid_to=data.valid_to))
     session.flush()

@@ -82,7 +82,7 @@ def my_orders(session: Session, actor: Actor, *, limit: int = MAX_ROWS) -> list[
     return list(session.exec(query.order_by(col(Order.submitted_at).desc()).limit(limit)).all())
 
 
-def _queue_filter(role: RoleName, scope: str | None):  # type: ignore[no-untyped-def]
+def _queue_filter(role: RoleName, scope: str | None):
     condition = Order.queue == role.value
     if scope is not None:
         condition = condition & (Order.queue_scope == scope)

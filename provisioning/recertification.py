@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
 from catalog.model import CareUnit, Commission, Membership
+from catalog.sqltypes import stored_id
 from provisioning import outbox
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
@@ -158,7 +159,7 @@ def open_round(session: Session, directory: Directory, config: ReviewConfig, uni
     for membership in members:
         person = directory.find_person(membership.person_hsa_id)
         session.add(RecertificationItem(
-            round_id=round_.id, person_hsa_id=membership.person_hsa_id,
+            round_id=stored_id(round_), person_hsa_id=membership.person_hsa_id,
             person_name=person.name if person else membership.person_hsa_id, person_mail=person.mail if person else
             None, valid_from=membership.validity.start, valid_to=membership.validity.end, decision=D.PENDING))
     session.flush()

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from catalog.sqltypes import stored_id
 from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 
 S = OrderState
@@ -121,7 +122,7 @@ def transition(session: Session, order: Order, event: Event, *, actor: str, acto
         .execution_options(synchronize_session=False))
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise InvalidTransition(order.kind, order.state, event, f"order {order.reference} was changed concurrently")
-    session.add(AuditEvent(order_id=order.id, at=now, actor=actor, actor_name=actor_name, event=event.value,
+    session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor, actor_name=actor_name, event=event.value,
                            from_state=order.state, to_state=target, reason=reason))
     session.flush()
     session.refresh(order)
