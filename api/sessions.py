@@ -26,7 +26,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.clock import now
-from catalog.sqltypes import UTCDateTime
+from catalog.sqltypes import UTCDateTime, rowcount
 
 COOKIE = "npo_session"
 SEEN_EVERY = dt.timedelta(seconds=60)  # last activity is written at most once a minute per session
@@ -166,13 +166,14 @@ class SessionStore:
             return None
         token = secrets.token_urlsafe(32) if creating else None
         with Session(self.engine()) as db:
-            if ending:
-                self._end(db, row.id, session.end_reason or "renewed", at)  # type: ignore[union-attr]
+            if ending and row is not None:  # ending and touching both imply a row
+                self._end(db, row.id, session.end_reason or "renewed", at)
             if token:
                 serial, issuer = session.card or (None, None)
                 db.add(WebSession(id=_digest(token), hsa_id=session.get("hsa_id"), data=json.dumps(session),
                                   created_at=at, seen_at=at, card_serial=serial, card_issuer=issuer))
-            if touching:  # data only when this request changed it: a parallel request's change is not undone
+            # data only when this request changed it: a parallel request's change is not undone
+            if touching and row is not None:
                 changes = {"data": json.dumps(session), "hsa_id": session.get("hsa_id")} if session.modified else {}
                 db.execute(update(WebSession).where(col(WebSession.id) == row.id).values(
                     seen_at=at, **changes))
@@ -188,7 +189,7 @@ class SessionStore:
                 query = query.where(col(WebSession.card_serial) == card_serial)
             result = db.execute(query.values(ended_at=now(), ended_reason=reason))
             db.commit()
-            return result.rowcount  # type: ignore[attr-defined]
+            return rowcount(result)
 
     @staticmethod
     def _end(db: Session, row_id: str, reason: str, at: dt.datetime) -> None:

@@ -7,9 +7,10 @@ UTC values, so that code above never compares naive with aware times. Kept besid
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from sqlalchemy import DateTime
+from sqlalchemy import CursorResult, DateTime, Result
 from sqlalchemy.types import TypeDecorator
 
 
@@ -42,3 +43,21 @@ def stored_id(row: _Stored) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id yet: it has not been flushed")
     return row.id
+
+
+def stored_ids(ids: Iterable[int | None]) -> list[int]:
+    """Primary keys selected from a table (never None there, however SQLModel types the column)."""
+    out = []
+    for id_ in ids:
+        if id_ is None:
+            raise ValueError("a stored row without an id")
+        out.append(id_)
+    return out
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. sqlmodel's Session.execute is typed to return a plain Result; for these
+    statements SQLAlchemy hands back a CursorResult, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} has no rowcount: not the result of an UPDATE or DELETE")
+    return result.rowcount

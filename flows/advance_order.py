@@ -8,7 +8,7 @@ from flows import steps
 
 
 @task(name="order-step", retries=2, retry_delay_seconds=[5, 30])
-def order_step(order_id: int) -> dict[str, object]:
+def order_step(order_id: int) -> steps.StepSummary:
     """One step in its own transaction; retried on unexpected failures (the step is idempotent)."""
     return steps.one_step(order_id)
 

@@ -76,6 +76,8 @@ def _schedule(raw: dict) -> Schedule:
 
 
 def _run(raw: dict) -> Run:
+    # Prefect sends every run its expected start (and every deployment its creation time); _time() allows None for
+    # the optional ones
     return Run(state=raw["state_type"], scheduled=_time(raw["expected_start_time"]),  # type: ignore[arg-type]
                ended=_time(raw.get("end_time")), message=(raw.get("state") or {}).get("message") or "")
 
@@ -114,7 +116,7 @@ class PrefectEngine:
             raw["id"], ["COMPLETED"], "END_TIME_DESC")
         upcoming = self._runs(raw["id"], ["SCHEDULED"], "EXPECTED_START_TIME_ASC", after=now)
         schedules = tuple(_schedule(s["schedule"]) for s in raw.get("schedules", []) if s.get("active"))
-        return Deployment(name=raw["name"], created=_time(raw["created"]),  # type: ignore[arg-type]
+        return Deployment(name=raw["name"], created=_time(raw["created"]),  # type: ignore[arg-type]  # see _run
                           paused=bool(raw.get("paused")), schedules=schedules,
                           next_run=upcoming.scheduled if upcoming else None, last_completed=completed,
                           last_finished=finished)

@@ -66,7 +66,8 @@ class _Names:
     """Display names of users, looked up once each."""
 
     def __init__(self, directory: Directory):
-        self.directory, self.cache = directory, {}  # type: ignore[var-annotated]
+        self.directory = directory
+        self.cache: dict[str, str] = {}
 
     def __call__(self, hsa_id: str) -> str:
         if hsa_id not in self.cache:

@@ -18,10 +18,11 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
 from catalog.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
+from catalog.sqltypes import rowcount
 from overview.accesslog import NOT_CARE_ACCESS
 from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.logreview_models import LogReviewRound, LogReviewTask
-from overview.models import AccessLog
+from overview.models import ACCESS_LOG_TABLE, AccessLog
 
 
 def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
@@ -30,7 +31,7 @@ def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
 
 
 def _day_rows(day: dt.date):
-    table = AccessLog.__table__
+    table = ACCESS_LOG_TABLE
     return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
                    table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None),
                    table.c.resource_type.not_in(NOT_CARE_ACCESS))
@@ -155,4 +156,4 @@ def record_reminder(session: Session, round_ids: tuple[int, ...], *, now: dt.dat
                                                    col(LogReviewRound.last_reminded_at) < today))
         .values(reminder_count=LogReviewRound.reminder_count + 1, last_reminded_at=now)
         .execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

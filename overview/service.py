@@ -224,6 +224,7 @@ def register_consent(*, session: Session, directory: Directory | Gatekeeper, use
                                 commission.unit_hsa_id or "", employee, end, now)
     created = consent is None
     if consent is None:
+        assert commission.unit_hsa_id is not None  # the gate refuses a commission without a unit (commission.no_unit)
         consent = Consent(id=str(uuid.uuid4()), personnummer=pnr, purpose=purpose.value, scope=scope.value,
                           care_provider_hsa_id=commission.provider_hsa_id, care_unit_hsa_id=commission.unit_hsa_id,
                           employee_hsa_id=employee, start=start, end=end, registered_at=now,

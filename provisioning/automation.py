@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory, DirectoryError, DirectoryUnavailable
 from catalog.clock import end_of_day, local_midnight
 from catalog.model import Validity
+from catalog.sqltypes import stored_id, stored_ids
 from provisioning import notify
 from provisioning.config import ProvisioningConfig
 from provisioning.models import LineAction, Order, OrderKind, OrderLine, OrderState, Route
@@ -129,7 +130,7 @@ def lines_of(session: Session, order: Order) -> list[OrderLine]:
 
 def waiting_orders(session: Session, unit_hsa_id: str) -> list[int]:
     """Membership orders of a unit that wait for its commission."""
-    return list(session.exec(select(col(Order.id)).where(col(Order.unit_hsa_id) == unit_hsa_id,
+    return stored_ids(session.exec(select(col(Order.id)).where(col(Order.unit_hsa_id) == unit_hsa_id,
                                                     Order.state == OrderState.WAITING_FOR_COMMISSION)).all())
 
 
@@ -160,7 +161,7 @@ def advance_one(*, session: Session, directory: Directory, config: ProvisioningC
             _route(session, directory, config, order, now)
         elif state is OrderState.WAITING_FOR_COMMISSION:
             if not _check_commission(session, directory, config, order, now):
-                return StepResult(order.id, order.state, False, note="väntar på uppdraget")  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, False, note="väntar på uppdraget")
         elif state is OrderState.APPROVED:
             _move(session, order, Event.START_PROVISIONING, now, attempts=0)
         elif state is OrderState.PROVISIONING:
@@ -168,19 +169,20 @@ def advance_one(*, session: Session, directory: Directory, config: ProvisioningC
                 provision(session, directory, order, now=now)
             except DirectoryUnavailable as exc:
                 note = _record_failure(session, directory, config, order, exc.message, now=now, permanent=False)
-                return StepResult(order.id, order.state, order.state is not state, note=note)  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, order.state is not state, note=note)
             except DirectoryError as exc:
                 _record_failure(session, directory, config, order, exc.message, now=now, permanent=True)
-                return StepResult(order.id, order.state, True, note="failed")  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, True, note="failed")
             _move(session, order, Event.PROVISIONED, now, attempts=order.attempts, last_error=None,
                   next_attempt_at=None)
             notify.provisioned(session, directory, config, order, lines_of(session, order), information=information,
                                now=now)
             follow = waiting_orders(session, order.unit_hsa_id) if order.kind is OrderKind.COMMISSION else []
-            return StepResult(order.id, order.state, True, follow_ups=follow)  # type: ignore[arg-type]
+            return StepResult(stored_id(order), order.state, True, follow_ups=follow)
         else:
-            return StepResult(order.id, state, False, note="väntar på en person" if state not in FINAL else "klar")  # type: ignore[arg-type]
+            return StepResult(stored_id(order), state, False,
+                              note="väntar på en person" if state not in FINAL else "klar")
     except InvalidTransition:  # another worker moved it first; nothing of ours was written for this step
         session.refresh(order)
         return StepResult(order_id, order.state, False, note="ändrad av en annan process")
-    return StepResult(order.id, order.state, True)  # type: ignore[arg-type]
+    return StepResult(stored_id(order), order.state, True)

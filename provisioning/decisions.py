@@ -102,7 +102,8 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
 
 def _workflow_after(order: Order, approve: bool, now: dt.datetime) -> dict[str, object]:
     """Queue, deadline and reminder columns for the state an approval or rejection leads to."""
-    cleared = {"queue": None, "queue_scope": None, "due_at": None, "reminded_at": None, "escalated_at": None}
+    cleared: dict[str, object] = {"queue": None, "queue_scope": None, "due_at": None, "reminded_at": None,
+                                  "escalated_at": None}
     if not approve or order.state is not OrderState.AWAITING_CONTRACT_MANAGER:
         return cleared
     role, scope = queue_for(order.kind, OrderState.AWAITING_CATALOG_ADMIN, order.route, order.unit_hsa_id)

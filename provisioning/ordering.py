@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -102,7 +103,7 @@ def _refuse_if(errors: dict[str, str]) -> None:
 
 
 def _new_order(session: Session, actor: Actor, placement: Placement, kind: OrderKind, now: dt.datetime,
-               **request: object) -> Order:
+               **request: Any) -> Order:  # the request columns, each checked against Order's own annotation
     order = Order(reference=new_reference(session, now), kind=kind, unit_hsa_id=placement.unit.hsa_id,
                   unit_name=placement.unit.name, provider_hsa_id=placement.provider.hsa_id,
                   provider_name=placement.provider.name, route=placement.route, requested_by=actor.hsa_id,

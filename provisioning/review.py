@@ -84,6 +84,7 @@ def insert_once(session: Session, model: type[SQLModel], unique: str, **values: 
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique])
+    # every model passed has an integer id; SQLModel, the type that covers them all, declares none
     return session.execute(statement.returning(model.id)).scalar_one_or_none()  # type: ignore[attr-defined]
 
 

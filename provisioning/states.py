@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from catalog.sqltypes import stored_id
+from catalog.sqltypes import rowcount, stored_id
 from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 
 S = OrderState
@@ -120,7 +120,7 @@ def transition(session: Session, order: Order, event: Event, *, actor: str, acto
     result = session.execute(
         update(Order).where(col(Order.id) == order.id, col(Order.version) == order.version).values(**values)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise InvalidTransition(order.kind, order.state, event, f"order {order.reference} was changed concurrently")
     session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor, actor_name=actor_name, event=event.value,
                            from_state=order.state, to_state=target, reason=reason))

@@ -8,6 +8,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
+from catalog.sqltypes import rowcount, stored_ids
 from provisioning import notify
 from provisioning.config import ProvisioningConfig
 from provisioning.models import Order
@@ -24,7 +25,7 @@ def stalled_orders(session: Session, *, now: dt.datetime, limit: int = 500) -> l
         or_(col(Order.next_attempt_at) <= now,
             col(Order.next_attempt_at).is_(None) & (col(Order.state_since) <= now - STALLED_AFTER)),
     ).order_by(col(Order.id)).limit(limit)).all()
-    return list(rows)
+    return stored_ids(rows)
 
 
 def due_orders(session: Session, *, now: dt.datetime, limit: int = 2000) -> list[int]:
@@ -33,7 +34,7 @@ def due_orders(session: Session, *, now: dt.datetime, limit: int = 2000) -> list
         col(Order.state).in_([s.value for s in AUTOMATED]),
         or_(col(Order.next_attempt_at).is_(None), col(Order.next_attempt_at) <= now),
     ).order_by(col(Order.id)).limit(limit)).all()
-    return list(rows)
+    return stored_ids(rows)
 
 
 def remind_overdue(*, session: Session, directory: Directory, config: ProvisioningConfig,
@@ -60,4 +61,4 @@ def _mark(session: Session, order: Order, column: str, now: dt.datetime) -> bool
                            .values({column: now, "version": order.version + 1})
                            .execution_options(synchronize_session=False))
     session.refresh(order)
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(done) == 1
