@@ -14,7 +14,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 help:
 	@echo "make run    - set up and start the whole system with demo data (Ctrl-C stops it)"
-	@echo "make test   - set up and run every test"
+	@echo "make test   - set up, run ruff and mypy (make lint), then every test"
+	@echo "make lint   - set up and run ruff and mypy only"
 	@echo "make bench  - run the benchmarks"
 	@echo "make mutation - mutation testing of the core rule modules (long; not part of make test)"
 	@echo "make setup  - only install what is needed (idempotent)"
@@ -41,7 +42,7 @@ python-env:
 run: setup
 	$(VENV)/bin/npo run
 
-test: setup  ## two workers (2 cores): each file on one worker, every Prefect test on the same one (tests/conftest.py)
+test: lint  ## make lint first; then two workers (2 cores): each file on one worker, every Prefect test on the same one (tests/conftest.py)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 500 orders through Prefect
@@ -52,8 +53,9 @@ bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 
 mutation: setup  ## long: mutmut over each core rule module with its own tests (tests/mutation/targets.py)
 	nice -n 10 $(PY) -m tests.mutation.run $(MODULES)
 
-lint: setup
+lint: setup  ## ruff, and mypy over the packages with the configuration in pyproject.toml (D-51)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 clean:
 	-$(VENV)/bin/npo catalog stop

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TypedDict
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import RedirectResponse
@@ -43,7 +44,12 @@ def session_store(settings: Settings) -> SessionStore:
     return SessionStore(runtime.engine, policy, revoked=card_revoked)
 
 
-def _docs() -> dict[str, str | None]:
+class _Docs(TypedDict):
+    docs_url: str | None
+    openapi_url: str | None
+
+
+def _docs() -> _Docs:
     """Where the API docs and the OpenAPI schema are served: nowhere in production."""
     if runtime.settings().env is Environment.PRODUCTION:
         return {"docs_url": None, "openapi_url": None}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
@@ -63,7 +63,7 @@ def check_csrf(request: Request, supplied: str | None) -> None:
 def sign_in(request: Request, hsa_id: str, *, card: tuple[str, str] | None = None) -> None:
     """Start a new session for ``hsa_id`` (new token and CSRF token; ``card``: the SITHS certificate's serial and
     issuer, whose revocation ends the session)."""
-    session: ServerSession = request.session  # type: ignore[assignment]
+    session = cast(ServerSession, request.session)  # ServerSessionMiddleware puts it there; starlette types a dict
     session.start(card)
     session[SESSION_KEY] = hsa_id
     session[CSRF_KEY] = secrets.token_urlsafe(24)
@@ -71,7 +71,7 @@ def sign_in(request: Request, hsa_id: str, *, card: tuple[str, str] | None = Non
 
 def sign_out(request: Request, reason: str = "logout") -> None:
     """End the session for good: the same cookie is worthless afterwards."""
-    session: ServerSession = request.session  # type: ignore[assignment]
+    session = cast(ServerSession, request.session)  # ServerSessionMiddleware puts it there; starlette types a dict
     session.end(reason)
 
 

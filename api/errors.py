@@ -142,7 +142,7 @@ def _sv_where(loc: tuple[object, ...] | list[object]) -> str:
     return name or "innehållet"
 
 
-def _sv_validation(error: dict) -> str:  # type: ignore[type-arg]
+def _sv_validation(error: dict) -> str:
     kind = error.get("type", "")
     if kind == ROW_ID_ERROR:
         return f"ska vara ett nummer från 1 till {MAX_ROW_ID}"

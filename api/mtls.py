@@ -82,7 +82,7 @@ class _ScopeMixin:
     app: ASGIApp
 
     def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)  # type: ignore[misc]
+        super().connection_made(transport)  # type: ignore[misc]  # a mixin: uvicorn's protocol class comes after it
         extensions: dict[str, Any] = {PEER_EXTENSION: {"peer": transport.get_extra_info("peername")}}
         tls = _tls_extension(transport)
         if tls is not None:

@@ -22,11 +22,11 @@ from typing import Any
 
 from anyio.to_thread import run_sync
 from sqlalchemy import Column, Engine, Text, delete, or_, update
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.clock import now
-from catalog.sqltypes import UTCDateTime
+from catalog.sqltypes import UTCDateTime, rowcount
 
 COOKIE = "npo_session"
 SEEN_EVERY = dt.timedelta(seconds=60)  # last activity is written at most once a minute per session
@@ -42,9 +42,9 @@ class WebSession(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64, description="SHA-256 (hex) of the cookie's token")
     hsa_id: str | None = Field(default=None, max_length=64, index=True)
     data: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = Field(sa_type=UTCDateTime)  # type: ignore[call-overload]
-    seen_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)  # type: ignore[call-overload]
-    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)  # type: ignore[call-overload]
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    seen_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
+    ended_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_reason: str | None = Field(default=None, max_length=32)
     card_serial: str | None = Field(default=None, max_length=64, description="SITHS certificate it was opened with")
     card_issuer: str | None = Field(default=None, max_length=500)
@@ -166,15 +166,16 @@ class SessionStore:
             return None
         token = secrets.token_urlsafe(32) if creating else None
         with Session(self.engine()) as db:
-            if ending:
-                self._end(db, row.id, session.end_reason or "renewed", at)  # type: ignore[union-attr]
+            if ending and row is not None:  # ending and touching both imply a row
+                self._end(db, row.id, session.end_reason or "renewed", at)
             if token:
                 serial, issuer = session.card or (None, None)
                 db.add(WebSession(id=_digest(token), hsa_id=session.get("hsa_id"), data=json.dumps(session),
                                   created_at=at, seen_at=at, card_serial=serial, card_issuer=issuer))
-            if touching:  # data only when this request changed it: a parallel request's change is not undone
+            # data only when this request changed it: a parallel request's change is not undone
+            if touching and row is not None:
                 changes = {"data": json.dumps(session), "hsa_id": session.get("hsa_id")} if session.modified else {}
-                db.execute(update(WebSession).where(WebSession.id == row.id).values(  # type: ignore[union-attr]
+                db.execute(update(WebSession).where(col(WebSession.id) == row.id).values(
                     seen_at=at, **changes))
             db.commit()
         self._prune(at)
@@ -183,16 +184,16 @@ class SessionStore:
     def end_all(self, *, hsa_id: str, reason: str, card_serial: str | None = None) -> int:
         """End every live session of a person (optionally only those opened with one card); how many ended."""
         with Session(self.engine()) as db:
-            query = update(WebSession).where(WebSession.hsa_id == hsa_id, WebSession.ended_at.is_(None))
+            query = update(WebSession).where(col(WebSession.hsa_id) == hsa_id, col(WebSession.ended_at).is_(None))
             if card_serial is not None:
-                query = query.where(WebSession.card_serial == card_serial)
+                query = query.where(col(WebSession.card_serial) == card_serial)
             result = db.execute(query.values(ended_at=now(), ended_reason=reason))
             db.commit()
-            return result.rowcount  # type: ignore[attr-defined, no-any-return]
+            return rowcount(result)
 
     @staticmethod
     def _end(db: Session, row_id: str, reason: str, at: dt.datetime) -> None:
-        db.execute(update(WebSession).where(WebSession.id == row_id, WebSession.ended_at.is_(None)).values(
+        db.execute(update(WebSession).where(col(WebSession.id) == row_id, col(WebSession.ended_at).is_(None)).values(
             ended_at=at, ended_reason=reason))
 
     def _prune(self, at: dt.datetime) -> None:
@@ -201,8 +202,8 @@ class SessionStore:
             return
         self._pruned = time.monotonic()
         with Session(self.engine()) as db:
-            db.execute(delete(WebSession).where(or_(WebSession.ended_at < at - KEEP_ENDED,
-                                                    WebSession.seen_at < at - KEEP_ENDED)))
+            db.execute(delete(WebSession).where(or_(col(WebSession.ended_at) < at - KEEP_ENDED,
+                                                    col(WebSession.seen_at) < at - KEEP_ENDED)))
             db.commit()
 
 

@@ -136,7 +136,8 @@ def _check_revocation(cert: x509.Certificate, issuers: Sequence[x509.Certificate
     for crl in crls:
         if issuer is None or crl.issuer != issuer.subject:
             continue
-        if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]
+        # public_key() is typed with the key-agreement keys too (X25519, X448, DH), which cannot sign and no CA has
+        if not crl.is_signature_valid(issuer.public_key()):  # type: ignore[arg-type]  # a CA key signs
             raise CertificateRejected("crl_invalid", "Spärrlistan för SITHS-certifikat på servern är inte giltig, så "
                                                      "inloggningen kan inte kontrolleras. Kontakta servicedesk.",
                                       status=503)
@@ -324,8 +325,9 @@ def card_revoked(serial: str, issuer: str, settings: Settings | None = None) -> 
         if crl.issuer.rfc4514_string() != issuer:
             continue
         signer = next((ca for ca in anchors if ca.subject == crl.issuer), None)
-        if signer is not None and crl.is_signature_valid(signer.public_key()) and \
-                crl.get_revoked_certificate_by_serial_number(number) is not None:  # type: ignore[arg-type]
+        if (signer is not None
+                and crl.is_signature_valid(signer.public_key())  # type: ignore[arg-type]  # a CA key signs (above)
+                and crl.get_revoked_certificate_by_serial_number(number) is not None):
             return True
     return False
 

@@ -106,10 +106,10 @@ def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
         text = f"{len(anchors)} betrodd(a) CA"
         if not crls:
             return text + "; ingen spärrlista" + (" (inget spärrat)" if crl_file(settings) else " konfigurerad")
-        late = [c for c in crls if c.next_update_utc is not None and c.next_update_utc < now]
+        late = [c.next_update_utc for c in crls if c.next_update_utc is not None and c.next_update_utc < now]
         revoked = sum(len(c) for c in crls)
         if late:
-            raise RuntimeError(f"spärrlistan skulle ha förnyats {min(c.next_update_utc for c in late):%Y-%m-%d %H:%M} "
+            raise RuntimeError(f"spärrlistan skulle ha förnyats {min(late):%Y-%m-%d %H:%M} "
                                f"UTC; den används ändå ({revoked} spärrade) men hämta en ny")
         return text + f"; spärrlista med {revoked} spärrade certifikat"
     return _timed("siths", "SITHS-inloggning", str(trust_file(settings) or "–"), probe)
@@ -126,7 +126,8 @@ def mtls_status(host: str, port: int, now: dt.datetime) -> PartStatus:
         with socket.create_connection((host, port), timeout=TIMEOUT) as raw, \
                 context.wrap_socket(raw, server_hostname=host) as tls:
             der, version = tls.getpeercert(binary_form=True), tls.version()
-        expires = x509.load_der_x509_certificate(der).not_valid_after_utc  # type: ignore[arg-type]
+        # getpeercert() is None only without a handshake's certificate; a TLS server always sends one
+        expires = x509.load_der_x509_certificate(der).not_valid_after_utc  # type: ignore[arg-type]  # see above
         if expires < now:
             raise RuntimeError(f"servercertifikatet gick ut {local_minute(expires)}")
         return f"svarar med {version}; servercertifikatet gäller till {local_minute(expires)}"

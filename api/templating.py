@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEARCH_PATH = [ROOT / "api" / "templates", ROOT / "forms" / "templates"]
 
 
-def _sv_datetime(value) -> str:  # type: ignore[no-untyped-def]
+def _sv_datetime(value) -> str:
     """Format an aware datetime in Swedish local time (YYYY-MM-DD HH:MM)."""
     from zoneinfo import ZoneInfo
 

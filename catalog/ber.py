@@ -110,8 +110,9 @@ def parse_entry(data: bytes, start: int, end: int) -> tuple[str, dict[str, list[
         part = _read_tlv(data, pos)
         assert part is not None
         kind = _read_tlv(data, part[1])
-        values = _read_tlv(data, kind[2])  # type: ignore[index]
-        assert kind is not None and values is not None
+        assert kind is not None
+        values = _read_tlv(data, kind[2])
+        assert values is not None
         out = []
         vpos = values[1]
         while vpos < values[2]:
@@ -139,8 +140,10 @@ def paged_cookie(data: bytes, start: int, end: int) -> bytes:
             if value is None:
                 return b""
             inner = _read_tlv(data, value[1])
-            size = _read_tlv(data, inner[1])  # type: ignore[index]
-            cookie = _read_tlv(data, size[2])  # type: ignore[index]
+            assert inner is not None
+            size = _read_tlv(data, inner[1])
+            assert size is not None
+            cookie = _read_tlv(data, size[2])
             return _bytes(data, cookie) if cookie else b""
         pos = control[2]
     return b""
@@ -166,8 +169,9 @@ def split_messages(buffer: bytearray) -> tuple[bytes, list[Message]]:
         if outer is None:
             break
         msg_id = _read_tlv(buffer, outer[1])
-        op = _read_tlv(buffer, msg_id[2])  # type: ignore[index]
-        assert msg_id is not None and op is not None
+        assert msg_id is not None
+        op = _read_tlv(buffer, msg_id[2])
+        assert op is not None
         controls = None
         if op[2] < outer[2]:
             block = _read_tlv(buffer, op[2])
@@ -191,7 +195,7 @@ class Response:
     message: str
 
 
-def _read_tlv(data: bytes | memoryview, pos: int) -> tuple[int, int, int] | None:
+def _read_tlv(data: bytes | bytearray | memoryview, pos: int) -> tuple[int, int, int] | None:
     """(tag, content start, content end) of the TLV at ``pos``, or None when ``data`` is incomplete."""
     if pos + 2 > len(data):
         return None

@@ -101,8 +101,10 @@ def search_entries(config: DirectoryConfig, base: str, attribute: str, value: st
     try:
         cookie = b""
         while True:
-            conn.send(lambda mid, cookie=cookie: ber.search_request(
-                mid, base, attribute, value, attributes, scope=scope, page_size=config.page_size, cookie=cookie))
+            def request(mid: int, cookie: bytes = cookie) -> bytes:
+                return ber.search_request(mid, base, attribute, value, attributes, scope=scope,
+                                          page_size=config.page_size, cookie=cookie)
+            conn.send(request)
             done = False
             while not done:
                 data, messages = conn.receive()

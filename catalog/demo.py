@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -314,9 +314,8 @@ def _roles(catalog: DemoCatalog, units: dict[str, CareUnit]) -> None:
     # one catalog administrator per public care unit: the cast's where given, else the first staff member
     first_staff: dict[str, str] = {}
     for person in catalog.persons:
-        unit = person.unit_hsa_id or ""
         if person.title != "Verksamhetschef":
-            first_staff.setdefault(unit, person.hsa_id)
+            first_staff.setdefault(person.unit_hsa_id or "", person.hsa_id)
     for unit in units.values():
         if unit.provider_hsa_id != SKANE or unit.kind == "förvaltning":
             continue
@@ -366,9 +365,10 @@ def _new_id(rng: random.Random, org: str, used: set[str]) -> str:
             return candidate
 
 
-def _new_pnr(fake: Faker, used: set[str]) -> str:
+def _new_pnr(fake: Faker, used: Container[str | None]) -> str:
     while True:
-        pnr = validate_personnummer(fake.ssn(min_age=19, max_age=67))
+        # Faker's types describe the default locale's ssn(); the sv_SE provider's takes min_age and max_age
+        pnr = validate_personnummer(fake.ssn(min_age=19, max_age=67))  # type: ignore[call-arg]  # see above
         if pnr not in used:
             return pnr
 

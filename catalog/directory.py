@@ -20,6 +20,7 @@ from catalog.ldapconn import (
     DirectoryConfig,
     DirectoryError,
     DirectoryUnavailable,
+    Entry,
     EntryNotFound,
     LdapSession,
     escape,
@@ -90,7 +91,7 @@ class Directory:
         self.ldap.ping()
 
     # ================================================================== reads
-    def _one(self, filter_: str, attrs: list[str]) -> tuple[str, dict] | None:
+    def _one(self, filter_: str, attrs: list[str]) -> Entry | None:
         found = self.ldap.search(self.base, filter_, attributes=attrs, paged=False)
         return found[0] if found else None
 
@@ -320,7 +321,7 @@ class Directory:
         person = self.find_person(hsa_id)
         if person is None:
             raise EntryNotFound(f"Personen {hsa_id} finns inte i Skånekatalogen.")
-        changes = []
+        changes: list[tuple[str, list[str]]] = []
         for wanted, have, name in ((archived, person.archived, E.ARCHIVED_CLASS),
                                    (feigned, person.feigned, E.FEIGNED_CLASS)):
             if wanted is not None and wanted != have:
@@ -384,7 +385,7 @@ class Directory:
         if not created:  # a commission with this HSA-ID exists but lacks a right or the purpose: complete it
             existing = self.require_commission(commission_id)
             missing = [r for r in rights if r.casefold() not in {x.casefold() for x in existing.rights}]
-            changes = {}
+            changes: dict[str, list[tuple[str, list[str]]]] = {}
             if missing:
                 changes["hsaCommissionRight"] = [(MODIFY_ADD, missing)]
             if existing.purpose.casefold() != purpose.casefold():

@@ -226,7 +226,7 @@ def to_membership(dn: str, attrs: Mapping[str, Any]) -> Membership:
 def to_role(dn: str, attrs: Mapping[str, Any]) -> Role:
     """A Role from an npoRole entry."""
     return Role(
-        name=RoleName(_first(attrs, "npoRoleName")),
+        name=RoleName(_first(attrs, "npoRoleName") or ""),  # a missing name is refused like a wrong one
         dn=dn,
         scope=_first(attrs, "npoRoleScope"),
         members=_all(attrs, "npoRoleMember"),

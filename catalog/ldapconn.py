@@ -11,7 +11,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ldap3 import BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server
 from ldap3.core.exceptions import (
@@ -29,7 +29,7 @@ PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 _UNAVAILABLE_CODES = {51, 52, 80}  # busy, unavailable, other (slapd shutting down)
 NO_SUCH_OBJECT = 32
 ALREADY_EXISTS = 68
-SCOPES = {"base": BASE, "one": LEVEL, "sub": SUBTREE}
+SCOPES: dict[str, Literal["BASE", "LEVEL", "SUBTREE"]] = {"base": BASE, "one": LEVEL, "sub": SUBTREE}
 
 
 class DirectoryError(Exception):
@@ -189,6 +189,7 @@ class LdapSession:
                                  paged_size=self.config.page_size if paged else None, paged_cookie=cookie)
                 if self.check(conn, ok, f"search {filter_} under {base}", allow=(0, NO_SUCH_OBJECT)) != 0:
                     return [], None
+                assert conn.response is not None  # a search that answered has its list of responses
                 page = [(item["dn"], item["attributes"]) for item in conn.response
                         if item.get("type") == "searchResEntry"]
                 next_cookie = None

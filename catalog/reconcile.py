@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -195,10 +195,10 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
               today: dt.date) -> SyncPlan:
     """Compare an export with the persons in scope; pure (no directory access)."""
     by_pnr: dict[str, Person] = {}
-    for person in current:
+    for known in current:
         # a natural person has one HSA-ID per organisation; within one provider prefer the active one
-        if person.personnummer and (person.personnummer not in by_pnr or person.active):
-            by_pnr[person.personnummer] = person
+        if known.personnummer and (known.personnummer not in by_pnr or known.active):
+            by_pnr[known.personnummer] = known
     plan = SyncPlan(source=export.source, scope_provider=provider_hsa_id,
                     scope_active=sum(1 for p in current if p.active), rejected=list(export.rejected))
     units_upper = {k.upper(): v for k, v in units.items()}
@@ -288,7 +288,7 @@ def apply_plan(directory: Directory, plan: SyncPlan, *, progress: Progress | Non
         if progress and (done % 500 == 0 or done == total):
             progress(phase, done, total)
 
-    by_tag = {change.hsa_id: change for change in plan.creates}
+    by_tag: dict[Hashable, Change] = {change.hsa_id: change for change in plan.creates}
     units: dict[str, str] = {}
     with BulkWriter(directory.config) as writer:
         for change in plan.creates:
@@ -308,7 +308,7 @@ def apply_plan(directory: Directory, plan: SyncPlan, *, progress: Progress | Non
         report.not_attempted = [*plan.updates, *plan.disables]
         return report
     in_place = [c for c in plan.updates if not _moves(c)]
-    by_update = {change.hsa_id: change for change in in_place}
+    by_update: dict[Hashable, Change] = {change.hsa_id: change for change in in_place}
     with BulkWriter(directory.config) as writer:  # attribute changes: pipelined like the creates
         for change in in_place:
             assert change.current is not None and change.wanted is not None

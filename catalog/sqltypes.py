@@ -7,8 +7,10 @@ UTC values, so that code above never compares naive with aware times. Kept besid
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any, Protocol
 
-from sqlalchemy import DateTime
+from sqlalchemy import CursorResult, DateTime, Result
 from sqlalchemy.types import TypeDecorator
 
 
@@ -29,3 +31,33 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class _Stored(Protocol):
+    id: int | None
+
+
+def stored_id(row: _Stored) -> int:
+    """The primary key of a row that has been flushed: SQLModel types every ``id`` ``int | None`` (None until the
+    INSERT), so code that holds a stored row says so here rather than passing a possible None on."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id yet: it has not been flushed")
+    return row.id
+
+
+def stored_ids(ids: Iterable[int | None]) -> list[int]:
+    """Primary keys selected from a table (never None there, however SQLModel types the column)."""
+    out = []
+    for id_ in ids:
+        if id_ is None:
+            raise ValueError("a stored row without an id")
+        out.append(id_)
+    return out
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. sqlmodel's Session.execute is typed to return a plain Result; for these
+    statements SQLAlchemy hands back a CursorResult, which has the count."""
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"{type(result).__name__} has no rowcount: not the result of an UPDATE or DELETE")
+    return result.rowcount

@@ -8,7 +8,7 @@ from flows import steps
 
 
 @task(name="order-step", retries=2, retry_delay_seconds=[5, 30])
-def order_step(order_id: int) -> dict[str, object]:
+def order_step(order_id: int) -> steps.StepSummary:
     """One step in its own transaction; retried on unexpected failures (the step is idempotent)."""
     return steps.one_step(order_id)
 
@@ -34,7 +34,7 @@ def advance_order(order_id: int) -> dict[str, object]:
     for _ in range(steps.MAX_STEPS):
         result = order_step(order_id)
         states.append(str(result["state"]))
-        follow_ups += list(result["follow_ups"])  # type: ignore[arg-type]
+        follow_ups += list(result["follow_ups"])
         if not result["more"]:
             break
     mail = deliver_order_mail(order_id)

@@ -8,6 +8,7 @@ unique keys in the review log, conditional updates, outbox dedupe keys). Time is
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypedDict
 
 from prefect import flow, get_run_logger, task
 
@@ -22,9 +23,9 @@ class ReviewIncomplete(RuntimeError):
     """Some units could not be reviewed; the others were, and the next run retries these."""
 
 
-def review_config(**rules: object) -> review.ReviewConfig:
+def review_config(**rules: Any) -> review.ReviewConfig:
     """The review's rules with the deployment's parameters."""
-    return review.ReviewConfig(public_base_url=runtime.settings().public_base_url, **rules)  # type: ignore[arg-type]
+    return review.ReviewConfig(public_base_url=runtime.settings().public_base_url, **rules)
 
 
 @task(name="lapse-overdue-rounds", retries=2, retry_delay_seconds=[30, 300])
@@ -66,6 +67,21 @@ def find_units(provider_hsa_id: str | None) -> list[tuple[str, str]]:
     return review.units_with_commission(runtime.directory(), provider_hsa_id)
 
 
+class OpenedDue(TypedDict):
+    """What ``open_due`` did: rounds opened, and what failed per unit."""
+
+    opened: int
+    problems: list[str]
+
+
+class Ends(TypedDict):
+    """What ``warn_and_expire`` did: memberships warned of and recorded as ended, and what failed per unit."""
+
+    warned: int
+    expired: int
+    problems: list[str]
+
+
 def _per_unit(units: list[tuple[str, str]], step: Callable[..., object]) -> tuple[int, list[str]]:
     """Run ``step(session, unit, commission)`` per unit in its own transaction; (done, problems)."""
     done, problems = 0, []
@@ -81,7 +97,7 @@ def _per_unit(units: list[tuple[str, str]], step: Callable[..., object]) -> tupl
 
 
 @task(name="open-due-rounds", retries=2, retry_delay_seconds=[30, 300])
-def open_due(units: list[tuple[str, str]], config: review.ReviewConfig) -> dict[str, object]:
+def open_due(units: list[tuple[str, str]], config: review.ReviewConfig) -> OpenedDue:
     """Open the yearly round of each unit that is due."""
     opened, problems = _per_unit(units, lambda session, unit, commission: recertification.open_due_round(
         session=session, directory=runtime.directory(), config=config, unit_hsa_id=unit,
@@ -90,11 +106,11 @@ def open_due(units: list[tuple[str, str]], config: review.ReviewConfig) -> dict[
 
 
 @task(name="warn-and-record-ends", retries=2, retry_delay_seconds=[30, 300])
-def warn_and_expire(units: list[tuple[str, str]], config: review.ReviewConfig) -> dict[str, object]:
+def warn_and_expire(units: list[tuple[str, str]], config: review.ReviewConfig) -> Ends:
     """Warn before memberships end and record those that ended (mail once each)."""
     warned = expired = 0
 
-    def step(session, unit, commission) -> bool:  # type: ignore[no-untyped-def]
+    def step(session, unit, commission) -> bool:
         nonlocal warned, expired
         report = review.notify_endings(session=session, directory=runtime.directory(), config=config,
                                        unit_hsa_id=unit, commission_hsa_id=commission, now=now())
@@ -127,7 +143,7 @@ def commission_review(warn_days: int = 14, interval_months: int = 12, deadline_b
     result = {"units": len(units), "lapsed": lapsed, "reminded": reminded, "opened": opened["opened"],
               "warned": ends["warned"], "expired": ends["expired"], "mail": mail}
     logger.info("commission-review: %s", result)
-    problems = list(opened["problems"]) + list(ends["problems"])  # type: ignore[call-overload]
+    problems = list(opened["problems"]) + list(ends["problems"])
     if problems:
         raise ReviewIncomplete("Granskningen blev inte klar för: " + "; ".join(problems[:20]))
     return result

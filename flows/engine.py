@@ -68,14 +68,16 @@ def _time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _schedule(raw: dict) -> Schedule:  # type: ignore[type-arg]
+def _schedule(raw: dict) -> Schedule:
     if "interval" in raw:
         return Schedule(interval=dt.timedelta(seconds=raw["interval"]), anchor=_time(raw.get("anchor_date")),
                         timezone=raw.get("timezone") or "UTC")
     return Schedule(cron=raw.get("cron"), timezone=raw.get("timezone") or "UTC")
 
 
-def _run(raw: dict) -> Run:  # type: ignore[type-arg]
+def _run(raw: dict) -> Run:
+    # Prefect sends every run its expected start (and every deployment its creation time); _time() allows None for
+    # the optional ones
     return Run(state=raw["state_type"], scheduled=_time(raw["expected_start_time"]),  # type: ignore[arg-type]
                ended=_time(raw.get("end_time")), message=(raw.get("state") or {}).get("message") or "")
 
@@ -91,7 +93,7 @@ class PrefectEngine:
         """Close the connections."""
         self._http.close()
 
-    def _post(self, path: str, body: dict) -> list[dict]:  # type: ignore[type-arg]
+    def _post(self, path: str, body: dict) -> list[dict]:
         try:
             response = self._http.post(path, json=body)
             response.raise_for_status()
@@ -102,19 +104,19 @@ class PrefectEngine:
         return response.json()
 
     def _runs(self, deployment_id: str, states: list[str], sort: str, after: dt.datetime | None = None) -> Run | None:
-        runs: dict = {"deployment_id": {"any_": [deployment_id]}, "state": {"type": {"any_": states}}}  # type: ignore[type-arg]
+        runs: dict = {"deployment_id": {"any_": [deployment_id]}, "state": {"type": {"any_": states}}}
         if after is not None:
             runs["expected_start_time"] = {"after_": after.isoformat()}
         found = self._post("/flow_runs/filter", {"flow_runs": runs, "sort": sort, "limit": 1})
         return _run(found[0]) if found else None
 
-    def _deployment(self, raw: dict, now: dt.datetime) -> Deployment:  # type: ignore[type-arg]
+    def _deployment(self, raw: dict, now: dt.datetime) -> Deployment:
         finished = self._runs(raw["id"], FINISHED, "END_TIME_DESC")
         completed = finished if finished and finished.state == "COMPLETED" else self._runs(
             raw["id"], ["COMPLETED"], "END_TIME_DESC")
         upcoming = self._runs(raw["id"], ["SCHEDULED"], "EXPECTED_START_TIME_ASC", after=now)
         schedules = tuple(_schedule(s["schedule"]) for s in raw.get("schedules", []) if s.get("active"))
-        return Deployment(name=raw["name"], created=_time(raw["created"]),  # type: ignore[arg-type]
+        return Deployment(name=raw["name"], created=_time(raw["created"]),  # type: ignore[arg-type]  # see _run
                           paused=bool(raw.get("paused")), schedules=schedules,
                           next_run=upcoming.scheduled if upcoming else None, last_completed=completed,
                           last_finished=finished)

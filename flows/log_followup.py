@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from typing import Any, TypedDict
 
 from prefect import flow, get_run_logger, task
 from sqlalchemy.exc import IntegrityError
@@ -42,11 +43,11 @@ class AccessLogBroken(RuntimeError):
     """The access log's hash chain does not hold; the archive and the service desk were told by mail."""
 
 
-def review_config(**rules: object) -> ReviewConfig:
+def review_config(**rules: Any) -> ReviewConfig:
     """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key."""
     settings = runtime.settings()
     key = hmac.new(settings.secret().encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
-    return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)  # type: ignore[arg-type]
+    return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)
 
 
 def _notify(session: Session, *, unit_hsa_id: str, template: str, context: dict[str, object], dedupe_key: str,
@@ -75,10 +76,18 @@ def find_pending(config: ReviewConfig) -> list[tuple[str, str]]:
         return [(unit, day.isoformat()) for unit, day in rounds.pending(session, now=now(), config=config)]
 
 
+class OpenedRounds(TypedDict):
+    """What ``open_rounds`` did: the rounds it opened and what failed, per unit and day."""
+
+    opened: list[int | None]
+    problems: list[str]
+
+
 @task(name="open-review-rounds", retries=2, retry_delay_seconds=[30, 300])
-def open_rounds(pending: list[tuple[str, str]], config: ReviewConfig) -> dict[str, object]:
+def open_rounds(pending: list[tuple[str, str]], config: ReviewConfig) -> OpenedRounds:
     """Open each round with its tasks and its mail, one transaction per round."""
-    opened, problems = [], []
+    opened: list[int | None] = []
+    problems: list[str] = []
     for unit_hsa_id, day in pending:
         try:
             with runtime.session_scope() as session:
@@ -189,11 +198,11 @@ def log_followup(sample_share: float = 0.05, sample_min: int = 5, sample_max: in
     summarised = monthly_summaries(config)
     anchored = publish_anchor()
     mail = deliver_mail()
-    result = {"pending": len(pending), "opened": len(opened["opened"]), "reminded": reminded,  # type: ignore[arg-type]
+    result = {"pending": len(pending), "opened": len(opened["opened"]), "reminded": reminded,
               "summaries": summarised, "anchor": anchored["published"], "mail": mail}
     logger.info("log-followup: %s", result)
     if anchored.get("ok") is False:
         raise AccessLogBroken(f"Åtkomstloggens kedja är bruten: {anchored['problem']} Kör `npo audit verify`.")
     if opened["problems"]:
-        raise FollowupIncomplete("Logguppföljningen blev inte klar för: " + "; ".join(opened["problems"][:20]))  # type: ignore[index]
+        raise FollowupIncomplete("Logguppföljningen blev inte klar för: " + "; ".join(opened["problems"][:20]))
     return result

@@ -61,6 +61,7 @@ def last_due(schedule: Schedule, at: dt.datetime) -> dt.datetime | None:
         if at < anchor:
             return None
         return anchor + schedule.interval * ((at - anchor) // schedule.interval)
+    assert schedule.cron is not None  # a schedule without an interval has a cron expression
     zone = ZoneInfo(schedule.timezone)
     wall = at.astimezone(zone).replace(tzinfo=None) + dt.timedelta(seconds=1)  # a run due at `at` counts
     times = croniter(schedule.cron, wall)

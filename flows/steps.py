@@ -6,6 +6,8 @@ Each step runs in its own transaction (STYLE.md: the caller owns the transaction
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from catalog.clock import now
 from npo import runtime
 from overview.info import INFORMATION
@@ -29,7 +31,17 @@ def smtp_config() -> outbox.SmtpConfig:
     return outbox.SmtpConfig(settings.smtp_host, settings.smtp_port, settings.mail_from)
 
 
-def one_step(order_id: int) -> dict[str, object]:
+class StepSummary(TypedDict):
+    """``one_step``'s answer: a plain dict, so that a Prefect task can return it."""
+
+    order_id: int
+    state: str
+    more: bool
+    follow_ups: list[int]
+    note: str
+
+
+def one_step(order_id: int) -> StepSummary:
     """One automated step of one order, committed."""
     with runtime.session_scope() as session:
         result = automation.advance_one(session=session, directory=runtime.directory(), config=provisioning_config(),
@@ -52,7 +64,7 @@ def advance_in_process(order_id: int) -> list[str]:
         for _ in range(MAX_STEPS):
             step = one_step(current)
             states.append(str(step["state"]))
-            pending += list(step["follow_ups"])  # type: ignore[arg-type]
+            pending += list(step["follow_ups"])
             if not step["more"]:
                 break
         deliver(current)

@@ -7,8 +7,9 @@ and one message beside each field, so nothing typed is lost.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from starlette.datastructures import FormData
 
@@ -125,4 +126,4 @@ def membership_defaults(today: dt.date, unit_hsa_id: str | None, period: Period 
 def selected(values: Mapping[str, object], name: str) -> set[str]:
     """The chosen values of a multi-valued field (for re-checking checkboxes)."""
     chosen = values.get(name) or []
-    return {chosen} if isinstance(chosen, str) else {str(v) for v in chosen}  # type: ignore[union-attr]
+    return {chosen} if isinstance(chosen, str) else {str(v) for v in cast("Iterable[object]", chosen)}

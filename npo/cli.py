@@ -39,7 +39,7 @@ EXIT_REFUSED = 2
 EXIT_BAD_INPUT = 3
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings():
     from npo import runtime
 
     try:

@@ -35,15 +35,15 @@ class _Swedish:
 
     def get_help_option(self, ctx: Any) -> Any:
         """The --help option, with Swedish help."""
-        option = super().get_help_option(ctx)  # type: ignore[misc]
+        option = super().get_help_option(ctx)  # type: ignore[misc]  # a mixin: the click command comes after it
         if option is not None:
             option.help = HELP_OPTION
         return option
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         """The usage line, with a Swedish prefix."""
-        formatter.write_usage(ctx.command_path, " ".join(self.collect_usage_pieces(ctx)),  # type: ignore[attr-defined]
-                              prefix=USAGE)
+        pieces = self.collect_usage_pieces(ctx)  # type: ignore[attr-defined]  # the click command's, as above
+        formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=USAGE)
 
 
 class SwedishCommand(_Swedish, TyperCommand):

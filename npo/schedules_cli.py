@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -21,7 +21,7 @@ HELP = ("Visa varje driftsättning i Prefect: schema, nästa körning och senast
         "planerad körning.")
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(message, fg=typer.colors.RED, err=True)
     raise typer.Exit(EXIT_FAILED)
 
@@ -66,7 +66,7 @@ def schedules(as_json: Annotated[bool, typer.Option("--json", help="skriv ut som
     if not api_url:
         _fail("Ingen Prefect-server är konfigurerad (NPO_PREFECT_API_URL). `npo run` sätter den för den inbyggda "
               "stacken; med `npo run --no-prefect` körs flödena i webbprocessen och har inga scheman.")
-    engine = PrefectEngine(api_url)  # type: ignore[arg-type]
+    engine = PrefectEngine(api_url)
     try:
         deployments = engine.deployments(now())
     except EngineUnavailable as exc:

@@ -10,6 +10,7 @@ import secrets
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -151,6 +152,6 @@ def _generated_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (tests pass overrides)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
+    return Settings(**overrides)

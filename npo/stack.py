@@ -155,7 +155,7 @@ class Stack:
         return child
 
     @staticmethod
-    def _open_log(name: str, log: Path):  # type: ignore[no-untyped-def]
+    def _open_log(name: str, log: Path):
         """The part's log for appending, with a start line (the status page counts errors after the last one)."""
         handle = log.open("ab")
         handle.write(start_line(name, now()).encode())

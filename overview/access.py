@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session
 
@@ -65,7 +66,7 @@ def reached_patient(decision: Decision) -> bool:
 
 
 def entry(*, user_hsa_id: str, commission: CommissionFacts | None, now: dt.datetime, action: Action,
-          resource: Resource, personnummer: str | None = None, **more: object) -> LogEntry:
+          resource: Resource, personnummer: str | None = None, **more: Any) -> LogEntry:
     """A log entry carrying the commission, its unit and its vårdgivare."""
     return LogEntry(
         at=now, user_hsa_id=user_hsa_id, action=action, resource_type=resource,
@@ -74,4 +75,4 @@ def entry(*, user_hsa_id: str, commission: CommissionFacts | None, now: dt.datet
         care_unit_name=commission.unit_name if commission else "",
         care_provider_hsa_id=commission.provider_hsa_id if commission else None,
         care_provider_name=commission.provider_name if commission else "",
-        patient_personnummer=personnummer, **more)  # type: ignore[arg-type]
+        patient_personnummer=personnummer, **more)

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 from catalog.clock import STOCKHOLM
-from overview.models import AccessLog, AccessLogHead
+from overview.models import ACCESS_LOG_HEAD_TABLE, ACCESS_LOG_TABLE, AccessLog
 
 GENESIS_HASH = "0" * 64
 PURPOSE_CARE = "Vård och behandling"
@@ -116,9 +116,9 @@ def append(session: Session, entry: LogEntry) -> AccessLog:
         values = {name: getattr(row, name) for name in AccessLog.model_fields}
         insert = (sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert)(AccessLog)
         written = session.execute(insert.values(**values).on_conflict_do_nothing(index_elements=["seq"])
-                                  .returning(AccessLog.__table__.c.seq)).first()
+                                  .returning(ACCESS_LOG_TABLE.c.seq)).first()
         if written is not None:
-            head_table = AccessLogHead.__table__
+            head_table = ACCESS_LOG_HEAD_TABLE
             session.execute(update(head_table).where(head_table.c.id == _HEAD_ID).values(last_hash=row.row_hash))
             return row
     raise RuntimeError(f"access log: {MAX_SKIPS + 1} sequence numbers after the head were taken by foreign rows")
@@ -126,7 +126,7 @@ def append(session: Session, entry: LogEntry) -> AccessLog:
 
 def _take_seq(session: Session) -> tuple[int, str]:
     """The next sequence number and the hash to chain to, taking the head's row lock (or SQLite's write lock)."""
-    head_table = AccessLogHead.__table__
+    head_table = ACCESS_LOG_HEAD_TABLE
     locked = session.execute(
         update(head_table).where(head_table.c.id == _HEAD_ID).values(last_seq=head_table.c.last_seq + 1)
         .returning(head_table.c.last_seq, head_table.c.last_hash)).one_or_none()
@@ -184,14 +184,14 @@ class Anchor:
 
 def head(session: Session) -> Anchor | None:
     """The chain's newest row as an anchor to publish (None while the log is empty)."""
-    found = session.execute(select(AccessLogHead.__table__)).one_or_none()
+    found = session.execute(select(ACCESS_LOG_HEAD_TABLE)).one_or_none()
     return Anchor(found.last_seq, found.last_hash) if found is not None and found.last_seq else None
 
 
 def verify(session: Session, *, batch: int = 2000, anchors: Sequence[Anchor] = ()) -> VerifyResult:
     """Walk the chain from the first row to the head and report the first broken row (Swedish message); each
     published ``anchor`` must still be in the chain with the same hash."""
-    head = session.execute(select(AccessLogHead.__table__)).one_or_none()
+    head = session.execute(select(ACCESS_LOG_HEAD_TABLE)).one_or_none()
     if head is None:
         return VerifyResult(False, 0, None, "Loggens kedjehuvud (access_log_head) saknas.")
     beyond = [a for a in anchors if a.seq > head.last_seq]
@@ -200,7 +200,7 @@ def verify(session: Session, *, batch: int = 2000, anchors: Sequence[Anchor] = (
                             f"Loggen slutar vid rad {head.last_seq}, men ankaret {beyond[0]} har publicerats: "
                             "rader har tagits bort och kedjan byggts om.")
     published = {a.seq: a.row_hash for a in anchors}
-    table = AccessLog.__table__
+    table = ACCESS_LOG_TABLE
     expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
     while expected_seq <= head.last_seq:
         rows = session.execute(select(table).where(table.c.seq >= expected_seq, table.c.seq <= head.last_seq)
@@ -228,11 +228,11 @@ def verify(session: Session, *, batch: int = 2000, anchors: Sequence[Anchor] = (
         return VerifyResult(False, checked, head.last_seq or None,
                             f"Rad {head.last_seq} stämmer inte med kedjehuvudet: den nyaste raden har skrivits om "
                             "eller bytts ut.")
-    beyond = session.execute(select(func.min(table.c.seq), func.count()).where(table.c.seq > head.last_seq)).one()
-    if beyond[1]:
-        return VerifyResult(False, checked, beyond[0],
-                            f"Rad {beyond[0]} ligger efter kedjehuvudet (rad {head.last_seq}), utanför kedjan: "
-                            f"{beyond[1]} rad(er) har lagts till vid sidan av applikationen.")
+    after = session.execute(select(func.min(table.c.seq), func.count()).where(table.c.seq > head.last_seq)).one()
+    if after[1]:
+        return VerifyResult(False, checked, after[0],
+                            f"Rad {after[0]} ligger efter kedjehuvudet (rad {head.last_seq}), utanför kedjan: "
+                            f"{after[1]} rad(er) har lagts till vid sidan av applikationen.")
     return VerifyResult(True, checked)
 
 
@@ -255,7 +255,7 @@ class ExtractLine:
 
 def extract(session: Session, personnummer: str) -> list[ExtractLine]:
     """Every logged access to one patient's data, oldest first (HSLF-FS 2016:40 4 kap. 10 §)."""
-    table = AccessLog.__table__
+    table = ACCESS_LOG_TABLE
     rows = session.execute(select(table).where(table.c.patient_personnummer == personnummer)
                            .order_by(table.c.seq)).all()
     return [ExtractLine(row.at, row.care_unit_hsa_id, row.care_unit_name, row.care_provider_hsa_id,

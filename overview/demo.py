@@ -27,6 +27,7 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from faker import Faker
 from sqlmodel import Session, col, select
@@ -129,7 +130,7 @@ def _consents(bundle: Bundle, rng: random.Random, today: dt.date, history: Histo
         guardian = make_personnummer(bundle.patient.birth_date.replace(year=1980, day=1), rng.randrange(1000))
     by = _employee(unit)
     scope = ConsentScope.EMPLOYEE if roll < 0.07 else ConsentScope.UNIT
-    state: dict[str, object] = {}
+    state: dict[str, Any] = {}  # ended_* or voided_* columns of the consent
     if 0.07 <= roll < 0.12:
         state = {"ended_at": start + dt.timedelta(days=20), "ended_by": by}
     elif 0.12 <= roll < 0.15:

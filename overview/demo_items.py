@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from catalog import demo as catalog_demo
 from catalog.clock import local_midnight
@@ -77,7 +79,7 @@ class ItemMaker:
         self.items: list[ProducerItem] = []
 
     def add(self, system: str, category: str, provider: str, unit: str, day: dt.date, title: str, body: str = "",
-            *, hour: int = 10, **more: object) -> ProducerItem:
+            *, hour: int = 10, **more: Any) -> ProducerItem:
         """One item on ``day`` (local time ``hour``)."""
         at = local_midnight(day) + dt.timedelta(hours=hour, minutes=self.rng.randrange(60))
         item = ProducerItem(id=item_id(self.patient.personnummer, len(self.items)),
@@ -187,6 +189,6 @@ class ItemMaker:
         self.add(P.EHM, P.DRUG_LIST_CATEGORY, P.EHM_PROVIDER, P.EHM_PROVIDER, day, drug, f"Uttag av {drug}, 100 st.",
                  info_type="lak")
 
-    def _weighted(self, options: list[tuple[str, str | None, int]]) -> tuple[str, str | None]:
+    def _weighted(self, options: Sequence[tuple[str, str | None, int]]) -> tuple[str, str | None]:
         kind, profession, _w = self.rng.choices(options, weights=[o[2] for o in options])[0]
         return kind, profession

@@ -11,6 +11,7 @@ import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import SQLModel
 from stdnum import luhn
@@ -57,7 +58,7 @@ class Bundle:
 
     def consent(self, unit: str, provider: str, by: str, start: dt.datetime, *, end: dt.datetime | None = None,
                 scope: ConsentScope = ConsentScope.UNIT, purpose: ConsentPurpose = ConsentPurpose.OVERVIEW,
-                represented_by: str | None = None, **state: object) -> Consent:
+                represented_by: str | None = None, **state: Any) -> Consent:
         row = Consent(id=self.uid("consent"), personnummer=self.patient.personnummer, purpose=purpose.value,
                       scope=scope.value, care_provider_hsa_id=provider, care_unit_hsa_id=unit,
                       employee_hsa_id=by if scope is ConsentScope.EMPLOYEE else None, start=start, end=end,

@@ -162,7 +162,7 @@ def consent_facts(consent: Consent) -> ConsentFacts:
 def load_consents(session: Session, personnummer: str) -> tuple[ConsentFacts, ...]:
     """Every consent of the patient (ended and voided ones too: the gate tells them apart)."""
     rows = session.exec(select(Consent).where(Consent.personnummer == personnummer)
-                        .order_by(Consent.registered_at)).all()
+                        .order_by(col(Consent.registered_at))).all()
     return tuple(consent_facts(c) for c in rows)
 
 

@@ -18,7 +18,7 @@ from catalog.sqltypes import UTCDateTime
 from overview.models import HSA
 
 
-def _at(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _at(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 

@@ -66,7 +66,8 @@ class _Names:
     """Display names of users, looked up once each."""
 
     def __init__(self, directory: Directory):
-        self.directory, self.cache = directory, {}  # type: ignore[var-annotated]
+        self.directory = directory
+        self.cache: dict[str, str] = {}
 
     def __call__(self, hsa_id: str) -> str:
         if hsa_id not in self.cache:
@@ -75,13 +76,13 @@ class _Names:
         return self.cache[hsa_id]
 
 
-def _lines(session: Session, names: _Names, query) -> list[TaskLine]:  # type: ignore[no-untyped-def]
+def _lines(session: Session, names: _Names, query) -> list[TaskLine]:
     rows = session.exec(query).all()
     return [TaskLine(task, round_, log.at, log.user_hsa_id, names(log.user_hsa_id), log.action, log.resource_type,
                      reasons_of(task)) for task, round_, log in rows]
 
 
-def _joined():  # type: ignore[no-untyped-def]
+def _joined():
     return (select(LogReviewTask, LogReviewRound, AccessLog)
             .join(LogReviewRound, col(LogReviewRound.id) == LogReviewTask.round_id)
             .join(AccessLog, col(AccessLog.seq) == LogReviewTask.log_seq))

@@ -18,10 +18,11 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
 from catalog.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
+from catalog.sqltypes import rowcount
 from overview.accesslog import NOT_CARE_ACCESS
 from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.logreview_models import LogReviewRound, LogReviewTask
-from overview.models import AccessLog
+from overview.models import ACCESS_LOG_TABLE, AccessLog
 
 
 def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
@@ -29,8 +30,8 @@ def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
     return end_of_day(local_date(add_business_days(opened, business_days)))
 
 
-def _day_rows(day: dt.date):  # type: ignore[no-untyped-def]
-    table = AccessLog.__table__
+def _day_rows(day: dt.date):
+    table = ACCESS_LOG_TABLE
     return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
                    table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None),
                    table.c.resource_type.not_in(NOT_CARE_ACCESS))
@@ -78,7 +79,7 @@ def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day:
     picked = pick(population, unit_hsa_id=unit_hsa_id, day=day, config=config)
     counts = Counter(why for reasons in picked.values() for why in reasons)
     unit = directory.unit(unit_hsa_id)
-    names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)  # type: ignore[call-overload]
+    names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)
                             .where(AccessLog.seq == population[-1].seq)).one()
     round_ = LogReviewRound(
         unit_hsa_id=unit_hsa_id, unit_name=unit.name if unit else names.care_unit_name,
@@ -118,15 +119,15 @@ def open_task_counts(session: Session, round_ids: list[int]) -> dict[int, int]:
         return {}
     rows = session.exec(select(LogReviewTask.round_id, func.count()).where(
         col(LogReviewTask.round_id).in_(round_ids), LogReviewTask.outcome == Outcome.OPEN)
-        .group_by(LogReviewTask.round_id)).all()
-    return dict(rows)  # type: ignore[arg-type]
+        .group_by(col(LogReviewTask.round_id))).all()
+    return dict(rows)
 
 
 def overdue(session: Session, *, now: dt.datetime) -> list[Overdue]:
     """Units with rounds past their deadline that still have open tasks, by unit."""
     rounds = list(session.exec(select(LogReviewRound).where(
         LogReviewRound.deadline <= now, col(LogReviewRound.completed_at).is_(None))
-        .order_by(LogReviewRound.unit_hsa_id, LogReviewRound.day)).all())
+        .order_by(col(LogReviewRound.unit_hsa_id), col(LogReviewRound.day))).all())
     counts = open_task_counts(session, [r.id for r in rounds if r.id is not None])
     by_unit: dict[str, list[LogReviewRound]] = {}
     for round_ in rounds:
@@ -155,4 +156,4 @@ def record_reminder(session: Session, round_ids: tuple[int, ...], *, now: dt.dat
                                                    col(LogReviewRound.last_reminded_at) < today))
         .values(reminder_count=LogReviewRound.reminder_count + 1, last_reminded_at=now)
         .execution_options(synchronize_session=False))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)

@@ -38,10 +38,11 @@ def first_business_day(month: dt.date) -> dt.date:
 def due(session: Session, *, now: dt.datetime) -> list[tuple[str, dt.date]]:
     """(unit, month) pairs with rounds and no summary, whose next month's first business day has come."""
     today = local_date(now)
-    rounds = session.exec(select(LogReviewRound.unit_hsa_id, LogReviewRound.day).where(
+    rounds = session.exec(select(col(LogReviewRound.unit_hsa_id), col(LogReviewRound.day)).where(
         LogReviewRound.day < month_of(today))).all()
     months = {(unit, month_of(day)) for unit, day in rounds}
-    done = {(unit, month) for unit, month in session.exec(select(LogReviewSummary.unit_hsa_id, LogReviewSummary.month))}
+    done = {(unit, month) for unit, month in session.exec(select(col(LogReviewSummary.unit_hsa_id),
+                                                                 col(LogReviewSummary.month)))}
     return sorted(p for p in months - done if first_business_day(next_month(p[1])) <= today)
 
 
@@ -59,7 +60,7 @@ def make(*, session: Session, unit_hsa_id: str, month: dt.date, now: dt.datetime
         return existing, False
     rounds = list(session.exec(select(LogReviewRound).where(
         LogReviewRound.unit_hsa_id == unit_hsa_id, LogReviewRound.day >= month,
-        LogReviewRound.day < next_month(month)).order_by(LogReviewRound.day)
+        col(LogReviewRound.day) < next_month(month)).order_by(col(LogReviewRound.day))
         .execution_options(populate_existing=True)).all())
     tasks = list(session.exec(select(LogReviewTask).where(
         col(LogReviewTask.round_id).in_([r.id for r in rounds])).execution_options(populate_existing=True)).all()

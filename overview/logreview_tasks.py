@@ -16,6 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
+from catalog.sqltypes import rowcount, stored_id
 from overview import accesslog, inputs
 from overview.accesslog import Action, LogEntry, Resource
 from overview.errors import InvalidInput, NotAllowed, NotFound
@@ -134,10 +135,10 @@ def decide(*, session: Session, directory: Directory, task_id: int, reviewer_hsa
         col(LogReviewTask.id) == task.id, col(LogReviewTask.outcome) == current.value)
         .values(outcome=wanted.value, comment=text, decided_by=reviewer_hsa_id, decided_by_name=reviewer_name,
                 decided_as=who.role.value, decided_at=now).execution_options(synchronize_session=False))
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(changed) != 1:
         raise Conflict("Någon annan har redan granskat åtkomsten under tiden; se bedömningen nedan.")
-    session.add(LogReviewDecision(task_id=task.id, outcome=wanted.value, comment=text, decided_by=reviewer_hsa_id,
-                                  decided_by_name=reviewer_name, decided_as=who.role.value,
+    session.add(LogReviewDecision(task_id=stored_id(task), outcome=wanted.value, comment=text,
+                                  decided_by=reviewer_hsa_id, decided_by_name=reviewer_name, decided_as=who.role.value,
                                   on_behalf_of=who.on_behalf_of, delegation_id=who.delegation_id, decided_at=now))
     session.flush()
     _complete_if_done(session, round_, now)

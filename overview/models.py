@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from catalog.sqltypes import UTCDateTime
@@ -19,7 +19,7 @@ HSA = 64  # column width of HSA-IDs (at most 31 characters are valid; room for f
 PNR = 12  # personnummer / samordningsnummer, 12 digits
 
 
-def _at(*, nullable: bool = False, index: bool = False) -> Column:  # type: ignore[type-arg]
+def _at(*, nullable: bool = False, index: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable, index=index)
 
 
@@ -224,3 +224,9 @@ class AccessLogHead(SQLModel, table=True):
     id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_hash: str = Field(max_length=64)
+
+
+# The Core tables behind the access log, for the chain's statements that bypass the ORM (overview.accesslog).
+# SQLModel's metaclass sets __table__ on every table model but does not declare it, so it is named here once.
+ACCESS_LOG_TABLE: Table = AccessLog.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass, undeclared
+ACCESS_LOG_HEAD_TABLE: Table = AccessLogHead.__table__  # type: ignore[attr-defined]  # as above

@@ -73,16 +73,31 @@ DOCUMENT_KIND_NAMES = {
 
 
 class ItemLike(Protocol):
-    """The fields of ``overview.gate.ItemFacts`` that publication rules read."""
+    """The fields of ``overview.gate.ItemFacts`` that publication rules read (read-only: ItemFacts is frozen)."""
 
-    system: str
-    category: str
-    care_provider_hsa_id: str
-    care_unit_hsa_id: str
-    date: dt.datetime
-    document_kind: str | None
-    profession: str | None
-    setting: str | None
+    @property
+    def system(self) -> str: ...
+
+    @property
+    def category(self) -> str: ...
+
+    @property
+    def care_provider_hsa_id(self) -> str: ...
+
+    @property
+    def care_unit_hsa_id(self) -> str: ...
+
+    @property
+    def date(self) -> dt.datetime: ...
+
+    @property
+    def document_kind(self) -> str | None: ...
+
+    @property
+    def profession(self) -> str | None: ...
+
+    @property
+    def setting(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory, clock
 from catalog.model import RoleName
@@ -123,8 +123,8 @@ def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, p
         return ()
     provider, unit, user = (commission.provider_hsa_id.upper(), (commission.unit_hsa_id or "").upper(),
                             user_hsa_id.upper())
-    rows = session.exec(select(Consent).where(Consent.personnummer == pnr, Consent.ended_at.is_(None),  # type: ignore[union-attr]
-                                              Consent.voided_at.is_(None))).all()  # type: ignore[union-attr]
+    rows = session.exec(select(Consent).where(col(Consent.personnummer) == pnr, col(Consent.ended_at).is_(None),
+                                              col(Consent.voided_at).is_(None))).all()
     lines = []
     for c in rows:
         applies = (c.scope == ConsentScope.UNIT.value and c.care_unit_hsa_id.upper() == unit) or \
@@ -224,6 +224,7 @@ def register_consent(*, session: Session, directory: Directory | Gatekeeper, use
                                 commission.unit_hsa_id or "", employee, end, now)
     created = consent is None
     if consent is None:
+        assert commission.unit_hsa_id is not None  # the gate refuses a commission without a unit (commission.no_unit)
         consent = Consent(id=str(uuid.uuid4()), personnummer=pnr, purpose=purpose.value, scope=scope.value,
                           care_provider_hsa_id=commission.provider_hsa_id, care_unit_hsa_id=commission.unit_hsa_id,
                           employee_hsa_id=employee, start=start, end=end, registered_at=now,
@@ -261,7 +262,7 @@ def _existing_consent(session: Session, pnr: str, purpose: ConsentPurpose, scope
     candidates = session.exec(select(Consent).where(
         Consent.personnummer == pnr, Consent.purpose == purpose.value, Consent.scope == scope.value,
         Consent.care_provider_hsa_id == provider, Consent.care_unit_hsa_id == unit,
-        Consent.employee_hsa_id == employee if employee else Consent.employee_hsa_id.is_(None))).all()  # type: ignore[union-attr]
+        col(Consent.employee_hsa_id) == employee if employee else col(Consent.employee_hsa_id).is_(None))).all()
     return next((c for c in candidates if c.ended_at is None and c.voided_at is None and c.end == end
                  and (c.end is None or c.end > now)), None)
 

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.model import CareUnit, RoleName
@@ -107,7 +107,7 @@ def load_actor(directory: Directory, session: Session, hsa_id: str, *, now: dt.d
         return None
     delegations = session.exec(select(Delegation).where(
         Delegation.delegate_hsa_id == person.hsa_id, Delegation.valid_from <= now, Delegation.valid_to > now,
-        Delegation.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+        col(Delegation.revoked_at).is_(None))).all()
     return Actor(
         hsa_id=person.hsa_id, name=person.name, mail=person.mail,
         managed_units=tuple(directory.units_managed_by(person.hsa_id)),

@@ -11,11 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory, DirectoryError, DirectoryUnavailable
 from catalog.clock import end_of_day, local_midnight
 from catalog.model import Validity
+from catalog.sqltypes import stored_id, stored_ids
 from provisioning import notify
 from provisioning.config import ProvisioningConfig
 from provisioning.models import LineAction, Order, OrderKind, OrderLine, OrderState, Route
@@ -69,7 +70,7 @@ def _check_commission(session: Session, directory: Directory, config: Provisioni
                       now: dt.datetime) -> bool:
     commission = vob_commission(directory, order.unit_hsa_id)
     if commission is not None:
-        session.execute(update(Order).where(Order.id == order.id).values(commission_hsa_id=commission.hsa_id)
+        session.execute(update(Order).where(col(Order.id) == order.id).values(commission_hsa_id=commission.hsa_id)
                         .execution_options(synchronize_session=False))
         session.refresh(order)
         _to_queue(session, directory, config, order, Event.COMMISSION_READY, now)
@@ -88,7 +89,7 @@ def provision(session: Session, directory: Directory, order: Order, *, now: dt.d
         commission, _created = directory.ensure_commission(
             order.unit_hsa_id, order_reference=order.reference, valid_from=local_midnight(order.requested_start))
         if order.commission_hsa_id != commission.hsa_id:
-            session.execute(update(Order).where(Order.id == order.id).values(commission_hsa_id=commission.hsa_id)
+            session.execute(update(Order).where(col(Order.id) == order.id).values(commission_hsa_id=commission.hsa_id)
                             .execution_options(synchronize_session=False))
             session.refresh(order)
         return
@@ -123,12 +124,13 @@ def planned_writes(order: Order, lines: list[OrderLine]) -> list[str]:
 
 def lines_of(session: Session, order: Order) -> list[OrderLine]:
     """The staff lines of a membership order."""
-    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id).order_by(OrderLine.id)).all())
+    return list(session.exec(select(OrderLine).where(OrderLine.order_id == order.id)
+                             .order_by(col(OrderLine.id))).all())
 
 
 def waiting_orders(session: Session, unit_hsa_id: str) -> list[int]:
     """Membership orders of a unit that wait for its commission."""
-    return list(session.exec(select(Order.id).where(Order.unit_hsa_id == unit_hsa_id,
+    return stored_ids(session.exec(select(col(Order.id)).where(col(Order.unit_hsa_id) == unit_hsa_id,
                                                     Order.state == OrderState.WAITING_FOR_COMMISSION)).all())
 
 
@@ -140,7 +142,7 @@ def _record_failure(session: Session, directory: Directory, config: Provisioning
               queue="npo-forvaltning", queue_scope=None, next_attempt_at=None)
         notify.provisioning_failed(session, directory, config, order, error=error, now=now)
         return "failed"
-    session.execute(update(Order).where(Order.id == order.id, Order.version == order.version).values(
+    session.execute(update(Order).where(col(Order.id) == order.id, col(Order.version) == order.version).values(
         attempts=attempts, last_error=error, version=order.version + 1,
         next_attempt_at=now + dt.timedelta(seconds=config.retry_seconds)).execution_options(synchronize_session=False))
     session.refresh(order)
@@ -159,7 +161,7 @@ def advance_one(*, session: Session, directory: Directory, config: ProvisioningC
             _route(session, directory, config, order, now)
         elif state is OrderState.WAITING_FOR_COMMISSION:
             if not _check_commission(session, directory, config, order, now):
-                return StepResult(order.id, order.state, False, note="väntar på uppdraget")  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, False, note="väntar på uppdraget")
         elif state is OrderState.APPROVED:
             _move(session, order, Event.START_PROVISIONING, now, attempts=0)
         elif state is OrderState.PROVISIONING:
@@ -167,19 +169,20 @@ def advance_one(*, session: Session, directory: Directory, config: ProvisioningC
                 provision(session, directory, order, now=now)
             except DirectoryUnavailable as exc:
                 note = _record_failure(session, directory, config, order, exc.message, now=now, permanent=False)
-                return StepResult(order.id, order.state, order.state is not state, note=note)  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, order.state is not state, note=note)
             except DirectoryError as exc:
                 _record_failure(session, directory, config, order, exc.message, now=now, permanent=True)
-                return StepResult(order.id, order.state, True, note="failed")  # type: ignore[arg-type]
+                return StepResult(stored_id(order), order.state, True, note="failed")
             _move(session, order, Event.PROVISIONED, now, attempts=order.attempts, last_error=None,
                   next_attempt_at=None)
             notify.provisioned(session, directory, config, order, lines_of(session, order), information=information,
                                now=now)
             follow = waiting_orders(session, order.unit_hsa_id) if order.kind is OrderKind.COMMISSION else []
-            return StepResult(order.id, order.state, True, follow_ups=follow)  # type: ignore[arg-type]
+            return StepResult(stored_id(order), order.state, True, follow_ups=follow)
         else:
-            return StepResult(order.id, state, False, note="väntar på en person" if state not in FINAL else "klar")  # type: ignore[arg-type]
+            return StepResult(stored_id(order), state, False,
+                              note="väntar på en person" if state not in FINAL else "klar")
     except InvalidTransition:  # another worker moved it first; nothing of ours was written for this step
         session.refresh(order)
         return StepResult(order_id, order.state, False, note="ändrad av en annan process")
-    return StepResult(order.id, order.state, True)  # type: ignore[arg-type]
+    return StepResult(stored_id(order), order.state, True)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
+from catalog.sqltypes import stored_id
 from catalog.text import has_control_characters
 from provisioning import notify
 from provisioning.authz import Actor
@@ -55,7 +56,7 @@ def _already_decided(session: Session, order: Order, stage: OrderState | None) -
     query = select(Decision).where(Decision.order_id == order.id)
     if stage is not None:
         query = query.where(Decision.stage == stage)
-    earlier = session.exec(query.order_by(Decision.decided_at.desc())).first()  # type: ignore[attr-defined]
+    earlier = session.exec(query.order_by(col(Decision.decided_at).desc())).first()
     if earlier is None:
         return Conflict(f"Beställningen {order.reference} väntar inte på något beslut nu; ladda om sidan.")
     word = "godkänd" if earlier.outcome is Outcome.APPROVED else "avslagen"
@@ -82,7 +83,7 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
         raise NotAllowed(actor.conflict(order, subjects) or "Beställningen ligger inte i någon av dina köer.")
     try:
         with session.begin_nested():
-            session.add(Decision(order_id=order.id, stage=stage, outcome=Outcome.APPROVED if approve else
+            session.add(Decision(order_id=stored_id(order), stage=stage, outcome=Outcome.APPROVED if approve else
                                  Outcome.REJECTED, decided_by=actor.hsa_id, decided_by_name=actor.name,
                                  reason=reason, decided_at=now))
     except IntegrityError:
@@ -101,7 +102,8 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
 
 def _workflow_after(order: Order, approve: bool, now: dt.datetime) -> dict[str, object]:
     """Queue, deadline and reminder columns for the state an approval or rejection leads to."""
-    cleared = {"queue": None, "queue_scope": None, "due_at": None, "reminded_at": None, "escalated_at": None}
+    cleared: dict[str, object] = {"queue": None, "queue_scope": None, "due_at": None, "reminded_at": None,
+                                  "escalated_at": None}
     if not approve or order.state is not OrderState.AWAITING_CONTRACT_MANAGER:
         return cleared
     role, scope = queue_for(order.kind, OrderState.AWAITING_CATALOG_ADMIN, order.route, order.unit_hsa_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import end_of_day, local_date
@@ -69,5 +69,5 @@ def delegations_for(session: Session, actor: Actor, *, now: dt.datetime) -> list
     if not units:
         return []
     return list(session.exec(select(Delegation).where(
-        Delegation.unit_hsa_id.in_(units), Delegation.revoked_at.is_(None),  # type: ignore[attr-defined,union-attr]
-        Delegation.valid_to > now).order_by(Delegation.valid_to)).all())
+        col(Delegation.unit_hsa_id).in_(units), col(Delegation.revoked_at).is_(None),
+        col(Delegation.valid_to) > now).order_by(col(Delegation.valid_to))).all())

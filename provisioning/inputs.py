@@ -163,7 +163,8 @@ def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
     if "extra_hsa_ids" in r.errors:
         return ()
     values += [v for v in re.split(r"[\s,;]+", extra) if v]
-    found, bad = [], []
+    found: list[str] = []
+    bad: list[str] = []
     for value in values:
         try:
             hsa = validate_hsa_id(value.strip())

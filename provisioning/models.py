@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Column, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy import Enum as SAEnum
@@ -53,14 +54,18 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-def _enum(kind: type[StrEnum], **kwargs: object) -> object:
-    """A column holding a StrEnum by value (VARCHAR on every database), read back as the enum."""
+def _enum(kind: type[StrEnum], *, nullable: bool, index: bool | None = None) -> Any:
+    """A column holding a StrEnum by value (VARCHAR on every database), read back as the enum.
+
+    Any, like sqlmodel.Field itself: the field's type is the annotation of the attribute it is assigned to."""
     return Field(sa_column=Column(SAEnum(kind, native_enum=False, length=32, validate_strings=True,
-                                         values_callable=lambda members: [m.value for m in members]), **kwargs))
+                                         values_callable=lambda members: [m.value for m in members]),
+                                  nullable=nullable, index=index))
 
 
-def _utc(**kwargs: object) -> object:
-    return Field(sa_column=Column(UTCDateTime(), **kwargs))  # type: ignore[arg-type]
+def _utc(*, nullable: bool, index: bool | None = None) -> Any:
+    """A timezone-aware UTC timestamp column (Any, like _enum)."""
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
 class Order(SQLModel, table=True):
@@ -70,13 +75,13 @@ class Order(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(sa_column=Column(String(24), unique=True, nullable=False))
-    kind: OrderKind = _enum(OrderKind, nullable=False, index=True)  # type: ignore[assignment]
+    kind: OrderKind = _enum(OrderKind, nullable=False, index=True)
     # -- the request (immutable)
     unit_hsa_id: str = Field(max_length=32, index=True)
     unit_name: str = Field(max_length=200)
     provider_hsa_id: str = Field(max_length=32)
     provider_name: str = Field(max_length=200)
-    route: Route = _enum(Route, nullable=False)  # type: ignore[assignment]
+    route: Route = _enum(Route, nullable=False)
     requested_by: str = Field(max_length=32, index=True)
     requested_by_name: str = Field(max_length=200)
     on_behalf_of: str | None = Field(default=None, max_length=32)  # the manager, when a delegate ordered
@@ -86,17 +91,17 @@ class Order(SQLModel, table=True):
     contact_email: str = Field(max_length=254)
     requested_start: dt.date
     care_agreement_reference: str | None = Field(default=None, max_length=120)
-    submitted_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    submitted_at: dt.datetime = _utc(nullable=False)
     # -- the workflow
-    state: OrderState = _enum(OrderState, nullable=False, index=True)  # type: ignore[assignment]
-    state_since: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    state: OrderState = _enum(OrderState, nullable=False, index=True)
+    state_since: dt.datetime = _utc(nullable=False)
     queue: str | None = Field(default=None, max_length=40, index=True)
     queue_scope: str | None = Field(default=None, max_length=32)
-    due_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    reminded_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    escalated_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    due_at: dt.datetime | None = _utc(nullable=True)
+    reminded_at: dt.datetime | None = _utc(nullable=True)
+    escalated_at: dt.datetime | None = _utc(nullable=True)
     attempts: int = 0
-    next_attempt_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    next_attempt_at: dt.datetime | None = _utc(nullable=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     commission_hsa_id: str | None = Field(default=None, max_length=32)
     depends_on: int | None = Field(default=None, foreign_key="orders.id")
@@ -117,7 +122,7 @@ class OrderLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
-    action: LineAction = _enum(LineAction, nullable=False)  # type: ignore[assignment]
+    action: LineAction = _enum(LineAction, nullable=False)
     person_hsa_id: str = Field(max_length=32)
     person_name: str = Field(max_length=200)
     person_mail: str | None = Field(default=None, max_length=254)
@@ -133,12 +138,12 @@ class Decision(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
-    stage: OrderState = _enum(OrderState, nullable=False)  # type: ignore[assignment]
-    outcome: Outcome = _enum(Outcome, nullable=False)  # type: ignore[assignment]
+    stage: OrderState = _enum(OrderState, nullable=False)
+    outcome: Outcome = _enum(Outcome, nullable=False)
     decided_by: str = Field(max_length=32)
     decided_by_name: str = Field(max_length=200)
     reason: str | None = Field(default=None, sa_column=Column(Text))
-    decided_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    decided_at: dt.datetime = _utc(nullable=False)
 
 
 class AuditEvent(SQLModel, table=True):
@@ -148,12 +153,12 @@ class AuditEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
-    at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    at: dt.datetime = _utc(nullable=False)
     actor: str = Field(max_length=64)  # an HSA-ID, or "system" for the flows
     actor_name: str = Field(max_length=200)
     event: str = Field(max_length=40)
-    from_state: OrderState | None = _enum(OrderState, nullable=True)  # type: ignore[assignment]
-    to_state: OrderState = _enum(OrderState, nullable=False)  # type: ignore[assignment]
+    from_state: OrderState | None = _enum(OrderState, nullable=True)
+    to_state: OrderState = _enum(OrderState, nullable=False)
     reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -167,10 +172,10 @@ class Delegation(SQLModel, table=True):
     manager_hsa_id: str = Field(max_length=32)
     delegate_hsa_id: str = Field(max_length=32, index=True)
     delegate_name: str = Field(max_length=200)
-    valid_from: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    valid_to: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    created_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    revoked_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    valid_from: dt.datetime = _utc(nullable=False)
+    valid_to: dt.datetime = _utc(nullable=False)
+    created_at: dt.datetime = _utc(nullable=False)
+    revoked_at: dt.datetime | None = _utc(nullable=True)
 
 
 class OutboxMail(SQLModel, table=True):
@@ -186,12 +191,12 @@ class OutboxMail(SQLModel, table=True):
     subject: str = Field(max_length=300)
     text_body: str = Field(sa_column=Column(Text, nullable=False))
     html_body: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    created_at: dt.datetime = _utc(nullable=False)
     attempts: int = 0
-    next_attempt_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    claimed_until: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    next_attempt_at: dt.datetime = _utc(nullable=False)
+    claimed_until: dt.datetime | None = _utc(nullable=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    sent_at: dt.datetime | None = _utc(nullable=True, index=True)  # type: ignore[assignment]
+    sent_at: dt.datetime | None = _utc(nullable=True, index=True)
 
 
 class ImmutableOrder(Exception):

@@ -50,10 +50,10 @@ def _queue_addresses(directory: Directory, role: RoleName, scope: str | None) ->
     return addresses
 
 
-def orderer_addresses(directory: Directory, order: Order) -> list[str]:
+def orderer_addresses(directory: Directory, order: Order) -> list[str | None]:
     """The contact address given on the order and the orderer's directory address."""
     person = directory.find_person(order.requested_by)
-    return [order.contact_email, person.mail if person else None]  # type: ignore[list-item]
+    return [order.contact_email, person.mail if person else None]  # outbox.enqueue skips the missing
 
 
 def _base(order: Order, config: ProvisioningConfig) -> dict[str, object]:

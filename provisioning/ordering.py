@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.clock import local_date
 from catalog.model import VOB_PURPOSE, Commission, Person
+from catalog.sqltypes import stored_id
 from provisioning.authz import Actor, require_orderer
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import InvalidInput, InvalidInputs
@@ -43,7 +45,7 @@ def open_commission_order(session: Session, unit_hsa_id: str) -> Order | None:
     """A commission order for the unit that is still on its way."""
     return session.exec(select(Order).where(
         Order.kind == OrderKind.COMMISSION, Order.unit_hsa_id == unit_hsa_id,
-        Order.state.not_in([s.value for s in FINAL]))).first()  # type: ignore[union-attr]
+        col(Order.state).not_in([s.value for s in FINAL]))).first()
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ def _refuse_if(errors: dict[str, str]) -> None:
 
 
 def _new_order(session: Session, actor: Actor, placement: Placement, kind: OrderKind, now: dt.datetime,
-               **request: object) -> Order:
+               **request: Any) -> Order:  # the request columns, each checked against Order's own annotation
     order = Order(reference=new_reference(session, now), kind=kind, unit_hsa_id=placement.unit.hsa_id,
                   unit_name=placement.unit.name, provider_hsa_id=placement.provider.hsa_id,
                   provider_name=placement.provider.name, route=placement.route, requested_by=actor.hsa_id,
@@ -109,7 +111,7 @@ def _new_order(session: Session, actor: Actor, placement: Placement, kind: Order
                   submitted_at=now, state=OrderState.SUBMITTED, state_since=now, **request)
     session.add(order)
     session.flush()
-    session.add(AuditEvent(order_id=order.id, at=now, actor=actor.hsa_id, actor_name=actor.name, event="submit",
+    session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor.hsa_id, actor_name=actor.name, event="submit",
                            from_state=None, to_state=OrderState.SUBMITTED))
     return order
 
@@ -191,7 +193,7 @@ def submit_membership_order(*, session: Session, directory: Directory, config: P
                        commission_hsa_id=unit.commission.hsa_id if unit.commission else None,
                        depends_on=unit.pending.id if unit.pending else None)
     for person in people:
-        session.add(OrderLine(order_id=order.id, action=data.action, person_hsa_id=person.hsa_id,
+        session.add(OrderLine(order_id=stored_id(order), action=data.action, person_hsa_id=person.hsa_id,
                               person_name=person.name, person_mail=person.mail, valid_from=data.valid_from,
                               valid_to=data.valid_to))
     session.flush()

@@ -18,8 +18,9 @@ import emails
 from emails.backend.smtp import SMTPBackend
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from catalog.sqltypes import rowcount, stored_ids
 from provisioning.mail import render
 from provisioning.models import OutboxMail
 
@@ -67,18 +68,18 @@ def enqueue(session: Session, *, template: str, to: Iterable[str | None], contex
 
 def due(session: Session, *, now: dt.datetime, order_id: int | None = None, limit: int = 100) -> list[int]:
     """IDs of unsent mail whose next attempt is due."""
-    query = select(OutboxMail.id).where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)  # type: ignore[union-attr]
+    query = select(col(OutboxMail.id)).where(col(OutboxMail.sent_at).is_(None), col(OutboxMail.next_attempt_at) <= now)
     if order_id is not None:
         query = query.where(OutboxMail.order_id == order_id)
-    return list(session.exec(query.order_by(OutboxMail.id).limit(limit)).all())  # type: ignore[arg-type]
+    return stored_ids(session.exec(query.order_by(col(OutboxMail.id)).limit(limit)).all())
 
 
 def _claim(session: Session, mail_id: int, now: dt.datetime) -> OutboxMail | None:
     claimed = session.execute(
-        update(OutboxMail).where(OutboxMail.id == mail_id, OutboxMail.sent_at.is_(None),  # type: ignore[union-attr]
-                                 or_(OutboxMail.claimed_until.is_(None), OutboxMail.claimed_until < now))  # type: ignore[union-attr]
+        update(OutboxMail).where(col(OutboxMail.id) == mail_id, col(OutboxMail.sent_at).is_(None),
+                                 or_(col(OutboxMail.claimed_until).is_(None), col(OutboxMail.claimed_until) < now))
         .values(claimed_until=now + dt.timedelta(seconds=CLAIM_SECONDS)).execution_options(synchronize_session=False))
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     return session.get(OutboxMail, mail_id)
 
@@ -125,8 +126,9 @@ def _send(backend: SMTPBackend, smtp: SmtpConfig, mail: OutboxMail) -> str | Non
     message = emails.html(subject=mail.subject, html=mail.html_body, text=mail.text_body,
                           mail_from=(smtp.sender_name, smtp.mail_from),
                           headers={"Message-ID": f"<outbox-{mail.id}@npo-access>"})
+    to: list[str | tuple[str | None, str]] = list(mail.recipients.split(","))  # emails: an address or (name, address)
     try:
-        response = message.send(to=mail.recipients.split(","), smtp=backend)
+        response = message.send(to=to, smtp=backend)
     except Exception as exc:  # noqa: BLE001 - any SMTP/network failure means "try again later"
         backend.close()  # a broken connection must not be reused for the next message
         return f"{type(exc).__name__}: {exc}"

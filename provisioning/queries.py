@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from catalog.clock import business_days_between
 from catalog.model import RoleName
@@ -77,12 +77,12 @@ FAILED_FOR_OTHERS = "Uppläggningen i Skånekatalogen misslyckades; ärendet gic
 def my_orders(session: Session, actor: Actor, *, limit: int = MAX_ROWS) -> list[Order]:
     """Orders the actor placed, or placed for units they manage or order for."""
     units = actor.orderable_units()
-    query = select(Order).where(or_(Order.requested_by == actor.hsa_id, Order.on_behalf_of == actor.hsa_id,
-                                    Order.unit_hsa_id.in_(units)))  # type: ignore[attr-defined]
-    return list(session.exec(query.order_by(Order.submitted_at.desc()).limit(limit)).all())  # type: ignore[attr-defined]
+    query = select(Order).where(or_(col(Order.requested_by) == actor.hsa_id, col(Order.on_behalf_of) == actor.hsa_id,
+                                    col(Order.unit_hsa_id).in_(units)))
+    return list(session.exec(query.order_by(col(Order.submitted_at).desc()).limit(limit)).all())
 
 
-def _queue_filter(role: RoleName, scope: str | None):  # type: ignore[no-untyped-def]
+def _queue_filter(role: RoleName, scope: str | None):
     condition = Order.queue == role.value
     if scope is not None:
         condition = condition & (Order.queue_scope == scope)
@@ -96,7 +96,7 @@ def queue_summaries(session: Session, actor: Actor, *, now: dt.datetime) -> list
         if role not in QUEUE_LABELS:
             continue
         rows = session.exec(select(Order.state_since, Order.due_at).where(
-            _queue_filter(role, scope), Order.state.in_([s.value for s in AWAITING_PERSON] + [  # type: ignore[union-attr]
+            _queue_filter(role, scope), col(Order.state).in_([s.value for s in AWAITING_PERSON] + [
                 OrderState.PROVISIONING_FAILED.value]))).all()
         label = QUEUE_LABELS[role] + (f" – {scope}" if scope else "")
         out.append(QueueSummary(role, scope, label, len(rows),
@@ -118,10 +118,10 @@ def queue_orders(session: Session, actor: Actor, *, role: RoleName | None = None
     if state is not None:
         query = query.where(Order.state == state)
     else:
-        query = query.where(Order.state.in_([s.value for s in AWAITING_PERSON] + [  # type: ignore[union-attr]
+        query = query.where(col(Order.state).in_([s.value for s in AWAITING_PERSON] + [
             OrderState.PROVISIONING_FAILED.value]))
     if overdue_only:
-        query = query.where(Order.due_at <= now)  # type: ignore[operator]
+        query = query.where(col(Order.due_at) <= now)
     needle = text.strip()[:100]
     if needle:
         like = f"%{needle.lower()}%"
@@ -129,7 +129,7 @@ def queue_orders(session: Session, actor: Actor, *, role: RoleName | None = None
         staff = select(OrderLine.id).where(OrderLine.order_id == Order.id, or_(
             func.lower(OrderLine.person_name).like(like), func.lower(OrderLine.person_hsa_id).like(like)))
         query = query.where(or_(*[func.lower(column).like(like) for column in columns], staff.exists()))
-    return list(session.exec(query.order_by(Order.state_since).limit(limit)).all())
+    return list(session.exec(query.order_by(col(Order.state_since)).limit(limit)).all())
 
 
 def queue_label(order: Order) -> str | None:
@@ -154,7 +154,7 @@ def shown_error(actor: Actor, order: Order) -> str | None:
 
 def _timeline(session: Session, actor: Actor, order: Order) -> list[TimelineEntry]:
     admin = actor.has_role(RoleName.SYSTEM_ADMIN)
-    rows = session.exec(select(AuditEvent).where(AuditEvent.order_id == order.id).order_by(AuditEvent.id))
+    rows = session.exec(select(AuditEvent).where(col(AuditEvent.order_id) == order.id).order_by(col(AuditEvent.id)))
     return [TimelineEntry(e.at, e.event, e.to_state, e.actor, e.actor_name,
                           FAILED_FOR_OTHERS if e.event == Event.FAIL.value and not admin else e.reason) for e in rows]
 
@@ -162,7 +162,7 @@ def _timeline(session: Session, actor: Actor, order: Order) -> list[TimelineEntr
 def order_view(session: Session, actor: Actor, order: Order, *, now: dt.datetime) -> OrderView:
     """One order with its timeline, lines, decisions and what the actor may do with it."""
     lines = lines_of(session, order)
-    decisions = list(session.exec(select(Decision).where(Decision.order_id == order.id).order_by(Decision.id)))
+    decisions = list(session.exec(select(Decision).where(Decision.order_id == order.id).order_by(col(Decision.id))))
     age = business_days_between(order.state_since, now)
     return OrderView(
         order=order, state_label=STATE_LABELS[order.state], queue_label=queue_label(order), lines=lines,

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
 from catalog.model import CareUnit, Commission, Membership
+from catalog.sqltypes import rowcount, stored_id, stored_ids
 from provisioning import outbox
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
@@ -83,14 +84,14 @@ def latest_round_of(session: Session, unit_hsa_id: str) -> RecertificationRound 
 def items_of(session: Session, round_id: int) -> list[RecertificationItem]:
     """A round's members, by name."""
     return list(session.exec(select(RecertificationItem).where(RecertificationItem.round_id == round_id)
-                             .order_by(RecertificationItem.person_name, RecertificationItem.id)).all())
+                             .order_by(col(RecertificationItem.person_name), col(RecertificationItem.id))).all())
 
 
 def pending_items(session: Session, round_id: int) -> list[int]:
     """IDs of a round's members nobody decided on yet."""
-    return list(session.exec(select(RecertificationItem.id).where(
+    return stored_ids(session.exec(select(RecertificationItem.id).where(
         RecertificationItem.round_id == round_id, RecertificationItem.decision == D.PENDING)
-        .order_by(RecertificationItem.id)).all())  # type: ignore[arg-type]
+        .order_by(col(RecertificationItem.id))).all())
 
 
 def open_rounds(session: Session, *, overdue_at: dt.datetime | None = None) -> list[int]:
@@ -98,7 +99,7 @@ def open_rounds(session: Session, *, overdue_at: dt.datetime | None = None) -> l
     query = select(RecertificationRound.id).where(RecertificationRound.state == RoundState.OPEN)
     if overdue_at is not None:
         query = query.where(RecertificationRound.deadline <= overdue_at)
-    return list(session.exec(query.order_by(RecertificationRound.id)).all())  # type: ignore[arg-type]
+    return stored_ids(session.exec(query.order_by(col(RecertificationRound.id))).all())
 
 
 def current_members(directory: Directory, commission_hsa_id: str, now: dt.datetime) -> list[Membership]:
@@ -158,7 +159,7 @@ def open_round(session: Session, directory: Directory, config: ReviewConfig, uni
     for membership in members:
         person = directory.find_person(membership.person_hsa_id)
         session.add(RecertificationItem(
-            round_id=round_.id, person_hsa_id=membership.person_hsa_id,
+            round_id=stored_id(round_), person_hsa_id=membership.person_hsa_id,
             person_name=person.name if person else membership.person_hsa_id, person_mail=person.mail if person else
             None, valid_from=membership.validity.start, valid_to=membership.validity.end, decision=D.PENDING))
     session.flush()
@@ -173,7 +174,7 @@ def open_round(session: Session, directory: Directory, config: ReviewConfig, uni
 
 def _mail_reviewers(session: Session, directory: Directory, config: ReviewConfig, round_: RecertificationRound,
                     unit: CareUnit, *, now: dt.datetime, key: str, reminder: bool) -> None:
-    items = items_of(session, round_.id)  # type: ignore[arg-type]
+    items = items_of(session, stored_id(round_))
     pending = [i.person_name for i in items if i.decision is D.PENDING]
     outbox.enqueue(session, template="recert_request",
                    to=manager_addresses(directory, unit) + delegate_addresses(session, directory, unit, now=now),
@@ -218,7 +219,7 @@ def settle(session: Session, item: RecertificationItem, decision: ItemDecision, 
         decision=decision, decided_by=by, decided_by_name=by_name, decided_at=now, reason=reason,
         on_behalf_of=on_behalf_of).execution_options(synchronize_session=False))
     session.refresh(item)
-    return done.rowcount == 1  # type: ignore[attr-defined]
+    return rowcount(done) == 1
 
 
 def record_decision(session: Session, round_: RecertificationRound, item: RecertificationItem,
@@ -274,7 +275,7 @@ def close_round(*, session: Session, directory: Directory, config: ReviewConfig,
     done = session.execute(update(RecertificationRound).where(
         col(RecertificationRound.id) == round_id, col(RecertificationRound.state) == RoundState.OPEN).values(
         state=RoundState.CLOSED, closed_at=now, open_unit=None).execution_options(synchronize_session=False))
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(done) != 1:
         return False
     round_ = session.get(RecertificationRound, round_id)
     assert round_ is not None

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.clock import STOCKHOLM, last_day, local_date
 from catalog.model import CareUnit
+from catalog.sqltypes import stored_id
 from catalog.text import has_control_characters
 from provisioning.authz import Actor
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
@@ -109,7 +110,7 @@ def require_reviewer(actor: Actor, unit_hsa_id: str | None = None) -> None:
 # ---------------------------------------------------------------------- reads for the pages
 def view(session: Session, round_: RecertificationRound, *, now: dt.datetime) -> RoundView:
     """The page's view of a round."""
-    items = items_of(session, round_.id)  # type: ignore[arg-type]
+    items = items_of(session, stored_id(round_))
     return RoundView(round_, items, decision_counts(items), last_day(round_.deadline),
                      business_days_left(now, round_.deadline),
                      round_.state is RoundState.OPEN and now >= round_.deadline)
@@ -166,7 +167,9 @@ def start_round(*, session: Session, directory: Directory, config: ReviewConfig,
         raise InvalidInput("unit_hsa_id", f"{unit.name} har ingen medarbetare med behörighet att kontrollera.")
     opened = open_round(session, directory, config, unit, commission, members, now=now,
                         trigger=RoundTrigger.MANUAL, by=actor.hsa_id, by_name=actor.name)
-    return opened or open_round_of(session, unit.hsa_id)  # type: ignore[return-value]
+    round_ = opened or open_round_of(session, unit.hsa_id)
+    assert round_ is not None  # open_round opens none only when the unit has an open round
+    return round_
 
 
 def removal_reason(round_: RecertificationRound, actor: Actor) -> str:
@@ -208,8 +211,8 @@ def decide(*, session: Session, directory: Directory, config: ReviewConfig, acto
     if now >= round_.deadline:
         raise Conflict(f"Tidsgränsen för {round_.reference} gick ut {last_day(round_.deadline)}. Medarbetare som "
                        "inte bekräftades tas bort automatiskt; beställ behörighet på nytt för den som ska ha kvar den.")
-    items = {i.id: i for i in items_of(session, round_id)}
-    _validate(actor, round_, items, choices)  # type: ignore[arg-type]
+    items = {stored_id(i): i for i in items_of(session, round_id)}
+    _validate(actor, round_, items, choices)
     report = DecisionReport()
     on_behalf_of = actor.manager_for(round_.unit_hsa_id)
     for choice in choices:

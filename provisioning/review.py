@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from catalog import Directory
 from catalog.clock import last_day, local_date, local_midnight
@@ -84,6 +84,7 @@ def insert_once(session: Session, model: type[SQLModel], unique: str, **values: 
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=[unique])
+    # every model passed has an integer id; SQLModel, the type that covers them all, declares none
     return session.execute(statement.returning(model.id)).scalar_one_or_none()  # type: ignore[attr-defined]
 
 
@@ -114,7 +115,7 @@ def delegate_addresses(session: Session, directory: Directory, unit: CareUnit, *
         return []
     rows = session.exec(select(Delegation).where(
         Delegation.unit_hsa_id == unit.hsa_id, Delegation.valid_from <= now, Delegation.valid_to > now,
-        Delegation.revoked_at.is_(None))).all()  # type: ignore[union-attr]
+        col(Delegation.revoked_at).is_(None))).all()
     addresses = []
     for delegation in rows:
         if delegation.manager_hsa_id.upper() != unit.manager_hsa_id.upper():

@@ -56,15 +56,15 @@ class RecertificationRound(SQLModel, table=True):
     unit_name: str = Field(max_length=200)
     commission_hsa_id: str = Field(max_length=32)
     manager_hsa_id: str | None = Field(default=None, max_length=32)  # the verksamhetschef when the round opened
-    trigger: RoundTrigger = _enum(RoundTrigger, nullable=False)  # type: ignore[assignment]
+    trigger: RoundTrigger = _enum(RoundTrigger, nullable=False)
     opened_by: str = Field(max_length=64)  # an HSA-ID, or "system" for the flow
     opened_by_name: str = Field(max_length=200)
-    opened_at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
+    opened_at: dt.datetime = _utc(nullable=False)
     # the deadline is exclusive: local midnight after the last day the manager may decide
-    deadline: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    state: RoundState = _enum(RoundState, nullable=False, index=True)  # type: ignore[assignment]
+    deadline: dt.datetime = _utc(nullable=False)
+    state: RoundState = _enum(RoundState, nullable=False, index=True)
     open_unit: str | None = Field(default=None, sa_column=Column(String(32), unique=True, nullable=True))
-    closed_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    closed_at: dt.datetime | None = _utc(nullable=True)
 
     @property
     def reference(self) -> str:
@@ -83,13 +83,13 @@ class RecertificationItem(SQLModel, table=True):
     person_hsa_id: str = Field(max_length=32)
     person_name: str = Field(max_length=200)
     person_mail: str | None = Field(default=None, max_length=254)
-    valid_from: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    valid_to: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
-    decision: ItemDecision = _enum(ItemDecision, nullable=False, index=True)  # type: ignore[assignment]
+    valid_from: dt.datetime = _utc(nullable=False)
+    valid_to: dt.datetime | None = _utc(nullable=True)
+    decision: ItemDecision = _enum(ItemDecision, nullable=False, index=True)
     decided_by: str | None = Field(default=None, max_length=64)
     decided_by_name: str | None = Field(default=None, max_length=200)
     on_behalf_of: str | None = Field(default=None, max_length=32)  # the manager, when a delegate decided
-    decided_at: dt.datetime | None = _utc(nullable=True)  # type: ignore[assignment]
+    decided_at: dt.datetime | None = _utc(nullable=True)
     reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
@@ -100,8 +100,8 @@ class CommissionReviewEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
-    at: dt.datetime = _utc(nullable=False)  # type: ignore[assignment]
-    kind: ReviewEventKind = _enum(ReviewEventKind, nullable=False, index=True)  # type: ignore[assignment]
+    at: dt.datetime = _utc(nullable=False)
+    kind: ReviewEventKind = _enum(ReviewEventKind, nullable=False, index=True)
     unit_hsa_id: str = Field(max_length=32, index=True)
     commission_hsa_id: str = Field(max_length=32)
     person_hsa_id: str | None = Field(default=None, max_length=32, index=True)

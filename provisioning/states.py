@@ -11,8 +11,9 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
+from catalog.sqltypes import rowcount, stored_id
 from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 
 S = OrderState
@@ -117,11 +118,11 @@ def transition(session: Session, order: Order, event: Event, *, actor: str, acto
     target = next_state(order.kind, order.state, event)
     values = {"state": target, "state_since": now, "version": order.version + 1, **workflow}
     result = session.execute(
-        update(Order).where(Order.id == order.id, Order.version == order.version).values(**values)
+        update(Order).where(col(Order.id) == order.id, col(Order.version) == order.version).values(**values)
         .execution_options(synchronize_session=False))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise InvalidTransition(order.kind, order.state, event, f"order {order.reference} was changed concurrently")
-    session.add(AuditEvent(order_id=order.id, at=now, actor=actor, actor_name=actor_name, event=event.value,
+    session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor, actor_name=actor_name, event=event.value,
                            from_state=order.state, to_state=target, reason=reason))
     session.flush()
     session.refresh(order)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from api.auth import CurrentActor, check_csrf, csrf_token
 from api.jsonbody import json_object
 from catalog.clock import local_date, now
+from catalog.sqltypes import stored_id
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from npo import runtime
@@ -79,8 +80,8 @@ async def create_commission_order(request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = submit_commission_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
-        result = order_json(order, actor)
-    background.add_task(advance_later, result["id"])
+        result, order_id = order_json(order, actor), stored_id(order)
+    background.add_task(advance_later, order_id)
     return result
 
 
@@ -93,8 +94,8 @@ async def create_membership_order(request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = submit_membership_order(session=session, directory=runtime.directory(), config=provisioning_config(),
                                         actor=actor, data=data, now=now())
-        result = order_json(order, actor)
-    background.add_task(advance_later, result["id"])
+        result, order_id = order_json(order, actor), stored_id(order)
+    background.add_task(advance_later, order_id)
     return result
 
 
@@ -117,10 +118,10 @@ async def decide(reference: str, request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
-                         order_id=order.id, approve=body["approve"], reason=str(body.get("reason") or ""),
+                         order_id=stored_id(order), approve=body["approve"], reason=str(body.get("reason") or ""),
                          expected_stage=_stage(body.get("stage")), now=now())
-        result = order_json(order, actor)
-    background.add_task(advance_later, result["id"])
+        result, order_id = order_json(order, actor), stored_id(order)
+    background.add_task(advance_later, order_id)
     return result
 
 
@@ -130,7 +131,7 @@ async def withdraw(reference: str, request: Request, actor: CurrentActor) -> dic
     await _body(request)
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.withdraw(session=session, actor=actor, order_id=order.id, now=now())
+        decisions.withdraw(session=session, actor=actor, order_id=stored_id(order), now=now())
         return order_json(order, actor)
 
 
@@ -141,9 +142,9 @@ async def retry(reference: str, request: Request, actor: CurrentActor,
     await _body(request)
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
-        result = order_json(order, actor)
-    background.add_task(advance_later, result["id"])
+        decisions.retry(session=session, actor=actor, order_id=stored_id(order), now=now())
+        result, order_id = order_json(order, actor), stored_id(order)
+    background.add_task(advance_later, order_id)
     return result
 
 
@@ -155,9 +156,9 @@ async def cancel(reference: str, request: Request, actor: CurrentActor,
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
         decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
-                         order_id=order.id, reason=str(body.get("reason") or ""), now=now())
-        result = order_json(order, actor)
-    background.add_task(advance_later, result["id"])
+                         order_id=stored_id(order), reason=str(body.get("reason") or ""), now=now())
+        result, order_id = order_json(order, actor), stored_id(order)
+    background.add_task(advance_later, order_id)
     return result
 
 

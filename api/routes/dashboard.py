@@ -11,6 +11,7 @@ from api.pages import render
 from api.routes.orders import render_order
 from catalog.clock import now
 from catalog.model import RoleName
+from catalog.sqltypes import stored_id
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from npo import runtime
@@ -77,9 +78,9 @@ async def decide(request: Request, actor: CurrentActor, background: BackgroundTa
         with runtime.session_scope() as session:
             order = decisions.get_order(session, actor, reference)
             decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
-                             actor=actor, order_id=order.id, approve=approve, reason=reason,
+                             actor=actor, order_id=stored_id(order), approve=approve, reason=reason,
                              expected_stage=_state(str(form.get("stage", ""))), now=now())
-            order_id = order.id
+            order_id = stored_id(order)
     except InvalidInput as exc:  # e.g. a rejection without a reason: back to the order, the message beside it
         return render_order(request, actor, reference, errors={exc.field: exc.message},
                             values={"reason": reason[:2000]}, status=422)
@@ -100,9 +101,9 @@ async def bulk_approve(request: Request, actor: CurrentActor, background: Backgr
             with runtime.session_scope() as session:
                 order = decisions.get_order(session, actor, reference)
                 decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
-                                 actor=actor, order_id=order.id, approve=True, reason=None, now=now(),
+                                 actor=actor, order_id=stored_id(order), approve=True, reason=None, now=now(),
                                  expected_stage=_state(str(form.get(f"stage-{reference}", ""))))
-                done.append(order.id)
+                done.append(stored_id(order))
         except (Conflict, NotAllowed, NotFound, InvalidInput) as exc:
             problems.append(f"{reference}: {exc.message}")
     for order_id in done:
@@ -120,8 +121,8 @@ async def retry(request: Request, reference: str, actor: CurrentActor, backgroun
     check_csrf(request, str(form.get("csrf", "")))
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.retry(session=session, actor=actor, order_id=order.id, now=now())
-        order_id = order.id
+        decisions.retry(session=session, actor=actor, order_id=stored_id(order), now=now())
+        order_id = stored_id(order)
     background.add_task(advance_later, order_id)
     return RedirectResponse(f"/bestallningar/{reference}", status_code=303)
 
@@ -137,8 +138,8 @@ async def cancel(request: Request, reference: str, actor: CurrentActor, backgrou
         with runtime.session_scope() as session:
             order = decisions.get_order(session, actor, reference[:40])
             decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(),
-                             actor=actor, order_id=order.id, reason=reason, now=now())
-            order_id = order.id
+                             actor=actor, order_id=stored_id(order), reason=reason, now=now())
+            order_id = stored_id(order)
     except InvalidInput as exc:
         return render_order(request, actor, reference, errors={"cancel_reason": exc.message},
                             values={"cancel_reason": reason[:2000]}, status=422)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -19,7 +20,7 @@ from provisioning.errors import InvalidInputs
 router = APIRouter()
 
 
-def _page(request: Request, actor: Actor, values: dict[str, object], errors: dict[str, str], flash: str = "",
+def _page(request: Request, actor: Actor, values: Mapping[str, object], errors: dict[str, str], flash: str = "",
           status: int = 200) -> Response:
     with runtime.session_scope() as session:
         current = delegations.delegations_for(session, actor, now=now())

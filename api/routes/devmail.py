@@ -39,7 +39,7 @@ def read_mail() -> list[dict[str, object]]:
     out = []
     for key in box.iterkeys():
         with box.get_file(key) as handle:
-            message = parser.parse(handle)
+            message = parser.parsebytes(handle.read())
         text = message.get_body(("plain",))
         out.append({"key": key, "subject": str(message["Subject"] or ""), "to": str(message["To"] or ""),
                     "from": str(message["From"] or ""), "date": _sent_at(message),

@@ -12,6 +12,7 @@ from api.auth import CurrentActor, check_csrf
 from api.pages import render
 from catalog import EntryNotFound
 from catalog.clock import local_date, now
+from catalog.sqltypes import stored_id
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from forms import orders as F
@@ -63,7 +64,7 @@ async def _submit(request: Request, actor: Actor, background: BackgroundTasks, *
         with runtime.session_scope() as session:
             order = submit(session=session, directory=runtime.directory(), config=provisioning_config(),
                            actor=actor, data=data, now=now())
-            reference, order_id = order.reference, order.id
+            reference, order_id = order.reference, stored_id(order)
     except (InvalidInputs, InvalidInput) as exc:
         return again(raw, exc.errors if isinstance(exc, InvalidInputs) else {exc.field: exc.message})
     background.add_task(advance_later, order_id)
@@ -179,5 +180,5 @@ async def order_withdraw(request: Request, reference: str, actor: CurrentActor) 
     check_csrf(request, str(form.get("csrf", "")))
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.withdraw(session=session, actor=actor, order_id=order.id, now=now())
+        decisions.withdraw(session=session, actor=actor, order_id=stored_id(order), now=now())
     return RedirectResponse(f"/bestallningar/{reference}", status_code=303)

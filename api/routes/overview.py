@@ -88,6 +88,7 @@ async def overview_choose_submit(request: Request, who: IdentityOrRefusal) -> Re
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     facts, _decision = access(request, who)
     wanted = str(form.get("commission", "")).strip()[:64].upper()
     match = next((c for c in usable_commissions(facts) if c.hsa_id.upper() == wanted), None)
@@ -120,6 +121,7 @@ async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Resp
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     if str(form.get("read", "")) != "1":
         return _information_page(request, who, status_code=422,
                                  error="Kryssa i att du har läst informationen innan du bekräftar.")
@@ -140,6 +142,7 @@ async def overview_search(request: Request, who: IdentityOrRefusal) -> Response:
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)
@@ -197,6 +200,7 @@ async def overview_close(request: Request, who: IdentityOrRefusal) -> Response:
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     remember(request, who, patient=None)
     return _see_start()
 

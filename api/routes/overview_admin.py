@@ -44,6 +44,7 @@ async def overview_log_extract(request: Request, who: IdentityOrRefusal) -> Resp
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)

@@ -158,7 +158,7 @@ def in_view(request: Request, identity: SithsIdentity, personnummer: str, dialog
 
 
 def dialog_page(request: Request, template: str, *, identity: SithsIdentity, personnummer: str, dialog: str,
-                status_code: int = 200, **context: object) -> HTMLResponse:
+                status_code: int = 200, **context: Any) -> HTMLResponse:
     """A dialog about the patient in view, with the patient's header and the nödåtkomst banner."""
     shown = in_view(request, identity, personnummer, dialog)
     return page(request, template, identity=identity, status_code=status_code, pnr=format_pnr(personnummer),

@@ -51,6 +51,7 @@ async def overview_relation(request: Request, who: IdentityOrRefusal) -> Respons
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen = post.form, post.chosen
     raw = F.raw_values(form)
     try:
@@ -91,6 +92,7 @@ async def overview_consent(request: Request, who: IdentityOrRefusal) -> Response
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     at = now()
@@ -135,6 +137,7 @@ async def overview_consent_change(request: Request, who: IdentityOrRefusal) -> R
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     change = CONSENT_CHANGES.get(str(post.form.get("action", "")))
     if change is None:
         raise InvalidInput("action", "Välj om samtycket ska avslutas eller makuleras.")

@@ -45,6 +45,7 @@ async def overview_emergency(request: Request, who: IdentityOrRefusal) -> Respon
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     try:
@@ -84,6 +85,7 @@ async def overview_blocked_where(request: Request, who: IdentityOrRefusal) -> Re
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     chosen, personnummer = post.chosen, post.personnummer
     try:
         providers = _reveal(who, chosen, personnummer)
@@ -98,6 +100,7 @@ async def overview_blocked_open(request: Request, who: IdentityOrRefusal) -> Res
     post = await patient_post(request, who)
     if isinstance(post, Response):
         return post
+    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     picked = [str(p)[:64] for p in form.getlist("providers")][:50]
     try:

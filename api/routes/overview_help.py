@@ -91,6 +91,7 @@ async def overview_fault_report(request: Request, who: IdentityOrRefusal, backgr
     form = await certified_form(request, who)
     if isinstance(form, Response):
         return form
+    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         report = F.parse_fault_report(raw)

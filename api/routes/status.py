@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
+from typing import cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from api.auth import OptionalActor
 from api.pages import render
@@ -58,8 +59,8 @@ class Report:
 
 def _outbox_waiting() -> tuple[int, object]:
     with runtime.session_scope() as session:
-        count, oldest = session.exec(select(func.count(OutboxMail.id), func.min(OutboxMail.created_at)).where(
-            OutboxMail.sent_at.is_(None))).one()  # type: ignore[union-attr]
+        count, oldest = session.exec(select(func.count(col(OutboxMail.id)), func.min(col(OutboxMail.created_at))).where(
+            col(OutboxMail.sent_at).is_(None))).one()
     return count, oldest
 
 
@@ -88,10 +89,10 @@ def collect() -> Report:
             late = f"svarade inte inom {DEADLINE:.0f} s"
             parts.append(PartStatus(key, NAMES[key], False, late, "–", DEADLINE * 1000))
         elif key == "engine":
-            engine_parts, deployments = future.result()  # type: ignore[misc]
+            engine_parts, deployments = cast(tuple[list[PartStatus], list[DeploymentStatus]], future.result())
             parts.extend(engine_parts)
         else:
-            parts.append(future.result())  # type: ignore[arg-type]
+            parts.append(cast(PartStatus, future.result()))  # every other probe answers one PartStatus
     logs = settings.var_dir / "log"
     return Report([with_log_errors(p, logs / f"{LOGS[p.key]}.log") if p.key in LOGS else p for p in parts],
                   deployments)

@@ -6,7 +6,7 @@ Create Date: 2026-11-26
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString
 
 import catalog.sqltypes
 
