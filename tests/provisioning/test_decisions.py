@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from provisioning import decisions
+from provisioning import decisions, sweeping
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from provisioning.models import AuditEvent, Decision, OrderState, OutboxMail, Outcome
 from tests.provisioning.conftest import NOW
@@ -196,3 +196,67 @@ def test_withdrawing_a_scoped_order_clears_its_scope(world, sessions, actor, adv
         decisions.withdraw(session=session, actor=manager, order_id=order_id, now=NOW)
     order = load(sessions, order_id)
     assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.WITHDRAWN, None, None, None)
+
+
+def decide_on_what_was_read(world: World, sessions, stale, who, *, approve: bool, reason: str | None,  # type: ignore[no-untyped-def]
+                            now: dt.datetime) -> None:
+    """Decide in a session whose order is the one read earlier: the state check sees what the approver saw, as when
+    two requests race past it (deterministic on SQLite too, which serialises writers: D-25)."""
+    with sessions() as session:
+        session.add(stale)
+        decisions.decide(session=session, directory=world.directory, config=world.config, actor=who,
+                         order_id=stale.id, approve=approve, reason=reason, now=now)
+
+
+def test_a_decision_on_a_stage_decided_meanwhile_names_that_stages_decision(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    stale = load(sessions, order_id)  # the contract manager's second tab, at stage 1
+    manager, vgs = actor(world.contract_manager), actor(world.vgs)
+    decide(world, sessions, actor, world.contract_manager, order_id)  # stage 1 in the first tab, 10:00
+    with sessions() as session:  # and stage 2, later: the latest decision is not stage 1's
+        decisions.decide(session=session, directory=world.directory, config=world.config, actor=vgs,
+                         order_id=order_id, approve=False, reason="Avtalet har löpt ut",
+                         now=NOW + dt.timedelta(hours=3))
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} är redan godkänd av Per Avtal "
+                                       "2026-11-24 10:00.$"):  # the unique key on (order, stage) refuses the row
+        decide_on_what_was_read(world, sessions, stale, manager, approve=False, reason="Fel", now=NOW)
+    with sessions() as session:
+        rows = session.exec(select(Decision).where(Decision.order_id == order_id).order_by(Decision.id)).all()
+    assert [(r.stage, r.outcome, r.decided_by_name) for r in rows] == [
+        (S.AWAITING_CONTRACT_MANAGER, Outcome.APPROVED, "Per Avtal"),
+        (S.AWAITING_CATALOG_ADMIN, Outcome.REJECTED, "Eva Vårdgivarservice")]
+
+
+def test_a_decision_on_an_order_withdrawn_meanwhile_is_told_to_reload(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    stale = load(sessions, order_id)
+    manager = actor(world.contract_manager)
+    with sessions() as session:
+        decisions.withdraw(session=session, actor=actor(world.private_manager), order_id=order_id, now=NOW)
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} väntar inte på något beslut nu; "
+                                       "ladda om sidan.$"):  # not "already approved by" the loser themselves
+        decide_on_what_was_read(world, sessions, stale, manager, approve=True, reason=None, now=NOW)
+    order = load(sessions, order_id)
+    assert (order.state, order.version) == (S.WITHDRAWN, 3)  # submitted, routed, withdrawn
+    with sessions() as session:
+        assert session.exec(select(Decision).where(Decision.order_id == order_id)).all() == []
+    assert audit(sessions, order_id)[-1] == ("withdraw", "Återkallad av beställaren")
+
+
+def test_a_decision_that_loses_the_version_to_a_reminder_leaves_no_decision(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    decide(world, sessions, actor, world.contract_manager, order_id)  # stage 1, 10:00
+    stale = load(sessions, order_id)  # Vårdgivarservice opens stage 2 ...
+    vgs = actor(world.vgs)
+    thursday = NOW + dt.timedelta(days=2)
+    with sessions() as session:  # ... the sweep reminds the queue meanwhile (a new row version) ...
+        assert sweeping.remind_overdue(session=session, directory=world.directory, config=world.config,
+                                       now=thursday) == (1, 0)
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} väntar inte på något beslut nu; "
+                                       "ladda om sidan.$"):  # ... so the move fails, and with it the decision row
+        decide_on_what_was_read(world, sessions, stale, vgs, approve=True, reason=None, now=thursday)
+    order = load(sessions, order_id)
+    assert (order.state, order.version, order.reminded_at) == (S.AWAITING_CATALOG_ADMIN, 4, thursday)
+    with sessions() as session:
+        rows = session.exec(select(Decision).where(Decision.order_id == order_id)).all()
+    assert [(r.stage, r.decided_by_name) for r in rows] == [(S.AWAITING_CONTRACT_MANAGER, "Per Avtal")]
