@@ -13,6 +13,7 @@ from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from provisioning.models import AuditEvent, Decision, OrderState, OutboxMail, Outcome
 from tests.provisioning.conftest import NOW
 from tests.provisioning.test_ordering import decide, load, order_commission, order_members
+from tests.provisioning.test_remediation import cancel, failed_commission_order
 from tests.world import World
 
 S = OrderState
@@ -171,8 +172,8 @@ def test_a_retry_sends_a_failed_order_back_with_fresh_attempts(world, sessions, 
     with sessions() as session:
         decisions.retry(session=session, actor=sysadmin, order_id=order_id, now=NOW + dt.timedelta(hours=1))
     order = load(sessions, order_id)
-    assert (order.state, order.attempts, order.next_attempt_at, order.queue, order.queue_scope) == (
-        S.PROVISIONING, 0, None, None, None)
+    assert (order.state, order.attempts, order.next_attempt_at, order.last_error, order.queue, order.queue_scope) == (
+        S.PROVISIONING, 0, None, None, None, None)
     assert audit(sessions, order_id) == [("retry", "Startad om efter åtgärd")]
 
 
@@ -260,3 +261,61 @@ def test_a_decision_that_loses_the_version_to_a_reminder_leaves_no_decision(worl
     with sessions() as session:
         rows = session.exec(select(Decision).where(Decision.order_id == order_id)).all()
     assert [(r.stage, r.decided_by_name) for r in rows] == [(S.AWAITING_CONTRACT_MANAGER, "Per Avtal")]
+
+
+def test_a_reason_with_control_characters_is_refused_with_its_field(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    with pytest.raises(InvalidInput, match="^Motiveringen innehåller otillåtna styrtecken; skriv om den med vanliga "
+                                           "tecken.$") as caught:
+        decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason="Inget\x00 avtal")
+    assert caught.value.field == "reason" and load(sessions, order_id).state is S.AWAITING_CONTRACT_MANAGER
+
+
+def test_cancelling_needs_the_system_administrator_and_a_plain_reason_of_at_most_a_thousand_characters(  # type: ignore[no-untyped-def]
+        world, sessions, actor, advance) -> None:
+    order_id = failed_commission_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    with pytest.raises(NotAllowed, match="^Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.$"):
+        cancel(world, sessions, actor, world.skf, order_id, "Enheten läggs ned")
+    refusals = [(None, "^Ange varför beställningen avbryts; motiveringen skickas till beställaren.$"),
+                (" \n ", "^Ange varför beställningen avbryts; motiveringen skickas till beställaren.$"),
+                (" " + "x" * 1001, r"^Motiveringen får vara högst 1000 tecken \(nu 1001\).$")]
+    refusals += [(f"Enheten{c} läggs ned", "^Motiveringen innehåller otillåtna styrtecken.$")
+                 for c in ("\x00", "\x1f", "\x7f")]
+    for reason, says in refusals:
+        with pytest.raises(InvalidInput, match=says) as caught:
+            cancel(world, sessions, actor, world.sysadmin, order_id, reason)
+        assert caught.value.field == "reason"
+    text = "Enheten läggs ned.\n\tSe beslutet\r\n" + "x" * 967  # tab, newline and return are plain text
+    assert len(text) == 1000
+    cancel(world, sessions, actor, world.sysadmin, order_id, f"  {text}  ")
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.next_attempt_at, order.due_at) == (
+        S.CANCELLED, None, None, None, None)
+    with sessions() as session:
+        [row] = session.exec(select(AuditEvent).where(AuditEvent.order_id == order_id,
+                                                      AuditEvent.event == "cancel")).all()
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.order_id == order_id,
+                                                       OutboxMail.template == "order_cancelled")).all()
+    assert (row.reason, row.actor, row.actor_name, row.at) == (text, world.sysadmin.hsa_id, "Lena Förvaltning",
+                                                               NOW + dt.timedelta(hours=1))
+    assert "Lena Förvaltning" in mail.text_body and "Enheten läggs ned." in mail.text_body
+    with pytest.raises(Conflict, match=f"^{reference} väntar inte på åtgärd och kan inte avbrytas.$"):
+        cancel(world, sessions, actor, world.sysadmin, order_id, "En gång till")
+
+
+def test_cancelling_clears_every_workflow_column_and_tells_the_orderer_when(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    from tests.provisioning.builders import make_order
+
+    with sessions() as session:
+        order_id = make_order(session, state=S.PROVISIONING_FAILED, since=NOW, queue="npo-forvaltning",
+                              queue_scope="SE2321000255-V1", next_attempt_at=NOW, due_at=NOW).id
+    later = NOW + dt.timedelta(hours=1)
+    cancel(world, sessions, actor, world.sysadmin, order_id, "Enheten läggs ned.")
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.next_attempt_at, order.due_at, order.state_since) == (
+        S.CANCELLED, None, None, None, None, later)
+    with sessions() as session:
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.order_id == order_id)).all()
+    assert (mail.template, mail.created_at, mail.recipients) == ("order_cancelled", later, "maria@vard.example")
+    assert audit(sessions, order_id) == [("cancel", "Enheten läggs ned.")]
