@@ -319,3 +319,9 @@ def test_cancelling_clears_every_workflow_column_and_tells_the_orderer_when(worl
         [mail] = session.exec(select(OutboxMail).where(OutboxMail.order_id == order_id)).all()
     assert (mail.template, mail.created_at, mail.recipients) == ("order_cancelled", later, "maria@vard.example")
     assert audit(sessions, order_id) == [("cancel", "Enheten läggs ned.")]
+
+
+def test_a_reference_with_a_control_character_names_no_order(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    skf = actor(world.skf)
+    with sessions() as session, pytest.raises(NotFound, match="^Beställningen finns inte.$"):
+        decisions.get_order(session, skf, "NPO-261124-\x00")  # PostgreSQL could not even compare it
