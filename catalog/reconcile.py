@@ -156,10 +156,11 @@ class SyncReport:
         return out
 
 
-def _new_hsa_id(org_hsa_prefix: str, taken: set[str]) -> str:
+def _new_hsa_id(org_hsa_prefix: str, taken: set[str], choice: Callable[[str], str]) -> str:
+    """A random person HSA-ID under the prefix that no one in ``taken`` has (compared in upper case)."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     while True:
-        candidate = f"{org_hsa_prefix}-P{''.join(secrets.choice(alphabet) for _ in range(6))}"
+        candidate = f"{org_hsa_prefix}-P{''.join(choice(alphabet) for _ in range(6))}"
         if candidate.upper() not in taken:
             taken.add(candidate.upper())
             return candidate
@@ -192,8 +193,9 @@ def _hr_fields(person: Person) -> tuple[object, ...]:
 
 
 def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit], *, provider_hsa_id: str,
-              today: dt.date) -> SyncPlan:
-    """Compare an export with the persons in scope; pure (no directory access)."""
+              today: dt.date, choice: Callable[[str], str] = secrets.choice) -> SyncPlan:
+    """Compare an export with the persons in scope; pure (no directory access). ``choice`` draws the characters
+    of new HSA-IDs: the random source is an input, like ``today``."""
     by_pnr: dict[str, Person] = {}
     for known in current:
         # a natural person has one HSA-ID per organisation; within one provider prefer the active one
@@ -221,7 +223,7 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
             if left:
                 plan.unchanged += 1  # a former employee never registered: nothing to do
                 continue
-            hsa_id = _new_hsa_id(org_prefix, taken)
+            hsa_id = _new_hsa_id(org_prefix, taken, choice)
             plan.creates.append(Change(ChangeKind.CREATE, hsa_id, row.personnummer,
                                        wanted=_wanted(row, hsa_id, None), line=row.line))
             continue

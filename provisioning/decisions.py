@@ -81,17 +81,14 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
     subjects = [line.person_hsa_id for line in lines_of(session, order)]
     if not actor.may_decide(order, subjects):
         raise NotAllowed(actor.conflict(order, subjects) or "Beställningen ligger inte i någon av dina köer.")
-    try:
+    try:  # one savepoint: a move that fails takes the decision row with it, so the Conflict names no phantom
         with session.begin_nested():
             session.add(Decision(order_id=stored_id(order), stage=stage, outcome=Outcome.APPROVED if approve else
                                  Outcome.REJECTED, decided_by=actor.hsa_id, decided_by_name=actor.name,
                                  reason=reason, decided_at=now))
-    except IntegrityError:
-        raise _already_decided(session, order, stage) from None
-    try:
-        target = transition(session, order, Event.APPROVE if approve else Event.REJECT, actor=actor.hsa_id,
-                            actor_name=actor.name, now=now, reason=reason, **_workflow_after(order, approve, now))
-    except InvalidTransition:
+            target = transition(session, order, Event.APPROVE if approve else Event.REJECT, actor=actor.hsa_id,
+                                actor_name=actor.name, now=now, reason=reason, **_workflow_after(order, approve, now))
+    except (IntegrityError, InvalidTransition):  # the stage was decided, or the order moved, since it was read
         raise _already_decided(session, order, stage) from None
     notify.decision(session, directory, config, order, stage=stage, approved=approve, decided_by=actor.name,
                     reason=reason, now=now)

@@ -4,6 +4,7 @@ change among others, the scope, and the run's own bookkeeping (the main flows: t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from freezegun import freeze_time
@@ -12,7 +13,7 @@ from catalog import Directory
 from catalog.hrexport import read_export
 from catalog.ldapconn import EntryNotFound
 from catalog.model import CareUnit, Validity
-from catalog.reconcile import Change, ChangeKind, SyncPlan, apply_plan, persons_in_scope, run_sync
+from catalog.reconcile import Change, ChangeKind, SyncPlan, apply_plan, persons_in_scope, plan_sync, run_sync
 from tests.catalog.test_reconcile import TODAY, P, hr, mine, sync
 from tests.conftest import Org
 
@@ -93,3 +94,53 @@ def test_today_is_the_swedish_date_when_none_is_given(org: Org, directory: Direc
     with freeze_time(dt.datetime(2026, 11, 25, 23, 30, tzinfo=dt.UTC), tick=True):  # 00:30 on the 26th in Sweden
         report = run_sync(directory, data, provider_hsa_id=org.provider.hsa_id, max_disable_share=1.0, dry_run=True)
     assert [c.kind for c in report.plan.disables] == [ChangeKind.DISABLE]  # the day after the last working day
+
+
+def test_refusals_in_both_pipelined_phases_are_all_reported(org: Org, directory: Directory) -> None:
+    sync(directory, org, hr(org, (P[0], "N", "N", org.unit_a.hsa_id, "T", "")))
+    [person] = mine(directory, org, P[0])
+    bad_mail = replace(person, hsa_id=org.hsa("PBAD"), personnummer=P[1], mail="åsa@vård.example")  # not IA5
+    create = Change(ChangeKind.CREATE, bad_mail.hsa_id, P[1], wanted=bad_mail)
+    gone = replace(person, hsa_id=org.hsa("PGONE"), dn=person.dn.replace(person.hsa_id, org.hsa("PGONE")))
+    update = Change(ChangeKind.UPDATE, gone.hsa_id, P[2], current=gone, wanted=replace(gone, title="Ny"),
+                    fields=("titel",))  # removed from the directory after the plan was made
+    plan = SyncPlan(source="hand", scope_provider=org.provider.hsa_id, scope_active=1, creates=[create],
+                    updates=[update])
+    report = apply_plan(directory, plan)
+    assert report.failed == [(create, "mail: value #0 invalid per syntax (resultCode 21)"),
+                             (update, " (resultCode 32)")]  # slapd names no attribute for a missing entry
+    assert (report.applied, report.unknown, report.not_attempted, report.unavailable) == ([], [], [], None)
+
+
+def test_ldap_gone_before_a_phase_accounts_for_every_change_of_it(make_slapd) -> None:  # type: ignore[no-untyped-def]
+    instance = make_slapd()
+    instance.start()
+    directory = Directory(instance.app_config(), cache_seconds=0)
+    org = Org(directory)
+    a, b = org.unit_a.hsa_id, org.unit_b.hsa_id
+    sync(directory, org, hr(org, *[(p, "N", "N", a, "T", "") for p in P[:4]]))
+    current, units = persons_in_scope(directory, org.provider.hsa_id)
+
+    def planned(*rows: tuple[str, str, str, str, str, str]) -> SyncPlan:
+        return plan_sync(read_export(hr(org, *rows), name="hr.csv"), current, units,
+                         provider_hsa_id=org.provider.hsa_id, today=TODAY)
+
+    # attribute updates of P0 and P2 (pipelined), then P1's move and P3's disable (one by one)
+    pipelined = planned((P[0], "N", "Ny", a, "T", ""), (P[1], "N", "N", b, "T", ""), (P[2], "N", "Ny", a, "T", ""))
+    # only P0's move and the disables of P2 and P3 (one by one)
+    one_by_one = planned((P[0], "N", "N", b, "T", ""), (P[1], "N", "N", a, "T", ""))
+    instance.stop()  # LDAP goes away after planning
+    url = instance.app_config().url
+    report = apply_plan(directory, pipelined)
+    p0, p1, p2 = (next(c for c in pipelined.updates if c.personnummer == p) for p in P[:3])
+    assert (p0.fields, p1.fields, p2.fields) == (("namn", "efternamn"), ("enhet",), ("namn", "efternamn"))
+    assert report.unavailable == f"Skånekatalogen ({url}) cannot be reached: [Errno 111] Connection refused"
+    assert (report.applied, report.failed, report.unknown) == ([], [], [p0, p2])
+    assert report.not_attempted == [p1, *pipelined.disables] and len(pipelined.disables) == 1
+    report = apply_plan(directory, one_by_one)
+    assert report.unavailable == (f"Skånekatalogen ({url}) cannot be reached: socket connection error while "
+                                  "opening: [Errno 111] Connection refused")
+    [move] = one_by_one.updates
+    assert (report.applied, report.failed, report.unknown) == ([], [], [move])  # it may have been half done
+    assert report.not_attempted == one_by_one.disables and len(one_by_one.disables) == 2
+    directory.close()

@@ -203,6 +203,20 @@ def test_new_hsa_ids_are_random_within_the_provider_and_differ_from_existing_one
         range(2, 42))  # type: ignore[union-attr]
 
 
+def test_a_drawn_hsa_id_already_taken_in_any_case_or_by_this_run_is_drawn_again() -> None:
+    # The draw is the plan's one input from outside (like today): scripted here, because a collision of six
+    # characters from 32 happens once in 10^9 draws. Each index picks from the alphabet the code offers.
+    indexes = iter([0] * 6 + [1] * 6 + [1] * 6 + [2] * 6)  # A…, B… (taken by the first create), C…
+    existing = person(9, hsa_id="SE2321000255-paaaaaa")  # the directory spells it in lower case
+    planned = plan_sync(read_export(rows(f"{pnr(9)};N;N9;{UNIT};T;2020-01-01;", f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;",
+                                         f"{pnr(2)};N;N2;{UNIT};T;2020-01-01;"), name="hr.csv"),
+                        [existing], UNITS, provider_hsa_id=PROVIDER, today=TODAY,
+                        choice=lambda alphabet: alphabet[next(indexes)])
+    assert [c.hsa_id for c in planned.creates] == ["SE2321000255-PBBBBBB", "SE2321000255-PCCCCCC"]
+    assert [c.personnummer for c in planned.creates] == [pnr(1), pnr(2)] and planned.unchanged == 1
+    assert list(indexes) == []  # four draws: one refused for the directory's ID, one for the run's own
+
+
 def test_a_row_naming_a_unit_outside_the_scope_is_rejected_and_protects_its_person() -> None:
     elsewhere = "SE2321000255-V9"
     planned = sync_plan([person(1), person(2)], rows(f"{pnr(1)};N;N1;{elsewhere};T;2020-01-01;",

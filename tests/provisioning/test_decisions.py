@@ -8,11 +8,12 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from provisioning import decisions
+from provisioning import decisions, sweeping
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from provisioning.models import AuditEvent, Decision, OrderState, OutboxMail, Outcome
 from tests.provisioning.conftest import NOW
 from tests.provisioning.test_ordering import decide, load, order_commission, order_members
+from tests.provisioning.test_remediation import cancel, failed_commission_order
 from tests.world import World
 
 S = OrderState
@@ -171,8 +172,8 @@ def test_a_retry_sends_a_failed_order_back_with_fresh_attempts(world, sessions, 
     with sessions() as session:
         decisions.retry(session=session, actor=sysadmin, order_id=order_id, now=NOW + dt.timedelta(hours=1))
     order = load(sessions, order_id)
-    assert (order.state, order.attempts, order.next_attempt_at, order.queue, order.queue_scope) == (
-        S.PROVISIONING, 0, None, None, None)
+    assert (order.state, order.attempts, order.next_attempt_at, order.last_error, order.queue, order.queue_scope) == (
+        S.PROVISIONING, 0, None, None, None, None)
     assert audit(sessions, order_id) == [("retry", "Startad om efter åtgärd")]
 
 
@@ -196,3 +197,131 @@ def test_withdrawing_a_scoped_order_clears_its_scope(world, sessions, actor, adv
         decisions.withdraw(session=session, actor=manager, order_id=order_id, now=NOW)
     order = load(sessions, order_id)
     assert (order.state, order.queue, order.queue_scope, order.due_at) == (S.WITHDRAWN, None, None, None)
+
+
+def decide_on_what_was_read(world: World, sessions, stale, who, *, approve: bool, reason: str | None,  # type: ignore[no-untyped-def]
+                            now: dt.datetime) -> None:
+    """Decide in a session whose order is the one read earlier: the state check sees what the approver saw, as when
+    two requests race past it (deterministic on SQLite too, which serialises writers: D-25)."""
+    with sessions() as session:
+        session.add(stale)
+        decisions.decide(session=session, directory=world.directory, config=world.config, actor=who,
+                         order_id=stale.id, approve=approve, reason=reason, now=now)
+
+
+def test_a_decision_on_a_stage_decided_meanwhile_names_that_stages_decision(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    stale = load(sessions, order_id)  # the contract manager's second tab, at stage 1
+    manager, vgs = actor(world.contract_manager), actor(world.vgs)
+    decide(world, sessions, actor, world.contract_manager, order_id)  # stage 1 in the first tab, 10:00
+    with sessions() as session:  # and stage 2, later: the latest decision is not stage 1's
+        decisions.decide(session=session, directory=world.directory, config=world.config, actor=vgs,
+                         order_id=order_id, approve=False, reason="Avtalet har löpt ut",
+                         now=NOW + dt.timedelta(hours=3))
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} är redan godkänd av Per Avtal "
+                                       "2026-11-24 10:00.$"):  # the unique key on (order, stage) refuses the row
+        decide_on_what_was_read(world, sessions, stale, manager, approve=False, reason="Fel", now=NOW)
+    with sessions() as session:
+        rows = session.exec(select(Decision).where(Decision.order_id == order_id).order_by(Decision.id)).all()
+    assert [(r.stage, r.outcome, r.decided_by_name) for r in rows] == [
+        (S.AWAITING_CONTRACT_MANAGER, Outcome.APPROVED, "Per Avtal"),
+        (S.AWAITING_CATALOG_ADMIN, Outcome.REJECTED, "Eva Vårdgivarservice")]
+
+
+def test_a_decision_on_an_order_withdrawn_meanwhile_is_told_to_reload(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    stale = load(sessions, order_id)
+    manager = actor(world.contract_manager)
+    with sessions() as session:
+        decisions.withdraw(session=session, actor=actor(world.private_manager), order_id=order_id, now=NOW)
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} väntar inte på något beslut nu; "
+                                       "ladda om sidan.$"):  # not "already approved by" the loser themselves
+        decide_on_what_was_read(world, sessions, stale, manager, approve=True, reason=None, now=NOW)
+    order = load(sessions, order_id)
+    assert (order.state, order.version) == (S.WITHDRAWN, 3)  # submitted, routed, withdrawn
+    with sessions() as session:
+        assert session.exec(select(Decision).where(Decision.order_id == order_id)).all() == []
+    assert audit(sessions, order_id)[-1] == ("withdraw", "Återkallad av beställaren")
+
+
+def test_a_decision_that_loses_the_version_to_a_reminder_leaves_no_decision(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    decide(world, sessions, actor, world.contract_manager, order_id)  # stage 1, 10:00
+    stale = load(sessions, order_id)  # Vårdgivarservice opens stage 2 ...
+    vgs = actor(world.vgs)
+    thursday = NOW + dt.timedelta(days=2)
+    with sessions() as session:  # ... the sweep reminds the queue meanwhile (a new row version) ...
+        assert sweeping.remind_overdue(session=session, directory=world.directory, config=world.config,
+                                       now=thursday) == (1, 0)
+    with pytest.raises(Conflict, match=f"^Beställningen {stale.reference} väntar inte på något beslut nu; "
+                                       "ladda om sidan.$"):  # ... so the move fails, and with it the decision row
+        decide_on_what_was_read(world, sessions, stale, vgs, approve=True, reason=None, now=thursday)
+    order = load(sessions, order_id)
+    assert (order.state, order.version, order.reminded_at) == (S.AWAITING_CATALOG_ADMIN, 4, thursday)
+    with sessions() as session:
+        rows = session.exec(select(Decision).where(Decision.order_id == order_id)).all()
+    assert [(r.stage, r.decided_by_name) for r in rows] == [(S.AWAITING_CONTRACT_MANAGER, "Per Avtal")]
+
+
+def test_a_reason_with_control_characters_is_refused_with_its_field(world, sessions, actor, advance) -> None:  # type: ignore[no-untyped-def]
+    order_id = private_order(world, sessions, actor, advance)
+    with pytest.raises(InvalidInput, match="^Motiveringen innehåller otillåtna styrtecken; skriv om den med vanliga "
+                                           "tecken.$") as caught:
+        decide(world, sessions, actor, world.contract_manager, order_id, approve=False, reason="Inget\x00 avtal")
+    assert caught.value.field == "reason" and load(sessions, order_id).state is S.AWAITING_CONTRACT_MANAGER
+
+
+def test_cancelling_needs_the_system_administrator_and_a_plain_reason_of_at_most_a_thousand_characters(  # type: ignore[no-untyped-def]
+        world, sessions, actor, advance) -> None:
+    order_id = failed_commission_order(world, sessions, actor, advance)
+    reference = load(sessions, order_id).reference
+    with pytest.raises(NotAllowed, match="^Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.$"):
+        cancel(world, sessions, actor, world.skf, order_id, "Enheten läggs ned")
+    refusals = [(None, "^Ange varför beställningen avbryts; motiveringen skickas till beställaren.$"),
+                (" \n ", "^Ange varför beställningen avbryts; motiveringen skickas till beställaren.$"),
+                (" " + "x" * 1001, r"^Motiveringen får vara högst 1000 tecken \(nu 1001\).$")]
+    refusals += [(f"Enheten{c} läggs ned", "^Motiveringen innehåller otillåtna styrtecken.$")
+                 for c in ("\x00", "\x1f", "\x7f")]
+    for reason, says in refusals:
+        with pytest.raises(InvalidInput, match=says) as caught:
+            cancel(world, sessions, actor, world.sysadmin, order_id, reason)
+        assert caught.value.field == "reason"
+    text = "Enheten läggs ned.\n\tSe beslutet\r\n" + "x" * 967  # tab, newline and return are plain text
+    assert len(text) == 1000
+    cancel(world, sessions, actor, world.sysadmin, order_id, f"  {text}  ")
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.next_attempt_at, order.due_at) == (
+        S.CANCELLED, None, None, None, None)
+    with sessions() as session:
+        [row] = session.exec(select(AuditEvent).where(AuditEvent.order_id == order_id,
+                                                      AuditEvent.event == "cancel")).all()
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.order_id == order_id,
+                                                       OutboxMail.template == "order_cancelled")).all()
+    assert (row.reason, row.actor, row.actor_name, row.at) == (text, world.sysadmin.hsa_id, "Lena Förvaltning",
+                                                               NOW + dt.timedelta(hours=1))
+    assert "Lena Förvaltning" in mail.text_body and "Enheten läggs ned." in mail.text_body
+    with pytest.raises(Conflict, match=f"^{reference} väntar inte på åtgärd och kan inte avbrytas.$"):
+        cancel(world, sessions, actor, world.sysadmin, order_id, "En gång till")
+
+
+def test_cancelling_clears_every_workflow_column_and_tells_the_orderer_when(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    from tests.provisioning.builders import make_order
+
+    with sessions() as session:
+        order_id = make_order(session, state=S.PROVISIONING_FAILED, since=NOW, queue="npo-forvaltning",
+                              queue_scope="SE2321000255-V1", next_attempt_at=NOW, due_at=NOW).id
+    later = NOW + dt.timedelta(hours=1)
+    cancel(world, sessions, actor, world.sysadmin, order_id, "Enheten läggs ned.")
+    order = load(sessions, order_id)
+    assert (order.state, order.queue, order.queue_scope, order.next_attempt_at, order.due_at, order.state_since) == (
+        S.CANCELLED, None, None, None, None, later)
+    with sessions() as session:
+        [mail] = session.exec(select(OutboxMail).where(OutboxMail.order_id == order_id)).all()
+    assert (mail.template, mail.created_at, mail.recipients) == ("order_cancelled", later, "maria@vard.example")
+    assert audit(sessions, order_id) == [("cancel", "Enheten läggs ned.")]
+
+
+def test_a_reference_with_a_control_character_names_no_order(world, sessions, actor) -> None:  # type: ignore[no-untyped-def]
+    skf = actor(world.skf)
+    with sessions() as session, pytest.raises(NotFound, match="^Beställningen finns inte.$"):
+        decisions.get_order(session, skf, "NPO-261124-\x00")  # PostgreSQL could not even compare it
