@@ -57,6 +57,14 @@ def test_invalid_hsa_ids_say_what_is_wrong(value: str, says: str) -> None:
     assert caught.value.value == value
 
 
+@pytest.mark.parametrize("value", ["SE2321000255-A\x00B", "SE2321000255-\x1bABC", "SE2321000255-ABC\x7f"])
+def test_a_control_character_in_an_hsa_id_is_named_as_such(value: str) -> None:
+    with pytest.raises(InvalidIdentifier) as caught:
+        validate_hsa_id(value)
+    assert caught.value.message == "HSA-id innehåller otillåtna styrtecken; skriv det med vanliga tecken."
+    assert caught.value.value == value
+
+
 def test_org_number_inside_hsa_id() -> None:
     assert hsa_org_number("SE165565594230-1000") == "5565594230"
     assert validate_org_number("232100-0255") == "2321000255"
