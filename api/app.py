@@ -30,8 +30,8 @@ from api.routes import (
 from api.security_headers import SecurityHeaders, docs_policy
 from api.sessions import ServerSessionMiddleware, SessionPolicy, SessionStore
 from api.siths import card_revoked
-from npo import runtime
-from npo.settings import Environment, Settings
+from kernel import runtime
+from kernel.settings import Environment, Settings
 
 STATIC = Path(__file__).parent / "static"
 
@@ -57,7 +57,7 @@ def _docs() -> _Docs:
 
 
 def create_app() -> FastAPI:
-    """Build the app; resources come from npo.runtime (configured by the caller or the environment)."""
+    """Build the app; resources come from kernel.runtime (configured by the caller or the environment)."""
     app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   dependencies=[Depends(plain_address)], **_docs())
     settings = runtime.settings()

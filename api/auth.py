@@ -16,8 +16,9 @@ from fastapi.responses import RedirectResponse
 
 from api.sessions import ServerSession
 from catalog import DirectoryUnavailable
-from catalog.clock import now
-from npo import runtime
+from catalog import runtime as catalog_runtime
+from kernel import runtime
+from kernel.clock import now
 from provisioning.authz import Actor, load_actor
 
 SESSION_KEY = "hsa_id"
@@ -92,7 +93,7 @@ def optional_actor(request: Request) -> Actor | None:
         return None
     try:
         with runtime.session_scope() as session:
-            actor = load_actor(runtime.directory(), session, hsa_id, now=now())
+            actor = load_actor(catalog_runtime.directory(), session, hsa_id, now=now())
     except DirectoryUnavailable:
         raise
     if actor is None:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.clock import local_minute
+from kernel.clock import local_minute
 
 START_MARKER = "=== npo-access: "
 TAIL_BYTES = 256 * 1024

@@ -33,7 +33,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from api.siths import PEER_EXTENSION
-from npo.settings import Settings
+from kernel.settings import Settings
 
 log = logging.getLogger("npo.mtls")
 

@@ -7,9 +7,9 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import LazyCsrf, pop_flash
 from api.templating import templates
-from catalog.clock import now
 from catalog.model import RoleName
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
 from overview import logreview_delegation
 from provisioning.authz import APPROVER_ROLES, Actor
 

@@ -5,7 +5,7 @@ An id in a path goes straight into a query; SQLite raises OverflowError for an i
 integer path parameter is a :data:`RowId`. A value outside 1 … 2^63-1 names no row and is refused with a message
 (422, through the one RequestValidationError handler in api/errors.py) before the route runs.
 
-:func:`plain_address` is a dependency of the whole app: a path or query value with a control character (catalog.text)
+:func:`plain_address` is a dependency of the whole app: a path or query value with a control character (kernel.text)
 is refused the same way, so no route passes a NUL from its address into SQL or LDAP. Form fields and JSON bodies are
 checked by their parsers, which put the message beside the field.
 """
@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
-from catalog.text import has_control_characters
+from kernel.text import has_control_characters
 
 MAX_ROW_ID = 2**63 - 1  # the largest BIGINT of PostgreSQL and INTEGER of SQLite
 ROW_ID_ERROR = "row_id_range"

@@ -25,8 +25,8 @@ from sqlalchemy import Column, Engine, Text, delete, or_, update
 from sqlmodel import Field, Session, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog.clock import now
-from catalog.sqltypes import UTCDateTime, rowcount
+from kernel.clock import now
+from kernel.sqltypes import UTCDateTime, rowcount
 
 COOKIE = "npo_session"
 SEEN_EVERY = dt.timedelta(seconds=60)  # last activity is written at most once a minute per session

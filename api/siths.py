@@ -27,8 +27,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fastapi import Depends, HTTPException, Request
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
-from npo import runtime
-from npo.settings import Environment, Settings
+from kernel import runtime
+from kernel.settings import Environment, Settings
 
 DEV_CA_FILENAME = "ca.crt"  # the dev CA under settings.certs_dir (npo.certs writes it)
 DEV_CRL_FILENAME = "ca.crl"  # its revocation list (npo certs revoke writes it)

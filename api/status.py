@@ -14,8 +14,8 @@ from sqlalchemy import Engine, text
 
 from api.logscan import describe, errors_since_start
 from catalog import Directory, DirectoryError
-from catalog.clock import local_minute
-from npo.settings import Settings
+from kernel.clock import local_minute
+from kernel.settings import Settings
 
 TIMEOUT = 2.0  # seconds per probe: the page must answer quickly also when a part hangs
 

@@ -8,9 +8,9 @@ import time
 from dataclasses import dataclass
 
 from api.status import PartStatus
-from catalog.clock import local_minute
 from flows.engine import WORK_POOL, Deployment, EngineUnavailable, PrefectEngine, Worker
 from flows.schedules import overdue_since
+from kernel.clock import local_minute
 
 WORKER = "Worker (arbetspool npo)"
 SCHEDULER = "Schemaläggaren"

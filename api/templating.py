@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from catalog.clock import end_text, last_day, until_text
+from kernel.clock import end_text, last_day, until_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SEARCH_PATH = [ROOT / "api" / "templates", ROOT / "forms" / "templates"]

@@ -209,10 +209,10 @@ def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
 
     from catalog import demo as catalog_demo
     from catalog.slapd import ManagedSlapd
+    from kernel.runtime import make_engine
+    from kernel.settings import Settings
     from npo.certs import DevCA, with_dev_certificates
     from npo.db import upgrade
-    from npo.runtime import make_engine
-    from npo.settings import Settings
     from overview import demo as overview_demo
     from overview import service
 
@@ -347,7 +347,7 @@ def _log_rows(database_url: str) -> int:
     from sqlalchemy import func
     from sqlmodel import Session, select
 
-    from npo.runtime import make_engine
+    from kernel.runtime import make_engine
     from overview.models import AccessLog
 
     engine = make_engine(database_url)

@@ -32,9 +32,10 @@ import httpx  # noqa: E402
 import psutil  # noqa: E402
 
 from catalog import Directory  # noqa: E402
-from catalog.clock import end_of_day, local_date, local_midnight, now  # noqa: E402
 from catalog.model import RoleName, Validity  # noqa: E402
-from npo.settings import Settings  # noqa: E402
+from catalog.runtime import directory_config  # noqa: E402
+from kernel.clock import end_of_day, local_date, local_midnight, now  # noqa: E402
+from kernel.settings import Settings  # noqa: E402
 from npo.stack import Stack  # noqa: E402
 
 DONE = {"provisioned", "provisioning_failed", "rejected"}
@@ -176,7 +177,7 @@ def main() -> None:
         stack.start_mail()
         stack.start_prefect()
         stack.start_web()
-        directory = Directory(settings.directory_config(), cache_seconds=0)
+        directory = Directory(directory_config(settings), cache_seconds=0)
         rows = plan(directory, args.orders)
         log(f"{len(rows)} orders …")
         result = run_orders(stack.web_url, rows)

@@ -17,7 +17,6 @@ from faker import Faker
 
 from catalog import entries as E
 from catalog.bulk import BulkWriter
-from catalog.clock import local_date, local_midnight
 from catalog.directory import derived_commission_id
 from catalog.identifiers import make_hsa_id, validate_personnummer
 from catalog.ldapconn import DirectoryConfig, DirectoryUnavailable
@@ -35,6 +34,7 @@ from catalog.model import (
     RoleName,
     Validity,
 )
+from kernel.clock import local_date, local_midnight
 
 SKANE_ORG = "2321000255"
 SKANE = "SE2321000255-E00001"

@@ -14,7 +14,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
-from catalog.text import has_control_characters
+from kernel.text import has_control_characters
 
 HSA_ID_MAX_LENGTH = 31
 _PRINTABLE = re.compile(r"[0-9A-Za-z '()+,\-./:=?]+")

@@ -18,11 +18,11 @@ from enum import StrEnum
 
 from catalog import entries as E
 from catalog.bulk import BulkWriter, search_entries
-from catalog.clock import STOCKHOLM, local_midnight
 from catalog.directory import Directory, person_changes
 from catalog.hrexport import HrExport, HrRow, RejectedRow, mask_personnummer
 from catalog.ldapconn import DirectoryError, DirectoryUnavailable, EntryNotFound
 from catalog.model import CareUnit, Person, PersonStatus
+from kernel.clock import STOCKHOLM, local_midnight
 
 Progress = Callable[[str, int, int], None]
 

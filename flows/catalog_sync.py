@@ -6,9 +6,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from catalog import DirectoryUnavailable
+from catalog import runtime as catalog_runtime
 from catalog.hrexport import read_export
 from catalog.reconcile import run_sync
-from npo import runtime
+from kernel import runtime
 
 
 class SyncNotApplied(RuntimeError):
@@ -27,7 +28,7 @@ def reconcile(source: str, dry_run: bool, force: bool) -> dict:
     def progress(phase: str, done: int, total: int) -> None:
         logger.info("%s: %d/%d", phase, done, total)
 
-    report = run_sync(runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
+    report = run_sync(catalog_runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
                       max_disable_share=settings.sync_max_disable_share, dry_run=dry_run, force=force,
                       progress=progress)
     if report.unavailable:

@@ -2,7 +2,7 @@
 
 Thin orchestration: every unit, round and member is one transaction of its own (`runtime.session_scope()`), so a run
 killed halfway has committed what it finished and the next run converges on the rest (the services are idempotent:
-unique keys in the review log, conditional updates, outbox dedupe keys). Time is `catalog.clock.now()`.
+unique keys in the review log, conditional updates, outbox dedupe keys). Time is `kernel.clock.now()`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from typing import Any, TypedDict
 from prefect import flow, get_run_logger, task
 
 from catalog import DirectoryError, DirectoryUnavailable
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from flows import steps
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
 from provisioning import recertification, review
 
 
@@ -39,11 +40,11 @@ def lapse_overdue(config: review.ReviewConfig) -> dict[str, int]:
             pending = recertification.pending_items(session, round_id)
         for item_id in pending:
             with runtime.session_scope() as session:
-                decision = recertification.lapse_item(session=session, directory=runtime.directory(),
+                decision = recertification.lapse_item(session=session, directory=catalog_runtime.directory(),
                                                       item_id=item_id, now=now())
             counts[decision.value] = counts.get(decision.value, 0) + 1
         with runtime.session_scope() as session:
-            counts["closed"] += recertification.close_round(session=session, directory=runtime.directory(),
+            counts["closed"] += recertification.close_round(session=session, directory=catalog_runtime.directory(),
                                                             config=config, round_id=round_id, now=now())
     return counts
 
@@ -56,7 +57,7 @@ def remind_reviewers(config: review.ReviewConfig) -> int:
     reminded = 0
     for round_id in rounds:
         with runtime.session_scope() as session:
-            reminded += recertification.remind(session=session, directory=runtime.directory(), config=config,
+            reminded += recertification.remind(session=session, directory=catalog_runtime.directory(), config=config,
                                                round_id=round_id, now=now())
     return reminded
 
@@ -64,7 +65,7 @@ def remind_reviewers(config: review.ReviewConfig) -> int:
 @task(name="units-with-vob-sjf", retries=2, retry_delay_seconds=[30, 300])
 def find_units(provider_hsa_id: str | None) -> list[tuple[str, str]]:
     """(unit, commission) of every unit holding VoB SJF."""
-    return review.units_with_commission(runtime.directory(), provider_hsa_id)
+    return review.units_with_commission(catalog_runtime.directory(), provider_hsa_id)
 
 
 class OpenedDue(TypedDict):
@@ -100,7 +101,7 @@ def _per_unit(units: list[tuple[str, str]], step: Callable[..., object]) -> tupl
 def open_due(units: list[tuple[str, str]], config: review.ReviewConfig) -> OpenedDue:
     """Open the yearly round of each unit that is due."""
     opened, problems = _per_unit(units, lambda session, unit, commission: recertification.open_due_round(
-        session=session, directory=runtime.directory(), config=config, unit_hsa_id=unit,
+        session=session, directory=catalog_runtime.directory(), config=config, unit_hsa_id=unit,
         commission_hsa_id=commission, now=now()))
     return {"opened": opened, "problems": problems}
 
@@ -112,7 +113,7 @@ def warn_and_expire(units: list[tuple[str, str]], config: review.ReviewConfig) -
 
     def step(session, unit, commission) -> bool:
         nonlocal warned, expired
-        report = review.notify_endings(session=session, directory=runtime.directory(), config=config,
+        report = review.notify_endings(session=session, directory=catalog_runtime.directory(), config=config,
                                        unit_hsa_id=unit, commission_hsa_id=commission, now=now())
         warned, expired = warned + len(report.warned), expired + len(report.expired)
         return bool(report.warned or report.expired)

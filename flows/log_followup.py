@@ -20,16 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from catalog import DirectoryError, DirectoryUnavailable
-from catalog.clock import local_date, now
+from catalog import runtime as catalog_runtime
 from flows import steps
-from npo import runtime
+from kernel import outbox, runtime
+from kernel.clock import local_date, now
 from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview import logreview_summary as summaries
 from overview.logreview import WHY_LABELS, ReviewConfig, Why
 from overview.logreview_delegation import reviewers
 from overview.logreview_models import LogReviewRound, LogReviewSummary
-from provisioning import outbox
 
 MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
           "november", "december")
@@ -53,7 +53,7 @@ def review_config(**rules: Any) -> ReviewConfig:
 def _notify(session: Session, *, unit_hsa_id: str, template: str, context: dict[str, object], dedupe_key: str,
             at: dt.datetime) -> bool:
     """Queue a mail to the unit's reviewers (the service desk when it has none with an address)."""
-    people = reviewers(session, runtime.directory(), unit_hsa_id, at)
+    people = reviewers(session, catalog_runtime.directory(), unit_hsa_id, at)
     addresses = [r.mail for r in people if r.mail]
     to = addresses or [runtime.settings().service_desk_mail]
     mail = outbox.enqueue(session, template=template, to=to, dedupe_key=dedupe_key, now=at,
@@ -91,7 +91,7 @@ def open_rounds(pending: list[tuple[str, str]], config: ReviewConfig) -> OpenedR
     for unit_hsa_id, day in pending:
         try:
             with runtime.session_scope() as session:
-                round_, created = rounds.open_round(session=session, directory=runtime.directory(),
+                round_, created = rounds.open_round(session=session, directory=catalog_runtime.directory(),
                                                     unit_hsa_id=unit_hsa_id, day=dt.date.fromisoformat(day),
                                                     config=config, now=now())
                 if round_ is not None and created:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from catalog.clock import now
-from npo import runtime
+from catalog import runtime as catalog_runtime
+from kernel import outbox, runtime
+from kernel.clock import now
 from overview.info import INFORMATION
-from provisioning import automation, outbox, sweeping
+from provisioning import automation, sweeping
 from provisioning.config import ProvisioningConfig
 
 MAX_STEPS = 12
@@ -44,7 +45,8 @@ class StepSummary(TypedDict):
 def one_step(order_id: int) -> StepSummary:
     """One automated step of one order, committed."""
     with runtime.session_scope() as session:
-        result = automation.advance_one(session=session, directory=runtime.directory(), config=provisioning_config(),
+        result = automation.advance_one(session=session, directory=catalog_runtime.directory(),
+                                        config=provisioning_config(),
                                         order_id=order_id, now=now(), information=INFORMATION.plain_text())
     return {"order_id": result.order_id, "state": result.state.value, "more": result.more,
             "follow_ups": result.follow_ups, "note": result.note}
@@ -98,5 +100,6 @@ def stalled() -> list[int]:
 def remind() -> tuple[int, int]:
     """Reminders and escalations due now."""
     with runtime.session_scope() as session:
-        return sweeping.remind_overdue(session=session, directory=runtime.directory(), config=provisioning_config(),
+        return sweeping.remind_overdue(session=session, directory=catalog_runtime.directory(),
+                                       config=provisioning_config(),
                                        now=now())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from npo import runtime
+from kernel import runtime
 
 log = logging.getLogger(__name__)
 DEPLOYMENT = "advance-order/advance-order"

@@ -14,8 +14,8 @@ from typing import cast
 from starlette.datastructures import FormData
 
 from catalog import Directory
-from catalog.clock import local_date, until_text
 from catalog.model import CareUnit, Membership, Person
+from kernel.clock import local_date, until_text
 from provisioning.authz import Actor
 from provisioning.periods import Period
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from starlette.datastructures import FormData
 
-from catalog.clock import local_date, local_midnight
 from forms.orders import Field
+from kernel.clock import local_date, local_midnight
 from overview import inputs
 from overview.errors import InvalidInput
 from overview.gate import ConsentScope

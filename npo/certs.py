@@ -25,8 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kernel.settings import Environment, Settings
 from npo.cli_text import SwedishTyper
-from npo.settings import Environment, Settings
 
 CA_CERT_NAME = "ca.crt"  # api.siths.trust_file() looks for the dev CA under this name
 CA_KEY_NAME = "ca.key"
@@ -392,7 +392,7 @@ def _fail(message: str, code: int) -> None:
 
 
 def _settings() -> Settings:
-    from npo import runtime
+    from kernel import runtime
 
     try:
         return runtime.settings()
@@ -531,7 +531,7 @@ def serve(
     """Run the web app with SITHS login: mTLS on NPO_OVERVIEW_PORT, or plain HTTP behind a trusted proxy."""
     from api.app import create_app
     from api.mtls import serve_mtls, serve_proxied
-    from npo import runtime
+    from kernel import runtime
 
     settings = _settings()
     if behind_proxy:

@@ -14,6 +14,7 @@ import typer
 
 from catalog import DirectoryError, DirectoryUnavailable, InvalidIdentifier
 from catalog.hrexport import HrExportError
+from catalog.runtime import directory_config, embedded_slapd
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
 from npo.cli_text import SwedishTyper
@@ -40,7 +41,7 @@ EXIT_BAD_INPUT = 3
 
 
 def _settings():
-    from npo import runtime
+    from kernel import runtime
 
     try:
         return runtime.settings()
@@ -74,8 +75,9 @@ def catalog_start() -> None:
     if not settings.embedded_ldap:
         _fail(f"NPO_LDAP_URL är satt ({settings.ldap_url}); den katalogen används och ingen slapd startas.", 0)
     with _errors():
-        started = settings.slapd.start()
-    typer.echo(f"slapd {'startad' if started else 'körde redan'} på {settings.slapd.url} ({settings.slapd.root})")
+        started = embedded_slapd(settings).start()
+    slapd = embedded_slapd(settings)
+    typer.echo(f"slapd {'startad' if started else 'körde redan'} på {slapd.url} ({slapd.root})")
 
 
 @catalog_app.command("stop", help="Stoppa den inbyggda slapd.")
@@ -83,7 +85,7 @@ def catalog_stop() -> None:
     """Stop the embedded slapd."""
     settings = _settings()
     with _errors():
-        stopped = settings.slapd.stop()
+        stopped = embedded_slapd(settings).stop()
     typer.echo("slapd stoppad" if stopped else "slapd körde inte")
 
 
@@ -92,13 +94,13 @@ def catalog_status() -> None:
     """Show whether the directory runs and answers; exit 1 when it does not."""
     settings = _settings()
     if not settings.embedded_ldap:
-        from npo import runtime
+        from catalog import runtime as catalog_runtime
 
         with _errors():
-            runtime.directory().ping()
+            catalog_runtime.directory().ping()
         typer.echo(f"extern katalog {settings.ldap_url} svarar")
         return
-    status = settings.slapd.status()
+    status = embedded_slapd(settings).status()
     if not status.running:
         typer.echo(f"slapd kör inte ({status.root}); starta med `npo catalog start`")
         raise typer.Exit(EXIT_FAILED)
@@ -110,7 +112,7 @@ def catalog_env() -> None:
     """Print NPO_LDAP_URL / _BASE / _BIND_DN / _PASSWORD lines for `eval`."""
     settings = _settings()
     with _errors():
-        config = settings.directory_config()
+        config = directory_config(settings)
     for name, value in (("NPO_LDAP_URL", config.url), ("NPO_LDAP_BASE", config.base),
                         ("NPO_LDAP_BIND_DN", config.bind_dn), ("NPO_LDAP_PASSWORD", config.password)):
         typer.echo(f"export {name}={shlex.quote(value)}")
@@ -127,16 +129,16 @@ def demo_load(
 ) -> None:
     """Fill the directory with deterministic demo data (idempotent)."""
     from catalog import demo
+    from catalog import runtime as catalog_runtime
     from catalog.hrexport import write_export
-    from npo import runtime
 
     settings = _settings()
     with _errors():
         if settings.embedded_ldap:
-            settings.slapd.start()
+            embedded_slapd(settings).start()
         catalog = demo.generate(persons=persons, seed=seed)
         with _progress("Läser in demodata") as progress:
-            report = demo.load(runtime.directory().config, catalog, progress=progress)
+            report = demo.load(catalog_runtime.directory().config, catalog, progress=progress)
     if report.failed:
         typer.secho(f"{len(report.failed)} poster kunde inte skrivas:", fg=typer.colors.RED, err=True)
         for line in report.failed[:20]:
@@ -177,15 +179,15 @@ def sync(
     as_json: Annotated[bool, typer.Option("--json", help="skriv rapporten som JSON")] = False,
 ) -> None:
     """Reconcile an HR export into Skånekatalogen (create / update / disable; never delete)."""
+    from catalog import runtime as catalog_runtime
     from catalog.hrexport import read_export
     from catalog.reconcile import run_sync
-    from npo import runtime
 
     settings = _settings()
     with _errors():
         export = read_export(source)
         with _progress("Synkroniserar") as progress:
-            report = run_sync(runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
+            report = run_sync(catalog_runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
                               max_disable_share=settings.sync_max_disable_share, dry_run=dry_run, force=force,
                               progress=progress)
     if as_json:

@@ -11,8 +11,8 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from catalog import InvalidIdentifier, validate_personnummer
+from kernel.settings import Settings
 from npo.cli_text import SwedishTyper
-from npo.settings import Settings
 
 audit_app = SwedishTyper(help="Åtkomstloggen (PDL): kontrollera kedjan och ta fram ankare", no_args_is_help=True)
 LOG_EXTRACT_HELP = ("Skriv ut patientens loggutdrag: vilken vårdenhet och vårdgivare som läst vad, och när "
@@ -37,7 +37,7 @@ def audit_verify(
 ) -> None:
     """Walk the access log's hash chain; exit 2 naming the first broken row (also a row that no longer matches a
     published anchor)."""
-    from npo import runtime
+    from kernel import runtime
     from overview import accesslog
 
     try:
@@ -61,7 +61,7 @@ def audit_verify(
                                 "`verify --anchor` kontrollerar det.")
 def audit_head() -> None:
     """Print the newest row as an anchor (RAD:HASH) to keep outside the database; `verify --anchor` checks it."""
-    from npo import runtime
+    from kernel import runtime
     from overview import accesslog
 
     try:
@@ -78,7 +78,7 @@ def audit_head() -> None:
 def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens person- eller samordningsnummer")]
                 ) -> None:
     """Print the patient's log extract: which unit and vårdgivare read what, and when (HSLF-FS 2016:40 4:10)."""
-    from npo import runtime
+    from kernel import runtime
     from overview import accesslog
 
     try:
@@ -96,7 +96,7 @@ def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens per
 
 def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
     """Migrate the SQL database and load the demo patients into it (idempotent)."""
-    from npo import runtime
+    from kernel import runtime
     from npo.db import upgrade
     from overview import demo
 

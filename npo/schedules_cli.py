@@ -12,8 +12,8 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from catalog.clock import local_minute, now
 from flows.engine import Deployment, EngineUnavailable, PrefectEngine
+from kernel.clock import local_minute, now
 
 EXIT_FAILED = 1
 HELP = ("Visa varje driftsättning i Prefect: schema, nästa körning och senast slutförda körning "
@@ -60,7 +60,7 @@ def _table(deployments: list[Deployment]) -> list[str]:
 
 def schedules(as_json: Annotated[bool, typer.Option("--json", help="skriv ut som JSON")] = False) -> None:
     """Print each deployment of the configured Prefect server with its schedule, next and last completed run."""
-    from npo import runtime
+    from kernel import runtime
 
     api_url = runtime.settings().prefect_api_url
     if not api_url:

@@ -21,9 +21,10 @@ from pathlib import Path
 import typer
 
 from api.logscan import start_line
-from catalog.clock import now
+from catalog.runtime import embedded_slapd
 from flows.engine import WORK_POOL
-from npo.settings import ROOT, Environment, Settings
+from kernel.clock import now
+from kernel.settings import ROOT, Environment, Settings
 
 PREFECT = [sys.executable, "-m", "prefect"]
 
@@ -94,7 +95,7 @@ class Stack:
         if not self.settings.embedded_ldap:
             self._say(f"Skånekatalogen: extern katalog {self.settings.ldap_url}")
             return
-        slapd = self.settings.slapd
+        slapd = embedded_slapd(self.settings)
         self.started_slapd = slapd.start()
         self._say(f"Skånekatalogen: slapd på {slapd.url} ({'startad' if self.started_slapd else 'körde redan'})")
         marker = slapd.root / "demo.json"
@@ -214,7 +215,7 @@ class Stack:
                 os.killpg(child.process.pid, signal.SIGKILL)
         self.children.clear()
         if self.started_slapd:
-            self.settings.slapd.stop()
+            embedded_slapd(self.settings).stop()
             self._say("slapd stoppad")
 
     def urls(self) -> list[tuple[str, str]]:
@@ -225,7 +226,8 @@ class Stack:
         if self.with_prefect:
             rows.append(("Prefect UI", f"{self.prefect_url}/"))
         if self.settings.embedded_ldap:
-            rows.append(("Skånekatalogen (LDAP)", f"{self.settings.slapd.url}   eval \"$(.venv/bin/npo catalog env)\""))
+            rows.append(("Skånekatalogen (LDAP)",
+                        f"{embedded_slapd(self.settings).url}   eval \"$(.venv/bin/npo catalog env)\""))
         rows.append(("Loggar", str(self.settings.var_dir / "log")))
         return rows
 

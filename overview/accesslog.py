@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from catalog.clock import STOCKHOLM
+from kernel.clock import STOCKHOLM
 from overview.models import ACCESS_LOG_HEAD_TABLE, ACCESS_LOG_TABLE, AccessLog
 
 GENESIS_HASH = "0" * 64

@@ -32,8 +32,8 @@ from typing import Any
 from faker import Faker
 from sqlmodel import Session, col, select
 
-from catalog import clock
 from catalog import demo as catalog_demo
+from kernel import clock
 from overview.demo_items import History, ItemMaker
 from overview.demo_named import NAMED, Bundle, make_personnummer, named_bundles
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from catalog import demo as catalog_demo
-from catalog.clock import local_midnight
 from catalog.identifiers import make_hsa_id
 from catalog.model import CareUnit
+from kernel.clock import local_midnight
 from overview import producers as P
 from overview.models import Patient, ProducerItem
 

@@ -16,10 +16,10 @@ from typing import Any
 from sqlmodel import SQLModel
 from stdnum import luhn
 
-from catalog import clock
 from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.identifiers import make_hsa_id, validate_personnummer
+from kernel import clock
 from overview import producers as P
 from overview.demo_items import HALLAND_UNITS, NAMESPACE, History, ItemMaker
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind, RevokeReason

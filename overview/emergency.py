@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from catalog import Directory, clock
+from catalog import Directory
+from kernel import clock
 from overview import accesslog, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, relation_kind, require
 from overview.accesslog import Action, Resource

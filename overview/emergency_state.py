@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
-from catalog import clock
+from kernel import clock
 from overview import inputs
 from overview.facts import load_emergencies
 from overview.gate import CommissionFacts, Decision, EmergencyFacts, GateFacts, emergency_holds

@@ -5,15 +5,12 @@ Every message is Swedish and says what the person can do about it.
 
 from __future__ import annotations
 
+from kernel.errors import DomainError
 from overview.gate import Reason
 
 
-class OverviewError(Exception):
+class OverviewError(DomainError):
     """Base of the overview's expected failures."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidInput(OverviewError):

@@ -18,8 +18,8 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from catalog.clock import local_date, until_text
 from catalog.model import SJF_READ_RIGHT, VOB_PURPOSE
+from kernel.clock import local_date, until_text
 from overview.gate_items import ADULT_AGE, _ItemGate, emergency_holds, is_child
 from overview.gate_types import (
     Basis,

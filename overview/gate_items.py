@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from catalog.clock import end_of_day, local_date, local_midnight
+from kernel.clock import end_of_day, local_date, local_midnight
 from overview.gate_types import (
     Basis,
     BlockKind,

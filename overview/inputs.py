@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from catalog import InvalidIdentifier, validate_hsa_id, validate_personnummer
-from catalog.text import has_control_characters
+from kernel.text import has_control_characters
 from overview.errors import InvalidInput
 
 REASON_MAX = 1024  # the TKBs' reasonText holds at most 1024 characters

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from catalog.clock import end_of_day, is_office_hours, local_date
+from kernel.clock import end_of_day, is_office_hours, local_date
 from overview.accesslog import Action
 from overview.errors import OverviewError
 from overview.gate import RelationKind

@@ -15,8 +15,8 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import end_of_day, local_date
-from catalog.text import has_control_characters
+from kernel.clock import end_of_day, local_date
+from kernel.text import has_control_characters
 from overview import inputs
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.logreview import InvalidInputs, ReviewerRole

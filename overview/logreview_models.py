@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Column, ForeignKey, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from catalog.sqltypes import UTCDateTime
+from kernel.sqltypes import UTCDateTime
 from overview.models import HSA
 
 

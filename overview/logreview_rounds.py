@@ -16,9 +16,9 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
-from catalog.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
-from catalog.sqltypes import rowcount
+from kernel.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
+from kernel.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
+from kernel.sqltypes import rowcount
 from overview.accesslog import NOT_CARE_ACCESS
 from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.logreview_models import LogReviewRound, LogReviewTask

@@ -12,7 +12,7 @@ from collections import Counter
 
 from sqlmodel import Session, col, select
 
-from catalog.clock import is_business_day, local_date
+from kernel.clock import is_business_day, local_date
 from overview.logreview import Outcome, Why
 from overview.logreview_models import LogReviewRound, LogReviewSummary, LogReviewTask
 

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.sqltypes import rowcount, stored_id
+from kernel.sqltypes import rowcount, stored_id
 from overview import accesslog, inputs
 from overview.accesslog import Action, LogEntry, Resource
 from overview.errors import InvalidInput, NotAllowed, NotFound

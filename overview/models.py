@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from catalog.sqltypes import UTCDateTime
+from kernel.sqltypes import UTCDateTime
 
 HSA = 64  # column width of HSA-IDs (at most 31 characters are valid; room for foreign ids)
 PNR = 12  # personnummer / samordningsnummer, 12 digits

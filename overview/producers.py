@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from catalog import demo
-from catalog.clock import local_midnight
 from catalog.model import CareProvider, CareUnit
+from kernel.clock import local_midnight
 
 # System keys (ItemFacts.system).
 PASIS, MELIOR, PMO, RIS, TELEFON_1177, EHM = "pasis", "melior", "pmo", "ris", "1177", "ehm"

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from catalog import Directory, clock
+from catalog import Directory
 from catalog.model import RoleName
+from kernel import clock
 from overview import accesslog, info, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
 from overview.accesslog import Action, Outcome, Resource

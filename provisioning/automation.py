@@ -14,9 +14,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog import Directory, DirectoryError, DirectoryUnavailable
-from catalog.clock import end_of_day, local_midnight
 from catalog.model import Validity
-from catalog.sqltypes import stored_id, stored_ids
+from kernel.clock import end_of_day, local_midnight
+from kernel.sqltypes import stored_id, stored_ids
 from provisioning import notify
 from provisioning.config import ProvisioningConfig
 from provisioning.models import LineAction, Order, OrderKind, OrderLine, OrderState, Route

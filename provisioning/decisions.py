@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import STOCKHOLM
 from catalog.model import RoleName
-from catalog.sqltypes import stored_id
-from catalog.text import has_control_characters
+from kernel.clock import STOCKHOLM
+from kernel.sqltypes import stored_id
+from kernel.text import has_control_characters
 from provisioning import notify
 from provisioning.authz import Actor
 from provisioning.automation import lines_of

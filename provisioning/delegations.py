@@ -7,8 +7,8 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import end_of_day, local_date
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
+from kernel.clock import end_of_day, local_date
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs, NotAllowed, NotFound
 from provisioning.inputs import years_later

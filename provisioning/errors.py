@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from kernel.errors import DomainError
 
-class ProvisioningError(Exception):
+
+class ProvisioningError(DomainError):
     """Base class; ``message`` is Swedish and says what to do."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class InvalidInput(ProvisioningError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
-from catalog.text import has_control_characters
+from kernel.text import has_control_characters
 from provisioning.errors import InvalidInputs
 from provisioning.models import LineAction
 

@@ -15,7 +15,7 @@ from sqlalchemy import Column, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from catalog.sqltypes import UTCDateTime
+from kernel.sqltypes import UTCDateTime
 
 
 class OrderKind(StrEnum):
@@ -176,27 +176,6 @@ class Delegation(SQLModel, table=True):
     valid_to: dt.datetime = _utc(nullable=False)
     created_at: dt.datetime = _utc(nullable=False)
     revoked_at: dt.datetime | None = _utc(nullable=True)
-
-
-class OutboxMail(SQLModel, table=True):
-    """A mail written in the same transaction as the change it tells about; delivered later, once (D3)."""
-
-    __tablename__ = "outbox"
-
-    id: int | None = Field(default=None, primary_key=True)
-    dedupe_key: str = Field(sa_column=Column(String(160), unique=True, nullable=False))
-    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
-    template: str = Field(max_length=60)
-    recipients: str = Field(sa_column=Column(Text, nullable=False))  # comma-separated addresses
-    subject: str = Field(max_length=300)
-    text_body: str = Field(sa_column=Column(Text, nullable=False))
-    html_body: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: dt.datetime = _utc(nullable=False)
-    attempts: int = 0
-    next_attempt_at: dt.datetime = _utc(nullable=False)
-    claimed_until: dt.datetime | None = _utc(nullable=True)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    sent_at: dt.datetime | None = _utc(nullable=True, index=True)
 
 
 class ImmutableOrder(Exception):

@@ -7,9 +7,9 @@ import datetime as dt
 from sqlmodel import Session
 
 from catalog import Directory, DirectoryError
-from catalog.clock import business_days_between, local_date
 from catalog.model import RoleName
-from provisioning import outbox
+from kernel import outbox
+from kernel.clock import business_days_between, local_date
 from provisioning.config import ProvisioningConfig
 from provisioning.models import Order, OrderKind, OrderLine, OrderState
 from provisioning.periods import Period
@@ -24,7 +24,7 @@ STAGE_LABELS = {
 
 
 def _sv(instant: dt.datetime | None) -> str:
-    from catalog.clock import STOCKHOLM
+    from kernel.clock import STOCKHOLM
 
     return instant.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M") if instant else "–"
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import local_date
 from catalog.model import VOB_PURPOSE, Commission, Person
-from catalog.sqltypes import stored_id
+from kernel.clock import local_date
+from kernel.sqltypes import stored_id
 from provisioning.authz import Actor, require_orderer
 from provisioning.config import ProvisioningConfig
 from provisioning.errors import InvalidInput, InvalidInputs

@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from catalog.clock import last_day, local_date
 from catalog.model import Commission
+from kernel.clock import last_day, local_date
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from catalog.clock import business_days_between
 from catalog.model import RoleName
+from kernel.clock import business_days_between
 from provisioning.authz import Actor
 from provisioning.automation import lines_of, planned_writes
 from provisioning.models import AuditEvent, Decision, Order, OrderLine, OrderState

@@ -16,10 +16,10 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
 from catalog.model import CareUnit, Commission, Membership
-from catalog.sqltypes import rowcount, stored_id, stored_ids
-from provisioning import outbox
+from kernel import outbox
+from kernel.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
+from kernel.sqltypes import rowcount, stored_id, stored_ids
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
 from provisioning.review import ReviewConfig, delegate_addresses, insert_once, manager_addresses, record

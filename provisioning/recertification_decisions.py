@@ -14,10 +14,10 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.clock import STOCKHOLM, last_day, local_date
 from catalog.model import CareUnit
-from catalog.sqltypes import stored_id
-from catalog.text import has_control_characters
+from kernel.clock import STOCKHOLM, last_day, local_date
+from kernel.sqltypes import stored_id
+from kernel.text import has_control_characters
 from provisioning.authz import Actor
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.ordering import vob_commission

@@ -17,9 +17,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, SQLModel, col, select
 
 from catalog import Directory
-from catalog.clock import last_day, local_date, local_midnight
 from catalog.model import CareUnit, Membership
-from provisioning import outbox
+from kernel import outbox
+from kernel.clock import last_day, local_date, local_midnight
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.models import Delegation
 from provisioning.ordering import vob_commission

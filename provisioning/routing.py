@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from catalog import Directory
-from catalog.clock import add_business_days
 from catalog.model import CareProvider, CareUnit, Management, RoleName
+from kernel.clock import add_business_days
 from provisioning.errors import InvalidInput
 from provisioning.models import OrderKind, OrderState, Route
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import update
 from sqlmodel import Session, col
 
-from catalog.sqltypes import rowcount, stored_id
+from kernel.sqltypes import rowcount, stored_id
 from provisioning.models import AuditEvent, Order, OrderKind, OrderState
 
 S = OrderState

@@ -8,7 +8,7 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.sqltypes import rowcount, stored_ids
+from kernel.sqltypes import rowcount, stored_ids
 from provisioning import notify
 from provisioning.config import ProvisioningConfig
 from provisioning.models import Order

@@ -199,9 +199,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def app_settings(tmp_path: Path, directory_config: DirectoryConfig):  # type: ignore[no-untyped-def]
     """Settings for an app on the session's slapd and a fresh, migrated SQLite database; runtime uses them."""
-    from npo import runtime
+    from kernel import runtime
+    from kernel.settings import Settings
     from npo.db import upgrade
-    from npo.settings import Settings
 
     settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'npo.db'}",
                         ldap_url=directory_config.url, ldap_bind_dn=directory_config.bind_dn,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from catalog.ldapconn import DirectoryConfig
-from npo.settings import Settings
+from kernel.settings import Settings
 from npo.stack import Stack
 from tests.conftest import free_port
 

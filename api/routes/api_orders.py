@@ -9,11 +9,12 @@ from fastapi.responses import JSONResponse
 
 from api.auth import CurrentActor, check_csrf, csrf_token
 from api.jsonbody import json_object
-from catalog.clock import local_date, now
-from catalog.sqltypes import stored_id
+from catalog import runtime as catalog_runtime
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_date, now
+from kernel.sqltypes import stored_id
 from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
@@ -78,7 +79,8 @@ async def create_commission_order(request: Request, actor: CurrentActor,
     require_orderer(actor)
     data = read_commission_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
-        order = submit_commission_order(session=session, directory=runtime.directory(), config=provisioning_config(),
+        order = submit_commission_order(session=session, directory=catalog_runtime.directory(),
+                                        config=provisioning_config(),
                                         actor=actor, data=data, now=now())
         result, order_id = order_json(order, actor), stored_id(order)
     background.add_task(advance_later, order_id)
@@ -92,7 +94,8 @@ async def create_membership_order(request: Request, actor: CurrentActor,
     require_orderer(actor)
     data = read_membership_order(await _body(request), today=local_date(now()))
     with runtime.session_scope() as session:
-        order = submit_membership_order(session=session, directory=runtime.directory(), config=provisioning_config(),
+        order = submit_membership_order(session=session, directory=catalog_runtime.directory(),
+                                        config=provisioning_config(),
                                         actor=actor, data=data, now=now())
         result, order_id = order_json(order, actor), stored_id(order)
     background.add_task(advance_later, order_id)
@@ -117,7 +120,8 @@ async def decide(reference: str, request: Request, actor: CurrentActor,
         raise InvalidInput("approve", "Ange approve som true eller false.")
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
+        decisions.decide(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
+                         actor=actor,
                          order_id=stored_id(order), approve=body["approve"], reason=str(body.get("reason") or ""),
                          expected_stage=_stage(body.get("stage")), now=now())
         result, order_id = order_json(order, actor), stored_id(order)
@@ -155,7 +159,8 @@ async def cancel(reference: str, request: Request, actor: CurrentActor,
     body = await _body(request)
     with runtime.session_scope() as session:
         order = decisions.get_order(session, actor, reference[:40])
-        decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(), actor=actor,
+        decisions.cancel(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
+                         actor=actor,
                          order_id=stored_id(order), reason=str(body.get("reason") or ""), now=now())
         result, order_id = order_json(order, actor), stored_id(order)
     background.add_task(advance_later, order_id)
@@ -182,5 +187,5 @@ def unit_people(unit_hsa_id: str, actor: CurrentActor) -> JSONResponse:
     """The staff of a unit the actor may order for."""
     if not actor.may_order_for(unit_hsa_id):
         return JSONResponse({"error": "Du kan inte beställa för den enheten."}, status_code=403)
-    people = runtime.directory().people_of_unit(unit_hsa_id)
+    people = catalog_runtime.directory().people_of_unit(unit_hsa_id)
     return JSONResponse([{"hsa_id": p.hsa_id, "name": p.name, "title": p.title} for p in people])

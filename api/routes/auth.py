@@ -12,10 +12,11 @@ from api.auth import OptionalActor, check_csrf, sign_in, sign_out
 from api.errors import error_response
 from api.pages import render
 from api.siths import CertificateRejected, identity_or_refusal
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from catalog.demo_cast import cast_lines
-from npo import runtime
-from npo.settings import Environment
+from kernel import runtime
+from kernel.clock import now
+from kernel.settings import Environment
 
 router = APIRouter()
 
@@ -37,7 +38,7 @@ def dev_login_enabled() -> bool:
 def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:  # noqa: A002
     """Logga in: SITHS, or the dev identities."""
     dev = dev_login_enabled()
-    cast = cast_lines(runtime.directory(), now()) if dev else []
+    cast = cast_lines(catalog_runtime.directory(), now()) if dev else []
     return render(request, "login.html", actor=actor, next=_safe_next(next), dev=dev, cast=cast,
                   siths_url=f"https://{runtime.settings().web_host}:{runtime.settings().overview_port}/siths/login"
                             f"?next={_safe_next(next)}")
@@ -50,7 +51,7 @@ def dev_login(request: Request, hsa_id: Annotated[str, Form(max_length=64)], csr
     if not dev_login_enabled():
         return error_response(request, 404, "Sidan finns inte.")
     check_csrf(request, csrf)
-    person = runtime.directory().find_person(hsa_id.strip())
+    person = catalog_runtime.directory().find_person(hsa_id.strip())
     if person is None or not person.usable:
         return error_response(request, 422, f"{hsa_id} finns inte som aktiv person i Skånekatalogen.",
                               field="hsa_id", errors={"hsa_id": "Okänd eller inaktiverad person."})
@@ -64,7 +65,7 @@ def siths_login(request: Request, next: str | None = None) -> Response:  # noqa:
     result = identity_or_refusal(request)
     if isinstance(result, CertificateRejected):
         return RedirectResponse("/siths/vem-ar-jag", status_code=303)
-    person = runtime.directory().find_person(result.hsa_id)
+    person = catalog_runtime.directory().find_person(result.hsa_id)
     if person is None or not person.usable:
         return error_response(request, 403, f"Ditt HSA-id {result.hsa_id} finns inte som aktiv person i "
                                             "Skånekatalogen. Kontakta enhetens katalogadministratör.")

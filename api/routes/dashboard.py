@@ -9,12 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
 from api.routes.orders import render_order
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
-from catalog.sqltypes import stored_id
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
+from kernel.sqltypes import stored_id
 from provisioning import decisions, queries
 from provisioning.authz import require_approver
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -77,7 +78,7 @@ async def decide(request: Request, actor: CurrentActor, background: BackgroundTa
     try:
         with runtime.session_scope() as session:
             order = decisions.get_order(session, actor, reference)
-            decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
+            decisions.decide(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
                              actor=actor, order_id=stored_id(order), approve=approve, reason=reason,
                              expected_stage=_state(str(form.get("stage", ""))), now=now())
             order_id = stored_id(order)
@@ -100,7 +101,7 @@ async def bulk_approve(request: Request, actor: CurrentActor, background: Backgr
         try:
             with runtime.session_scope() as session:
                 order = decisions.get_order(session, actor, reference)
-                decisions.decide(session=session, directory=runtime.directory(), config=provisioning_config(),
+                decisions.decide(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
                                  actor=actor, order_id=stored_id(order), approve=True, reason=None, now=now(),
                                  expected_stage=_state(str(form.get(f"stage-{reference}", ""))))
                 done.append(stored_id(order))
@@ -137,7 +138,7 @@ async def cancel(request: Request, reference: str, actor: CurrentActor, backgrou
     try:
         with runtime.session_scope() as session:
             order = decisions.get_order(session, actor, reference[:40])
-            decisions.cancel(session=session, directory=runtime.directory(), config=provisioning_config(),
+            decisions.cancel(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
                              actor=actor, order_id=stored_id(order), reason=reason, now=now())
             order_id = stored_id(order)
     except InvalidInput as exc:

@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import CurrentActor, check_csrf
 from api.pages import render
 from api.params import RowId
-from catalog.clock import now
-from npo import runtime
+from catalog import runtime as catalog_runtime
+from kernel import runtime
+from kernel.clock import now
 from provisioning import delegations
 from provisioning.authz import Actor, require_manager
 from provisioning.errors import InvalidInputs
@@ -49,7 +50,7 @@ async def delegation_grant(request: Request, actor: CurrentActor) -> Response:
         return _page(request, actor, values, {"valid_to": "Ange datumet som ÅÅÅÅ-MM-DD."}, status=422)
     try:
         with runtime.session_scope() as session:
-            delegations.grant(session=session, directory=runtime.directory(), actor=actor,
+            delegations.grant(session=session, directory=catalog_runtime.directory(), actor=actor,
                               unit_hsa_id=values["unit_hsa_id"], delegate_hsa_id=values["delegate_hsa_id"],
                               valid_to=valid_to, now=now())
     except InvalidInputs as exc:

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from api.auth import OptionalActor
 from api.errors import error_response
 from api.pages import render
-from npo import runtime
+from kernel import runtime
 
 router = APIRouter()
 MAX_MESSAGES = 300

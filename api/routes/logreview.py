@@ -17,8 +17,9 @@ from api.auth import CurrentActor, check_csrf
 from api.errors import error_response
 from api.pages import render
 from api.params import RowId
-from catalog.clock import now
-from npo import runtime
+from catalog import runtime as catalog_runtime
+from kernel import runtime
+from kernel.clock import now
 from overview import logreview_delegation as delegation
 from overview import logreview_queries as queries
 from overview import logreview_tasks as tasks
@@ -50,7 +51,8 @@ def index(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
     """Logguppföljning: per unit the open accesses to review (oldest deadline first), rounds and summaries."""
     at = now()
     with runtime.session_scope() as session:
-        work = queries.work_of(session=session, directory=runtime.directory(), reviewer_hsa_id=actor.hsa_id, now=at)
+        work = queries.work_of(session=session, directory=catalog_runtime.directory(), reviewer_hsa_id=actor.hsa_id,
+                               now=at)
     if not work:
         return _refused(request, NotAllowed(
             "Logguppföljningen görs av enhetens verksamhetschef, eller av den som verksamhetschefen dokumenterat har "
@@ -64,7 +66,7 @@ def _task_page(request: Request, actor: Actor, task_id: int, *, values: dict[str
                status: int = 200) -> Response:
     at = now()
     with runtime.session_scope() as session:
-        seen = tasks.view(session=session, directory=runtime.directory(), task_id=task_id,
+        seen = tasks.view(session=session, directory=catalog_runtime.directory(), task_id=task_id,
                           reviewer_hsa_id=actor.hsa_id, now=at)
     current = Outcome(seen.task.outcome)
     own = seen.log.user_hsa_id.upper() == actor.hsa_id.upper()
@@ -91,7 +93,7 @@ async def decide(request: Request, task_id: RowId, actor: CurrentActor) -> Respo
     values = {"outcome": str(form.get("outcome", ""))[:40], "comment": str(form.get("comment", ""))[:4000]}
     try:
         with runtime.session_scope() as session:
-            decided = tasks.decide(session=session, directory=runtime.directory(), task_id=task_id,
+            decided = tasks.decide(session=session, directory=catalog_runtime.directory(), task_id=task_id,
                                    reviewer_hsa_id=actor.hsa_id, reviewer_name=actor.name, outcome=values["outcome"],
                                    comment=values["comment"], expected=str(form.get("expected", ""))[:40] or None,
                                    now=now())
@@ -113,7 +115,7 @@ def round_page(request: Request, round_id: RowId, actor: CurrentActor, klart: in
     at = now()
     try:
         with runtime.session_scope() as session:
-            doc = queries.documentation(session=session, directory=runtime.directory(), round_id=round_id,
+            doc = queries.documentation(session=session, directory=catalog_runtime.directory(), round_id=round_id,
                                         reviewer_hsa_id=actor.hsa_id, now=at)
     except OverviewError as exc:
         return _refused(request, exc)
@@ -162,7 +164,7 @@ async def delegate(request: Request, actor: CurrentActor) -> Response:
                                 status=422)
     try:
         with runtime.session_scope() as session:
-            delegation.grant(session=session, directory=runtime.directory(), manager_hsa_id=actor.hsa_id,
+            delegation.grant(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
                              unit_hsa_id=values["unit_hsa_id"], delegate_hsa_id=values["delegate_hsa_id"],
                              valid_to=valid_to, note=values["note"], now=now())
     except InvalidInputs as exc:
@@ -179,7 +181,7 @@ async def revoke(request: Request, delegation_id: RowId, actor: CurrentActor) ->
     check_csrf(request, str(form.get("csrf", "")))
     try:
         with runtime.session_scope() as session:
-            delegation.revoke(session=session, directory=runtime.directory(), manager_hsa_id=actor.hsa_id,
+            delegation.revoke(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
                               delegation_id=delegation_id, now=now())
     except OverviewError as exc:
         return _refused(request, exc)

@@ -11,12 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import CurrentActor, check_csrf
 from api.pages import render
 from catalog import EntryNotFound
-from catalog.clock import local_date, now
-from catalog.sqltypes import stored_id
+from catalog import runtime as catalog_runtime
 from flows.steps import provisioning_config
 from flows.trigger import advance_later
 from forms import orders as F
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_date, now
+from kernel.sqltypes import stored_id
 from provisioning import decisions, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
@@ -33,14 +34,15 @@ SETTLE_SECONDS = 3.0
 
 
 def _unit_options(actor: Actor) -> list[tuple[str, str]]:
-    return [(u.hsa_id, f"{u.name} ({u.hsa_id})") for u in F.orderable_units(runtime.directory(), actor)]
+    return [(u.hsa_id, f"{u.name} ({u.hsa_id})") for u in F.orderable_units(catalog_runtime.directory(), actor)]
 
 
 @router.get("/bestall", name="order_start")
 def order_start(request: Request, actor: CurrentActor) -> Response:
     """Start page of ordering."""
     require_orderer(actor)
-    return render(request, "orders/start.html", actor=actor, units=F.orderable_units(runtime.directory(), actor))
+    return render(request, "orders/start.html", actor=actor, units=F.orderable_units(catalog_runtime.directory(),
+                  actor))
 
 
 @router.get("/bestall/uppdrag", name="commission_form")
@@ -62,7 +64,7 @@ async def _submit(request: Request, actor: Actor, background: BackgroundTasks, *
     try:
         data = read(raw, today=local_date(now()))
         with runtime.session_scope() as session:
-            order = submit(session=session, directory=runtime.directory(), config=provisioning_config(),
+            order = submit(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
                            actor=actor, data=data, now=now())
             reference, order_id = order.reference, stored_id(order)
     except (InvalidInputs, InvalidInput) as exc:
@@ -90,7 +92,7 @@ def _unit_commission(actor: Actor, unit_id: str | None) -> UnitCommission | None
         return None
     try:
         with runtime.session_scope() as session:
-            return unit_commission(session, runtime.directory(), unit_id)
+            return unit_commission(session, catalog_runtime.directory(), unit_id)
     except EntryNotFound:
         return None
 
@@ -108,7 +110,7 @@ def _commission_note(unit: UnitCommission | None) -> str | None:
 
 def _membership_page(request: Request, actor: Actor, values: dict[str, object], errors: dict[str, str],
                      status: int = 200, *, search: str = "", unit: UnitCommission | None = None) -> Response:
-    directory = runtime.directory()
+    directory = catalog_runtime.directory()
     unit_id = str(values.get("unit_hsa_id") or "")
     everyone = F.unit_people(directory, actor, unit_id)
     unit = unit or (_unit_commission(actor, unit_id) if everyone else None)

@@ -28,8 +28,9 @@ from api.routes.overview_base import (
 )
 from api.routes.overview_view import overview_view
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from catalog import runtime as catalog_runtime
 from forms import overview as F
-from npo import runtime
+from kernel import runtime
 from overview import info, service
 from overview.errors import InvalidInput
 from overview.gate import Check, Decision, GateFacts
@@ -174,7 +175,7 @@ def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
     if not decision.allowed or result.patient is None:
         return _see_start()
     return page(request, "overview/patient.html", identity=identity, view=view, patient=result.patient,
-                pnr=format_pnr(personnummer), overview=overview_view(result, runtime.directory()),
+                pnr=format_pnr(personnummer), overview=overview_view(result, catalog_runtime.directory()),
                 consents=result.consents, flash=pop_flash(request, identity), emergency=result.emergency)
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, Response
 from api.routes.overview_base import certified_form, format_pnr, gatekeeper, is_admin, page, refused
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
 from forms import overview as F
-from npo import runtime
+from kernel import runtime
 from overview import accesslog, service
 from overview.errors import NotAllowed
 

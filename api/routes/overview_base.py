@@ -22,10 +22,11 @@ from api.auth import check_csrf
 from api.pages import render
 from api.routes.siths import ADVICE, SERVICE_DESK, SITHS_TEST_URL
 from api.siths import CertificateRejected, SithsIdentity
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
-from npo import runtime
-from npo.settings import Environment
+from kernel import runtime
+from kernel.clock import now
+from kernel.settings import Environment
 from overview import service
 from overview.access import Gatekeeper
 from overview.facts import GrantCache
@@ -52,14 +53,14 @@ def _grants(seconds: float) -> GrantCache:
 def gatekeeper() -> Gatekeeper:
     """How this process loads the gate's facts: the runtime's directory, production mode, a short grant cache (D4)."""
     settings = runtime.settings()
-    return Gatekeeper(runtime.directory(), production=settings.env is Environment.PRODUCTION,
+    return Gatekeeper(catalog_runtime.directory(), production=settings.env is Environment.PRODUCTION,
                       cache=_grants(settings.ldap_cache_seconds))
 
 
 def is_admin(identity: SithsIdentity) -> bool:
     """True when the person holds the directory role npo-forvaltning (system administration)."""
     return any(role.name is RoleName.SYSTEM_ADMIN and role.scope is None
-               for role in runtime.directory().roles_of(identity.hsa_id))
+               for role in catalog_runtime.directory().roles_of(identity.hsa_id))
 
 
 def _evaluate(session: Session, identity: SithsIdentity, commission: str | None) -> tuple[GateFacts, Decision]:

@@ -19,9 +19,9 @@ from api.routes.overview_base import (
     state,
 )
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from catalog.clock import local_date, now, until_text
 from forms import overview as F
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_date, now, until_text
 from overview import service
 from overview.errors import InvalidInput
 from overview.gate import TEXTS, CommissionFacts, ConsentPurpose, ConsentScope

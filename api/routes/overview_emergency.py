@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.routes.overview_base import dialog_page, gatekeeper, patient_post, refused, remember, state
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from catalog.clock import STOCKHOLM
 from forms import overview as F
-from npo import runtime
+from kernel import runtime
+from kernel.clock import STOCKHOLM
 from overview import service
 from overview.errors import InvalidInput, NotAllowed
 

@@ -13,13 +13,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.routes.overview_base import CHECK_NAMES, access, certified_form, gatekeeper, page
 from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
-from catalog.clock import STOCKHOLM, now
 from flows.steps import deliver
 from forms import overview as F
-from npo import runtime
+from kernel import outbox, runtime
+from kernel.clock import STOCKHOLM, now
 from overview.facts import load_facts
 from overview.gate import Check, CommissionFacts, Decision, GateFacts, Reason, commission_problem, decide
-from provisioning import outbox
 
 router = APIRouter()
 

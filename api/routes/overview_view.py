@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from catalog import Directory
-from catalog.clock import STOCKHOLM
+from kernel.clock import STOCKHOLM
 from overview import producers as P
 from overview.demo_items import PRODUCER_ONLY_UNITS
 from overview.gate import Basis, Check, ItemDecision

@@ -8,9 +8,10 @@ from fastapi.responses import RedirectResponse, Response
 from api.auth import CurrentActor, check_csrf, flash
 from api.pages import render
 from api.params import RowId
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from flows.steps import deliver
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
 from provisioning import recertification_decisions as decisions
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs
@@ -44,7 +45,7 @@ def review_index(request: Request, actor: CurrentActor) -> Response:
     at = now()
     with runtime.session_scope() as session:
         rounds = decisions.rounds_for(session, actor, now=at)
-        startable = decisions.startable_units(session, runtime.directory(), actor, now=at)
+        startable = decisions.startable_units(session, catalog_runtime.directory(), actor, now=at)
     return render(request, "review/index.html", actor=actor, rounds=rounds, startable=startable)
 
 
@@ -54,7 +55,7 @@ async def review_start(request: Request, actor: CurrentActor, background: Backgr
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     with runtime.session_scope() as session:
-        started = decisions.start_round(session=session, directory=runtime.directory(), config=_config(),
+        started = decisions.start_round(session=session, directory=catalog_runtime.directory(), config=_config(),
                                         actor=actor, unit_hsa_id=str(form.get("unit_hsa_id", ""))[:64], now=now())
         round_id = started.id
     background.add_task(deliver)  # after the commit; SMTP down leaves the mail in the outbox for the sweep
@@ -94,7 +95,8 @@ async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
     choices = _choices(values, rows, confirm_rest=str(form.get("alla", "")) == CONFIRM)
     try:
         with runtime.session_scope() as session:
-            report = decisions.decide(session=session, directory=runtime.directory(), config=_config(), actor=actor,
+            report = decisions.decide(session=session, directory=catalog_runtime.directory(), config=_config(),
+                                      actor=actor,
                                       round_id=round_id, choices=choices, now=now())
     except InvalidInputs as exc:
         return _round_page(request, actor, round_id, values=values, errors=exc.errors, status=422)

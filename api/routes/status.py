@@ -30,11 +30,12 @@ from api.status import (
     with_log_errors,
 )
 from api.status_engine import DeploymentStatus, engine_status
-from catalog.clock import now
+from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
+from kernel.outbox import OutboxMail
 from provisioning.authz import Actor
-from provisioning.models import OutboxMail
 
 router = APIRouter()
 DEADLINE = 4.0  # seconds for all probes together; one that has not answered by then is reported as not answering
@@ -67,7 +68,7 @@ def _outbox_waiting() -> tuple[int, object]:
 def _probes() -> dict[str, Callable[[], object]]:
     settings, at = runtime.settings(), now()
     return {"database": lambda: database_status(runtime.engine()),
-            "directory": lambda: directory_status(runtime.directory()),
+            "directory": lambda: directory_status(catalog_runtime.directory()),
             "smtp": lambda: smtp_status(settings.smtp_host, settings.smtp_port, _outbox_waiting),
             "prefect": lambda: prefect_status(settings.prefect_api_url),
             "engine": lambda: engine_status(settings.prefect_api_url, at),

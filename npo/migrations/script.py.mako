@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString
 
-import catalog.sqltypes
+import kernel.sqltypes
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.settings import Settings
 from tests.conftest import MailSink
 from tests.world import World
 

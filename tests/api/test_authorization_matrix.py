@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import pytest
 from fastapi.routing import APIRoute
 
-from catalog.clock import local_date, now
+from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_date, now
 from provisioning import delegations
 from provisioning.authz import load_actor
 from tests.api.conftest import Browser
@@ -68,7 +69,7 @@ def recert_round(x: dict[str, str]) -> int:
     from provisioning.recertification_decisions import start_round
     from provisioning.review import ReviewConfig
 
-    directory = runtime.directory()
+    directory = catalog_runtime.directory()
     commission, _ = directory.ensure_commission(x["unit"])
     directory.ensure_membership(commission.hsa_id, x["clinician"], Validity(dt.datetime(2025, 1, 1, tzinfo=dt.UTC)))
     with runtime.session_scope() as session:
@@ -183,14 +184,14 @@ def log_review(x: dict[str, str]) -> dict[str, str]:
         return x
     from sqlmodel import select
 
-    from catalog.clock import local_midnight
     from catalog.model import Person
+    from kernel.clock import local_midnight
     from overview import accesslog, logreview_delegation, logreview_rounds
     from overview.accesslog import Action, LogEntry, Resource
     from overview.logreview import ReviewConfig
     from overview.logreview_models import LogReviewTask
 
-    directory = runtime.directory()
+    directory = catalog_runtime.directory()
     unit = directory.require_unit(x["unit"])
     helper = directory.create_person(Person(f"{unit.hsa_id.split('-')[0]}-LOGG1", "", "Lotta", "Logg",
                                             unit_hsa_id=unit.hsa_id))

@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from catalog.clock import local_date, now
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.clock import local_date, now
+from kernel.settings import Settings
 from tests.api.conftest import Browser
 from tests.api.test_authorization_matrix import POLICY, _person, _prepare, commission_body, log_review, recert_round
 from tests.api.test_bad_input import typed_routes

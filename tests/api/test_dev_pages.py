@@ -13,11 +13,10 @@ from email.message import EmailMessage
 
 import pytest
 
-from catalog import clock
 from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.model import Validity
-from npo import runtime
+from kernel import clock, runtime
 from tests.api.test_overview_pages import Clinic, clinic, overview_db, overview_site  # noqa: F401  (fixtures)
 
 MARIA, JOHANNA, SARA, KARIN = "SE2321000255-VCA1", "SE2321000255-VCA3", "SE2321000255-VCH2", "SE2321000255-SKF1"

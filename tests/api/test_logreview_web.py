@@ -9,9 +9,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from catalog.clock import STOCKHOLM, now
 from catalog.model import Person
-from npo import runtime
+from kernel import runtime
+from kernel.clock import STOCKHOLM, now
 from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource

@@ -30,9 +30,9 @@ from cryptography.x509.oid import NameOID
 from api.app import create_app
 from api.mtls import ForeignCertificates, mtls_config, proxied_config
 from catalog.ldapconn import DirectoryConfig
-from npo import runtime
+from kernel import runtime
+from kernel.settings import Settings
 from npo.certs import CertPurpose, DevCA, Issued, with_dev_certificates
-from npo.settings import Settings
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

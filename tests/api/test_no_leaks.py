@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
-from npo import runtime
+from kernel import runtime
 from overview import info
 from overview.models import AccessLog, Patient, ProducerItem
 from tests.api.test_authorization_matrix import app_routes

@@ -11,10 +11,10 @@ import pytest
 from sqlmodel import select
 
 from catalog import Directory
-from catalog.clock import local_date, local_midnight, now
 from catalog.model import Person, Validity
 from flows.steps import provisioning_config
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_date, local_midnight, now
 from provisioning import automation, decisions
 from provisioning.authz import load_actor
 from provisioning.models import Order, OrderState

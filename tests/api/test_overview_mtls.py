@@ -14,8 +14,8 @@ import pytest
 
 from api.app import create_app
 from api.mtls import ForeignCertificates, mtls_config
+from kernel.settings import Settings
 from npo.certs import Issued
-from npo.settings import Settings
 from overview import info
 from tests.api.test_mtls import running
 from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)

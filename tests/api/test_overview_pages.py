@@ -27,20 +27,20 @@ from sqlmodel import Session, select
 
 from api.app import create_app
 from api.sessions import WebSession
-from catalog import Directory, clock
+from catalog import Directory
 from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.model import Person, Validity
 from catalog.slapd import ManagedSlapd
-from npo import runtime
+from kernel import clock, runtime
+from kernel.outbox import OutboxMail
+from kernel.runtime import make_engine
+from kernel.settings import Settings
 from npo.certs import DevCA, Issued, with_dev_certificates
 from npo.db import upgrade
-from npo.runtime import make_engine
-from npo.settings import Settings
 from overview import demo, info
 from overview.demo_items import TELEFON_1177_UNIT
 from overview.models import AccessLog, AssertedRelation, Consent, EmergencyOpening
-from provisioning.models import OutboxMail
 from tests.conftest import MailSink, free_port
 
 HEADER = "X-SSL-Client-Cert"

@@ -8,12 +8,12 @@ import re
 
 from sqlmodel import select
 
-from catalog.clock import local_midnight, now
 from catalog.model import Validity
-from npo import runtime
+from kernel import runtime
+from kernel.clock import local_midnight, now
+from kernel.outbox import OutboxMail
 from provisioning import recertification_decisions as decisions
 from provisioning.authz import load_actor
-from provisioning.models import OutboxMail
 from provisioning.review import ReviewConfig
 from provisioning.review_models import ItemDecision, RecertificationItem, RecertificationRound
 from tests.api.conftest import Browser

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.security_headers import HSTS, PAGES
 from api.templating import SEARCH_PATH
-from npo import runtime
-from npo.settings import Environment, Settings
+from kernel import runtime
+from kernel.settings import Environment, Settings
 from tests.api.conftest import Browser
 from tests.api.test_bad_input import typed_routes
 from tests.api.test_mtls import HSA_ID, NAME, Site, configured, running, site  # noqa: F401  (fixtures)

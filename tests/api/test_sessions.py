@@ -16,9 +16,9 @@ from sqlmodel import select
 
 from api.app import create_app
 from api.sessions import COOKIE, WebSession
-from npo import runtime
+from kernel import runtime
+from kernel.settings import Settings
 from npo.certs import DevCA
-from npo.settings import Settings
 from tests.api.conftest import Browser
 from tests.world import World
 

@@ -28,8 +28,8 @@ from api.siths import (
     trust_anchors,
     verify_certificate,
 )
+from kernel.settings import Settings
 from npo.certs import CA_CERT_NAME, CA_SUBJECT, CertPurpose, DevCA, Issued
-from npo.settings import Settings
 
 HSA_ID = "SE2321000255-ABC1"
 
@@ -254,7 +254,7 @@ def test_the_current_identity_dependency_refuses_with_the_reason(ca: DevCA, tmp_
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from npo import runtime
+    from kernel import runtime
 
     app = FastAPI()
 

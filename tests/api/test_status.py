@@ -15,10 +15,10 @@ from freezegun import freeze_time
 from api.app import create_app
 from api.logscan import start_line
 from api.mtls import mtls_config
-from catalog.clock import now
-from npo import runtime
+from kernel import runtime
+from kernel.clock import now
+from kernel.settings import Environment, Settings
 from npo.certs import CRL_DAYS, dev_ca, with_dev_certificates
-from npo.settings import Environment, Settings
 from tests.api.conftest import Browser
 from tests.api.test_mtls import running
 from tests.conftest import free_port

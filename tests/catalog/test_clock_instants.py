@@ -6,7 +6,7 @@ import datetime as dt
 
 from freezegun import freeze_time
 
-from catalog import clock
+from kernel import clock
 
 
 @freeze_time("2026-06-01 12:00:00")

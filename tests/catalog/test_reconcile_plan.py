@@ -31,7 +31,7 @@ def pnr(n: int) -> str:
 def person(n: int, *, status: PersonStatus = PersonStatus.ACTIVE, hsa_id: str | None = None,
            end: dt.date | None = None) -> Person:
     """A person in scope as the directory holds them, with the HR fields a row for `n` produces."""
-    from catalog.clock import local_midnight
+    from kernel.clock import local_midnight
 
     return Person(hsa_id or f"SE2321000255-P{n:05d}", f"hsaIdentity=P{n}", "N", f"N{n}", personnummer=pnr(n),
                   title="T", status=status, unit_hsa_id=UNIT, employment_start=local_midnight(dt.date(2020, 1, 1)),

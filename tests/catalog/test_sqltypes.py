@@ -1,4 +1,4 @@
-"""catalog.sqltypes' helpers for what SQLModel types loosely: a stored row's id and an UPDATE's row count."""
+"""kernel.sqltypes' helpers for what SQLModel types loosely: a stored row's id and an UPDATE's row count."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, select, update
 
-from catalog.sqltypes import rowcount, stored_id, stored_ids
+from kernel.sqltypes import rowcount, stored_id, stored_ids
 
 
 @dataclass

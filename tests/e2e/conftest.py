@@ -10,8 +10,8 @@ import pytest
 import uvicorn
 
 from api.app import create_app
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.settings import Settings
 from tests.conftest import MailSink, free_port
 from tests.e2e.axe import AxeChecker
 from tests.world import World

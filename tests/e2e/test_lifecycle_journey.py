@@ -10,9 +10,9 @@ import re
 import pytest
 from sqlmodel import select
 
-from catalog.clock import STOCKHOLM, local_midnight, now
 from catalog.model import Validity
-from npo import runtime
+from kernel import runtime
+from kernel.clock import STOCKHOLM, local_midnight, now
 from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource

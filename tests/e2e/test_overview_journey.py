@@ -21,10 +21,9 @@ import pytest
 
 from api.app import create_app
 from api.mtls import mtls_config
-from catalog import clock
 from catalog import demo as catalog_demo
-from npo import runtime
-from npo.settings import Settings
+from kernel import clock, runtime
+from kernel.settings import Settings
 from overview.models import Consent, EmergencyOpening
 from tests.api.test_mtls import running
 from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)

@@ -10,8 +10,8 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from catalog import Directory
 from flows.catalog_sync import SyncNotApplied, catalog_sync
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.settings import Settings
 from tests.conftest import Org
 
 pytestmark = pytest.mark.prefect

@@ -11,11 +11,12 @@ import pytest
 from freezegun import freeze_time
 from sqlmodel import select
 
-from catalog.clock import STOCKHOLM, local_midnight
+from catalog import runtime as catalog_runtime
 from catalog.model import Validity
 from flows.commission_review import commission_review, review_config
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.clock import STOCKHOLM, local_midnight
+from kernel.settings import Settings
 from provisioning import recertification
 from provisioning import recertification_decisions as decisions
 from provisioning.authz import load_actor
@@ -95,10 +96,11 @@ def test_daily_runs_across_christmas_remind_and_lapse_after_the_tenth_business_d
     [round_] = rounds()
     kept = world.public_staff[0]
     with runtime.session_scope() as session:  # the manager confirms one nurse before Christmas
-        manager = load_actor(runtime.directory(), session, world.public_manager.hsa_id, now=at(dt.date(2026, 12, 21)))
+        manager = load_actor(catalog_runtime.directory(), session, world.public_manager.hsa_id, now=at(dt.date(2026,
+                             12, 21)))
         assert manager is not None
         item = next(i for i in recertification.items_of(session, round_.id) if i.person_hsa_id == kept.hsa_id)
-        decisions.decide(session=session, directory=runtime.directory(), config=review_config(), actor=manager,
+        decisions.decide(session=session, directory=catalog_runtime.directory(), config=review_config(), actor=manager,
                          round_id=round_.id, choices=[decisions.Choice(item.id, True)],
                          now=at(dt.date(2026, 12, 21), 10))
     assert run_at(world, at(dt.date(2027, 1, 4)))["reminded"] == 0  # 4, 5, 7, 8 Jan left (6 Jan is a holiday)
@@ -112,7 +114,7 @@ def test_daily_runs_across_christmas_remind_and_lapse_after_the_tenth_business_d
     assert result[kept.hsa_id] is ItemDecision.CONFIRMED
     assert {result[n.hsa_id] for n in world.public_staff[1:]} == {ItemDecision.LAPSED}
     assert [r.state for r in rounds()] == [RoundState.CLOSED]
-    valid = {m.person_hsa_id for m in runtime.directory().memberships(round_.commission_hsa_id)
+    valid = {m.person_hsa_id for m in catalog_runtime.directory().memberships(round_.commission_hsa_id)
              if m.is_valid_at(at(dt.date(2027, 1, 9), 12))}
     assert valid == {kept.hsa_id}
     reminders = [s for s in smtp_sink.subjects() if s.startswith("Påminnelse")]
@@ -129,12 +131,12 @@ def test_a_run_killed_after_a_directory_write_is_finished_by_the_next_run(
     with runtime.session_scope() as session:
         first = recertification.pending_items(session, round_.id)[0]
     with pytest.raises(Crash), runtime.session_scope() as session:
-        recertification.lapse_item(session=session, directory=runtime.directory(), item_id=first, now=killed_at)
+        recertification.lapse_item(session=session, directory=catalog_runtime.directory(), item_id=first, now=killed_at)
         raise Crash()  # killed between the LDAP write and the commit
     rerun = run_at(world, at(dt.date(2026, 12, 10)))
     assert rerun["lapsed"] == {"lapsed": 3, "ended": 0, "closed": 1}
     assert run_at(world, at(dt.date(2026, 12, 11)))["lapsed"] == {"lapsed": 0, "ended": 0, "closed": 0}
-    ends = sorted(m.validity.end for m in runtime.directory().memberships(commission))  # type: ignore[type-var]
+    ends = sorted(m.validity.end for m in catalog_runtime.directory().memberships(commission))  # type: ignore[type-var]
     assert ends[0] == killed_at  # the killed run's write stands: not ended a second time
     assert all(dt.timedelta(0) <= end - at(dt.date(2026, 12, 10)) < dt.timedelta(minutes=5) for end in ends[1:])
     assert len([s for s in smtp_sink.subjects() if "har tagits bort" in s]) == 3  # each nurse told once

@@ -14,16 +14,17 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from catalog import Directory
-from catalog.clock import STOCKHOLM, now
+from catalog import runtime as catalog_runtime
 from catalog.model import Commission, Person
 from flows.log_followup import log_followup, open_rounds, review_config
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.clock import STOCKHOLM, now
+from kernel.outbox import OutboxMail
+from kernel.settings import Settings
 from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource
 from overview.logreview_models import LogReviewRound, LogReviewSummary, LogReviewTask
-from provisioning.models import OutboxMail
 from tests.conftest import MailSink, Org
 
 pytestmark = pytest.mark.prefect
@@ -127,7 +128,7 @@ def test_a_run_killed_halfway_converges_on_the_next_run(prefect_server: None, cl
         assert [u for u, _d in pending] == [clinic.unit, unit_b]
         open_rounds.fn(pending[:1], config)  # the first round committed, with its mail …
         with pytest.raises(RuntimeError), runtime.session_scope() as session:  # … the second died before commit
-            rounds.open_round(session=session, directory=runtime.directory(), unit_hsa_id=unit_b,
+            rounds.open_round(session=session, directory=catalog_runtime.directory(), unit_hsa_id=unit_b,
                               day=dt.date(2026, 11, 24), config=config, now=now())
             raise RuntimeError("killed")
     tasks_before = task_count()

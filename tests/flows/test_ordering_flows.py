@@ -8,15 +8,16 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import select
 
-from catalog.clock import local_date, now
 from flows.advance_order import advance_order
 from flows.sweep import sweep
-from npo import runtime
-from npo.settings import Settings
+from kernel import runtime
+from kernel.clock import local_date, now
+from kernel.outbox import OutboxMail
+from kernel.settings import Settings
 from provisioning import decisions
 from provisioning.authz import load_actor
 from provisioning.inputs import parse_commission_order
-from provisioning.models import Order, OrderState, OutboxMail
+from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order
 from tests.conftest import MailSink
 from tests.world import World

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from catalog.clock import STOCKHOLM, local_minute
+from kernel.clock import STOCKHOLM, local_minute
 from tests.prefect_stack import PrefectStack, wait_for
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]  # the first one starts the server: slow under load

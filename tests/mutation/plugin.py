@@ -7,7 +7,7 @@ mutmut runs each mutant's tests in a process forked from one warm process (its f
 the selection). Work that every test session repeats is done once there, so the forks inherit it: the migrated
 SQLite template that each test copies (importing Alembic and migrating cost several seconds a session; the
 session fixture takes the file named in NPO_TEST_SQLITE_TEMPLATE) and the Swedish holiday calendars (computed
-once per year and cached by catalog.clock). Each test still gets a fresh copy of the same migrated database and
+once per year and cached by kernel.clock). Each test still gets a fresh copy of the same migrated database and
 the session its own slapd; only caches are filled earlier. A cache is left empty when its module is the one being
 mutated (run.py names those in NPO_MUTATION_SOURCES; without it nothing is warmed): filled by the original code, it
 would hide that module's mutants. After its collection run the warm process also freezes its objects out of the
@@ -46,7 +46,7 @@ def _migrate_once() -> None:
 
 
 def _holidays() -> None:
-    from catalog.clock import is_business_day
+    from kernel.clock import is_business_day
 
     for year in WARM_YEARS:
         is_business_day(dt.date(year, 1, 1))
@@ -55,7 +55,7 @@ def _holidays() -> None:
 # (module whose mutants the cache would hide, whether the selection needs it, the warmer)
 WARMERS: list[tuple[str, Callable[[list[pytest.Item]], bool], Callable[[], None]]] = [
     ("npo/db.py", lambda items: any("db_url" in getattr(i, "fixturenames", ()) for i in items), _migrate_once),
-    ("catalog/clock.py", lambda items: True, _holidays),
+    ("kernel/clock.py", lambda items: True, _holidays),
 ]
 _warmed = False
 _frozen = False

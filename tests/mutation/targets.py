@@ -33,7 +33,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            ("tests/provisioning/test_states.py", "tests/provisioning/test_states_lock.py"), 1.5),
     Target("routing", ("provisioning/routing.py",), ("tests/provisioning/test_routing.py", _ORDERING), 3),
     Target("identifiers", ("catalog/identifiers.py",), ("tests/catalog/test_identifiers.py",), 2),
-    Target("clock", ("catalog/clock.py",),
+    Target("clock", ("kernel/clock.py",),
            ("tests/catalog/test_clock.py", "tests/catalog/test_clock_instants.py"), 2.5),
     Target("reconcile", ("catalog/reconcile.py",),
            ("tests/catalog/test_reconcile_plan.py", "tests/catalog/test_reconcile_apply.py",

@@ -8,7 +8,7 @@ from tests.mutation.run import ROOT, _table
 from tests.mutation.targets import TARGETS
 
 CORE = {"provisioning/states.py", "provisioning/authz.py", "provisioning/decisions.py", "provisioning/routing.py",
-        "catalog/reconcile.py", "catalog/identifiers.py", "catalog/clock.py", "overview/accesslog.py",
+        "catalog/reconcile.py", "catalog/identifiers.py", "kernel/clock.py", "overview/accesslog.py",
         "overview/gate.py", "overview/gate_items.py", "overview/logreview_rounds.py",
         "provisioning/recertification.py"}
 

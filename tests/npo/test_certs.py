@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from api.siths import CertificateRejected, revocation_lists, verify_certificate
 from catalog.identifiers import InvalidIdentifier
+from kernel.settings import Settings
 from npo.certs import (
     CA_CERT_NAME,
     CA_KEY_NAME,
@@ -26,7 +27,6 @@ from npo.certs import (
     safe_stem,
     with_dev_certificates,
 )
-from npo.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HSA_ID = "SE2321000255-ABC1"

@@ -19,7 +19,7 @@ from stdnum import luhn
 
 from catalog import Directory
 from catalog.model import Commission, Person, Validity
-from npo.runtime import make_engine
+from kernel.runtime import make_engine
 from overview import producers as P
 from overview.access import Gatekeeper
 from overview.facts import GrantCache

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import Session, func, select
 
-from catalog import Directory, clock
+from catalog import Directory
 from catalog import demo as catalog_demo
 from catalog.identifiers import is_samordningsnummer, validate_personnummer
 from catalog.slapd import ManagedSlapd
+from kernel import clock
 from overview import demo, service
 from overview import producers as P
 from overview.demo_items import PSYCHIATRY_UNIT

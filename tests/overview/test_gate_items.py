@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from catalog.clock import local_midnight
+from kernel.clock import local_midnight
 from overview.gate import (
     Basis,
     BlockState,

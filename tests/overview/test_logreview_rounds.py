@@ -17,8 +17,8 @@ from sqlalchemy import Engine, func, inspect
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
-from catalog.clock import STOCKHOLM
 from catalog.model import Person
+from kernel.clock import STOCKHOLM
 from npo.db import current_heads
 from overview import accesslog
 from overview import logreview_rounds as rounds

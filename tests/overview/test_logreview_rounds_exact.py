@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlmodel import Session
 
-from catalog.clock import local_midnight
+from kernel.clock import local_midnight
 from overview import accesslog
 from overview import logreview_rounds as rounds
 from overview import logreview_tasks as tasks

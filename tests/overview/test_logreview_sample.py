@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog.clock import STOCKHOLM
+from kernel.clock import STOCKHOLM
 from overview.logreview import (
     DECISIONS,
     OUTCOME_LABELS,

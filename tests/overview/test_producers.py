@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from catalog import demo
-from catalog.clock import local_midnight
 from catalog.model import CareUnit
+from kernel.clock import local_midnight
 from overview import producers as P
 from overview.gate import Check, ItemFacts, decide
 from tests.overview.test_gate_builders import HALLAND, HALLAND_UNIT, NOW, SKANE, consent, facts, item, shown, verdict

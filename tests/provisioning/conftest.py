@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from catalog.model import Person
-from npo.runtime import make_engine
+from kernel.runtime import make_engine
 from provisioning import automation
 from provisioning.authz import Actor, load_actor
 from tests.world import World

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
+from kernel.outbox import OutboxMail
 from provisioning import decisions, sweeping
 from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from provisioning.models import AuditEvent, Decision, OrderState, OutboxMail, Outcome
+from provisioning.models import AuditEvent, Decision, OrderState, Outcome
 from tests.provisioning.conftest import NOW
 from tests.provisioning.test_ordering import decide, load, order_commission, order_members
 from tests.provisioning.test_remediation import cancel, failed_commission_order

@@ -9,12 +9,13 @@ import pytest
 from ldap3 import MODIFY_REPLACE
 from sqlmodel import select
 
-from catalog.clock import end_of_day, local_midnight
 from catalog.ldapconn import ldap_time
 from catalog.model import Commission
+from kernel.clock import end_of_day, local_midnight
+from kernel.outbox import OutboxMail
 from provisioning.errors import InvalidInputs
 from provisioning.inputs import read_commission_order, read_membership_order
-from provisioning.models import Order, OrderState, OutboxMail
+from provisioning.models import Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order
 from tests.provisioning.conftest import NOW
 from tests.provisioning.test_ordering import (

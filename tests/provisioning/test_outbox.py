@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlmodel import select
 
-from provisioning import outbox
-from provisioning.models import OutboxMail
+from kernel import outbox
+from kernel.outbox import OutboxMail
 from tests.conftest import MailSink
 from tests.provisioning.conftest import NOW
 

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from catalog.clock import local_midnight
+from kernel.clock import local_midnight
 from provisioning.errors import InvalidInputs
 from provisioning.inputs import parse_commission_order, parse_membership_order, years_later
 from provisioning.recertification import add_months, business_days_left, deadline_after

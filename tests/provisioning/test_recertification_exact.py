@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import select
 
 from catalog.model import Validity
+from kernel.outbox import OutboxMail
 from provisioning import delegations, recertification
 from provisioning import recertification_decisions as decisions
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
-from provisioning.models import OutboxMail
 from provisioning.review import ReviewConfig
 from provisioning.review_models import (
     CommissionReviewEvent,

@@ -10,9 +10,10 @@ import pytest
 from sqlmodel import select
 
 from catalog import Directory
+from kernel.outbox import OutboxMail
 from provisioning import automation, decisions, queries
 from provisioning.errors import Conflict, InvalidInput, NotAllowed
-from provisioning.models import AuditEvent, Order, OrderState, OutboxMail
+from provisioning.models import AuditEvent, Order, OrderState
 from provisioning.ordering import open_commission_order
 from tests.conftest import free_port
 from tests.provisioning.conftest import NOW

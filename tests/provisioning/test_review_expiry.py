@@ -8,10 +8,11 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from catalog.clock import end_of_day, local_midnight
 from catalog.model import Validity
-from provisioning import outbox, review
-from provisioning.models import OutboxMail
+from kernel import outbox
+from kernel.clock import end_of_day, local_midnight
+from kernel.outbox import OutboxMail
+from provisioning import review
 from provisioning.review import ReviewConfig
 from provisioning.review_models import CommissionReviewEvent, ImmutableReviewEvent, ReviewEventKind
 from tests.conftest import MailSink

@@ -10,12 +10,12 @@ from collections.abc import Callable
 import pytest
 from sqlmodel import select
 
-from catalog.clock import STOCKHOLM, local_midnight
 from catalog.model import Validity
+from kernel.clock import STOCKHOLM, local_midnight
+from kernel.outbox import OutboxMail
 from provisioning import delegations, recertification
 from provisioning import recertification_decisions as decisions
 from provisioning.errors import Conflict, InvalidInputs, NotAllowed
-from provisioning.models import OutboxMail
 from provisioning.recertification import business_days_left, deadline_after
 from provisioning.review import ReviewConfig, last_day
 from provisioning.review_models import (

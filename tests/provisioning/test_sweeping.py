@@ -9,8 +9,9 @@ import pytest
 from sqlmodel import select
 
 from catalog.model import RoleName
+from kernel.outbox import OutboxMail
 from provisioning import decisions, sweeping
-from provisioning.models import OrderState, OutboxMail
+from provisioning.models import OrderState
 from provisioning.routing import due_at, remind_at
 from tests.provisioning.builders import make_order
 from tests.provisioning.conftest import NOW

@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString
 
-import catalog.sqltypes
+import kernel.sqltypes
 
 
 revision = 'p0001'
@@ -25,10 +25,10 @@ def upgrade() -> None:
     sa.Column('manager_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('delegate_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('delegate_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('valid_from', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('delegations', schema=None) as batch_op:
@@ -53,16 +53,16 @@ def upgrade() -> None:
     sa.Column('contact_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('requested_start', sa.Date(), nullable=False),
     sa.Column('care_agreement_reference', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=True),
-    sa.Column('submitted_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('submitted_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.Enum('submitted', 'waiting_for_commission', 'awaiting_contract_manager', 'awaiting_catalog_admin', 'awaiting_user_admin', 'approved', 'provisioning', 'provisioned', 'provisioning_failed', 'rejected', 'withdrawn', name='orderstate', native_enum=False, length=32), nullable=False),
-    sa.Column('state_since', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('state_since', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('queue', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
     sa.Column('queue_scope', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('due_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('escalated_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('escalated_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('commission_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('depends_on', sa.Integer(), nullable=True),
@@ -81,7 +81,7 @@ def upgrade() -> None:
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
-    sa.Column('at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('actor_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('decided_by_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('decided_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('order_id', 'stage', name='uq_decision_stage')
@@ -134,12 +134,12 @@ def upgrade() -> None:
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('text_body', sa.Text(), nullable=False),
     sa.Column('html_body', sa.Text(), nullable=False),
-    sa.Column('created_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_until', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_attempt_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_until', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('sent_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dedupe_key')

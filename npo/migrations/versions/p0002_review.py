@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # autogenerate writes sqlmodel.sql.sqltypes.AutoString
 
-import catalog.sqltypes
+import kernel.sqltypes
 
 
 revision = 'p0002'
@@ -28,11 +28,11 @@ def upgrade() -> None:
     sa.Column('trigger', sa.Enum('schedule', 'manual', name='roundtrigger', native_enum=False, length=32), nullable=False),
     sa.Column('opened_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('opened_by_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-    sa.Column('opened_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('deadline', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('opened_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('deadline', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('state', sa.Enum('open', 'closed', name='roundstate', native_enum=False, length=32), nullable=False),
     sa.Column('open_unit', sa.String(length=32), nullable=True),
-    sa.Column('closed_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('closed_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('open_unit')
     )
@@ -43,7 +43,7 @@ def upgrade() -> None:
     op.create_table('commission_review_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
-    sa.Column('at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.Enum('expiry_warning', 'expired', 'round_opened', 'reminder', 'confirmed', 'removed', 'lapsed', 'ended', 'round_closed', name='revieweventkind', native_enum=False, length=32), nullable=False),
     sa.Column('unit_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('commission_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -68,13 +68,13 @@ def upgrade() -> None:
     sa.Column('person_hsa_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('person_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('person_mail', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
-    sa.Column('valid_from', catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('valid_to', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_from', kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('valid_to', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('decision', sa.Enum('pending', 'confirmed', 'removed', 'lapsed', 'ended', name='itemdecision', native_enum=False, length=32), nullable=False),
     sa.Column('decided_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('decided_by_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('on_behalf_of', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('decided_at', catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('decided_at', kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['round_id'], ['recertification_rounds.id'], ),
     sa.PrimaryKeyConstraint('id'),

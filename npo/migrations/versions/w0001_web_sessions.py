@@ -7,7 +7,7 @@ Create Date: 2026-12-01
 from alembic import op
 import sqlalchemy as sa
 
-import catalog.sqltypes
+import kernel.sqltypes
 
 
 revision = "w0001"
@@ -22,9 +22,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("hsa_id", sa.String(length=64), nullable=True),
         sa.Column("data", sa.Text(), nullable=False),
-        sa.Column("created_at", catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("seen_at", catalog.sqltypes.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", catalog.sqltypes.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", kernel.sqltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", kernel.sqltypes.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended_reason", sa.String(length=32), nullable=True),
         sa.Column("card_serial", sa.String(length=64), nullable=True),
         sa.Column("card_issuer", sa.String(length=500), nullable=True),

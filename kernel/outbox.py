@@ -13,16 +13,43 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
 import emails
 from emails.backend.smtp import SMTPBackend
-from sqlalchemy import or_, update
+from sqlalchemy import Column, String, Text, or_, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
-from catalog.sqltypes import rowcount, stored_ids
-from provisioning.mail import render
-from provisioning.models import OutboxMail
+from kernel.mail import render
+from kernel.sqltypes import UTCDateTime, rowcount, stored_ids
+
+
+def _utc(*, nullable: bool, index: bool | None = None) -> Any:
+    """A timezone-aware UTC timestamp column."""
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class OutboxMail(SQLModel, table=True):
+    """A mail written in the same transaction as the change it tells about; delivered later, once (D3)."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(sa_column=Column(String(160), unique=True, nullable=False))
+    order_id: int | None = Field(default=None, foreign_key="orders.id", index=True)
+    template: str = Field(max_length=60)
+    recipients: str = Field(sa_column=Column(Text, nullable=False))  # comma-separated addresses
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = _utc(nullable=False)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _utc(nullable=False)
+    claimed_until: dt.datetime | None = _utc(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: dt.datetime | None = _utc(nullable=True, index=True)
+
 
 CLAIM_SECONDS = 120
 BACKOFF_SECONDS = (30, 60, 300, 900, 1800, 3600)

@@ -1,26 +1,29 @@
-"""Process-wide resources built from the settings: the SQL engine and sessions, the Directory.
+"""Process-wide resources built from the settings: the settings themselves, the SQL engine and sessions, and a
+cache of other per-process resources (the Directory: `catalog.runtime`).
 
-`api`, `flows` and the CLI take their resources from here (with `npo.settings`, the only part of `npo` that
-lower layers import; see docs/decisions.md). Services never import this module: they receive what they need.
+`api`, `flows` and the shell take their resources from here. Services never import this module: they receive
+what they need.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
-from catalog import Directory
-from npo.settings import Settings, load_settings
+from kernel.settings import Settings, load_settings
 
 _lock = threading.Lock()
 _settings: Settings | None = None
 _engine: Engine | None = None
-_directory: Directory | None = None
+_resources: dict[str, Any] = {}
+
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -34,13 +37,16 @@ def settings() -> Settings:
 
 def configure(new: Settings) -> None:
     """Use ``new`` from now on (tests, the CLI); drops cached resources."""
-    global _settings, _engine, _directory
+    global _settings, _engine
     with _lock:
-        if _directory is not None:
-            _directory.close()
+        for resource in _resources.values():
+            close = getattr(resource, "close", None)
+            if close is not None:
+                close()
+        _resources.clear()
         if _engine is not None:
             _engine.dispose()
-        _settings, _engine, _directory = new, None, None
+        _settings, _engine = new, None
 
 
 def make_engine(url: str) -> Engine:
@@ -96,11 +102,10 @@ def session_scope() -> Iterator[Session]:
             raise
 
 
-def directory() -> Directory:
-    """The Directory of this process (connections are reused per thread)."""
-    global _directory
+def resource(name: str, build: Callable[[Settings], T]) -> T:
+    """The process's one ``name`` resource, built from the settings on first use and closed by `configure`."""
     current = settings()
     with _lock:
-        if _directory is None:
-            _directory = Directory(current.directory_config(), cache_seconds=current.ldap_cache_seconds)
-        return _directory
+        if name not in _resources:
+            _resources[name] = build(current)
+        return cast(T, _resources[name])

@@ -1,7 +1,7 @@
 """The one SQL column type the domain shares: an aware UTC timestamp on every database.
 
 SQLite has no time zone type and hands back naive datetimes; this decorator stores UTC and always returns aware
-UTC values, so that code above never compares naive with aware times. Kept beside catalog.clock (D-9).
+UTC values, so that code above never compares naive with aware times. Kept beside kernel.clock (D-9).
 """
 
 from __future__ import annotations

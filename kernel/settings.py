@@ -1,6 +1,7 @@
 """The one place that reads configuration (environment variables prefixed ``NPO_``, or a ``.env`` file).
 
-Everything below ``api``/``flows`` receives plain config objects built here; nothing else reads the environment.
+Everything below ``api``/``flows`` receives plain config objects built from here; nothing else reads the
+environment. The directory's connection and the embedded slapd are derived in ``catalog.runtime``.
 """
 
 from __future__ import annotations
@@ -8,15 +9,11 @@ from __future__ import annotations
 import os
 import secrets
 from enum import StrEnum
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from catalog.ldapconn import DirectoryConfig
-from catalog.slapd import ManagedSlapd
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,20 +116,6 @@ class Settings(BaseSettings):
     def embedded_ldap(self) -> bool:
         """True when the project runs its own slapd (no NPO_LDAP_URL)."""
         return not self.ldap_url
-
-    @cached_property
-    def slapd(self) -> ManagedSlapd:
-        """The managed slapd of the embedded stack."""
-        return ManagedSlapd(self.var_dir / "ldap", port=self.ldap_port, base=self.ldap_base)
-
-    def directory_config(self) -> DirectoryConfig:
-        """Where the application binds: the configured directory, or the embedded slapd's app account."""
-        if self.ldap_url:
-            if not (self.ldap_bind_dn and self.ldap_password):
-                raise ValueError("NPO_LDAP_URL is set, so NPO_LDAP_BIND_DN and NPO_LDAP_PASSWORD must be set too")
-            return DirectoryConfig(url=self.ldap_url, base=self.ldap_base, bind_dn=self.ldap_bind_dn,
-                                   password=self.ldap_password)
-        return self.slapd.app_config()
 
 
 def _generated_secret(path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Rendering of the Swedish mail templates (provisioning/mail_templates): ``<name>.txt`` starts with a
+"""Rendering of the Swedish mail templates (kernel/mail_templates): ``<name>.txt`` starts with a
 ``Ämne: …`` line (the subject) and holds the text part; ``<name>.html`` is the HTML part (autoescaped)."""
 
 from __future__ import annotations
