@@ -7,11 +7,10 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import LazyCsrf, pop_flash
 from api.templating import templates
-from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import now
 from overview import logreview_delegation
-from provisioning.authz import APPROVER_ROLES, Actor
+from provisioning.authz import Actor
 
 
 def nav(actor: Actor | None) -> dict[str, bool]:
@@ -23,7 +22,7 @@ def nav(actor: Actor | None) -> dict[str, bool]:
         "delegate": bool(actor.managed_units),
         "recertify": bool(actor.orderable_units()),
         "logreview": bool(actor.managed_units) or _log_delegate(actor.hsa_id),
-        "approve": any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _s in actor.roles),
+        "approve": actor.is_approver,
         "dev": runtime.settings().dev_login,
     }
 

@@ -15,7 +15,7 @@ from dataclasses import replace
 from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE
 
 from catalog import entries as E
-from catalog.identifiers import validate_hsa_id
+from catalog.identifiers import HsaId, validate_hsa_id
 from catalog.ldapconn import (
     DirectoryConfig,
     DirectoryError,
@@ -115,7 +115,7 @@ class Directory:
 
     def provider(self, hsa_id: str) -> CareProvider | None:
         """The vårdgivare with this HSA-ID, or None (cached briefly)."""
-        key = f"provider:{hsa_id.upper()}"
+        key = f"provider:{HsaId(hsa_id)}"
         cached = self._cache.get(key)
         if isinstance(cached, CareProvider):
             return cached
@@ -134,7 +134,7 @@ class Directory:
 
     def unit(self, hsa_id: str) -> CareUnit | None:
         """The vårdenhet with this HSA-ID, or None (cached briefly)."""
-        key = f"unit:{hsa_id.upper()}"
+        key = f"unit:{HsaId(hsa_id)}"
         cached = self._cache.get(key)
         if isinstance(cached, CareUnit):
             return cached
@@ -175,7 +175,7 @@ class Directory:
 
     def commissions_below(self, unit_hsa_ids: Iterable[str]) -> tuple[list[Commission], list[Membership]]:
         """The medarbetaruppdrag on these units and every membership of them, in one search."""
-        units = sorted({u.upper() for u in unit_hsa_ids if u})
+        units = sorted({HsaId(u) for u in unit_hsa_ids if u})
         if not units:
             return [], []
         below = "".join(f"(hsaIdentity:dn:={escape(u)})" for u in units)  # a DN component: the unit or below it
@@ -185,12 +185,12 @@ class Directory:
         commissions, memberships = [], []
         for dn, attrs in found:
             classes = {c.casefold() for c in attrs.get("objectClass", [])}
-            if "hsacommission" in classes and E.rdn_value(E.parent_dn(dn)).upper() in units:
+            if "hsacommission" in classes and HsaId(E.rdn_value(E.parent_dn(dn))) in units:
                 commissions.append(E.to_commission(dn, attrs))
             elif "npocommissionmembership" in classes:
                 memberships.append(E.to_membership(dn, attrs))
-        held = {c.hsa_id.upper() for c in commissions}
-        return commissions, [m for m in memberships if m.commission_hsa_id.upper() in held]
+        held = {c.hsa_id for c in commissions}
+        return commissions, [m for m in memberships if m.commission_hsa_id in held]
 
     def find_commission(self, hsa_id: str) -> Commission | None:
         """The medarbetaruppdrag with this HSA-ID, or None."""
@@ -288,7 +288,7 @@ class Directory:
         unit = self.require_unit(unit_hsa_id)
         value = [manager_hsa_id] if manager_hsa_id else []
         self.ldap.modify(unit.dn, {"hsaHealthCareUnitManager": [(MODIFY_REPLACE, value)]})
-        self._cache.drop(f"unit:{unit_hsa_id.upper()}")
+        self._cache.drop(f"unit:{HsaId(unit_hsa_id)}")
 
     # ================================================================== writes: persons
     def create_person(self, person: Person) -> Person:
@@ -304,10 +304,10 @@ class Directory:
 
     def update_person(self, current: Person, wanted: Person) -> bool:
         """Bring a person's attributes (and unit) to ``wanted``; True when anything changed."""
-        if current.hsa_id.upper() != wanted.hsa_id.upper():
+        if current.hsa_id != wanted.hsa_id:
             raise ValueError("update_person cannot change an HSA-ID")
         dn = current.dn
-        if wanted.unit_hsa_id and (current.unit_hsa_id or "").upper() != wanted.unit_hsa_id.upper():
+        if wanted.unit_hsa_id and current.unit_hsa_id != wanted.unit_hsa_id:
             unit = self.require_unit(wanted.unit_hsa_id)
             self.ldap.move(dn, E.hsa_rdn(current.hsa_id), unit.dn)
             dn = E.child_dn(unit.dn, current.hsa_id)
@@ -438,7 +438,7 @@ class Directory:
         at = at or _now()
         ended = []
         for membership in self.memberships_of(person_hsa_id):
-            if unit_hsa_id and E.rdn_value(E.parent_dn(E.parent_dn(membership.dn))).upper() != unit_hsa_id.upper():
+            if unit_hsa_id and HsaId(E.rdn_value(E.parent_dn(E.parent_dn(membership.dn)))) != HsaId(unit_hsa_id):
                 continue
             result = self._end(membership, at, reason)
             if result is not membership:
@@ -471,7 +471,7 @@ class Directory:
     def add_role_member(self, name: RoleName, person_hsa_id: str, *, scope: str | None = None) -> bool:
         """Give a person a role; True when they did not have it."""
         role = self.role(name, scope) or self.ensure_role(name, scope=scope)
-        if person_hsa_id.upper() in {m.upper() for m in role.members}:
+        if HsaId(person_hsa_id) in role.members:
             return False
         self.ldap.modify(role.dn, {"npoRoleMember": [(MODIFY_ADD, [person_hsa_id])]})
         return True
@@ -481,7 +481,7 @@ class Directory:
         role = self.role(name, scope)
         if role is None:
             return False
-        held = [m for m in role.members if m.upper() == person_hsa_id.upper()]
+        held = [m for m in role.members if m == HsaId(person_hsa_id)]
         if not held:
             return False
         self.ldap.modify(role.dn, {"npoRoleMember": [(MODIFY_DELETE, held)]})

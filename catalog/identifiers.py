@@ -14,7 +14,10 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import orgnr
 
+from kernel.hsaid import HsaId, hsa_id_or_none
 from kernel.text import has_control_characters
+
+__all__ = ["HsaId", "hsa_id_or_none"]  # the value type lives on the ground floor; validation lives here
 
 HSA_ID_MAX_LENGTH = 31
 _PRINTABLE = re.compile(r"[0-9A-Za-z '()+,\-./:=?]+")
@@ -48,8 +51,9 @@ def validate_org_number(value: str) -> str:
     return digits
 
 
-def validate_hsa_id(value: str) -> str:
-    """Return ``value`` if it is a well-formed HSA-ID, else raise :class:`InvalidIdentifier` saying why."""
+def validate_hsa_id(value: str) -> HsaId:
+    """Return ``value`` as an `HsaId` if it is a well-formed HSA-ID, else raise :class:`InvalidIdentifier` saying
+    why (the messages quote the value as the person typed it)."""
     if not isinstance(value, str) or not value:
         raise InvalidIdentifier(str(value), "HSA-id saknas.")
     if has_control_characters(value):
@@ -80,7 +84,7 @@ def validate_hsa_id(value: str) -> str:
             f"HSA-id {value!r} innehåller otillåtna tecken ({shown}); tillåtna är A–Z, a–z, 0–9, "
             "mellanslag och ' ( ) + , - . / : = ?",
         )
-    return value
+    return HsaId(value)
 
 
 def is_hsa_id(value: str) -> bool:

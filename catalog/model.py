@@ -1,6 +1,7 @@
 """Typed values the directory gateway returns: persons, vårdgivare, vårdenheter, medarbetaruppdrag, roles.
 
 These are plain frozen dataclasses; nothing here talks to LDAP. Times are timezone-aware (UTC in the directory).
+Every HSA-ID a value holds is an `HsaId` (upper-cased when the value is made), so callers compare them with ``==``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from catalog.identifiers import HsaId, hsa_id_or_none
 
 VOB_PURPOSE = "Vård och behandling"
 SJF_READ_RIGHT = "Läsa;Alla;SJF"
@@ -72,6 +75,10 @@ class Person:
     archived: bool = False  # hsaArchivedObject: kept for history, never usable
     feigned: bool = False  # hsaFeignedDataObject: a test person, not usable in production
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hsa_id", HsaId(self.hsa_id))
+        object.__setattr__(self, "unit_hsa_id", hsa_id_or_none(self.unit_hsa_id))
+
     @property
     def name(self) -> str:
         """Full display name."""
@@ -103,6 +110,9 @@ class CareProvider:
     producer: bool = False
     mail: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hsa_id", HsaId(self.hsa_id))
+
 
 @dataclass(frozen=True, slots=True)
 class CareUnit:
@@ -118,6 +128,11 @@ class CareUnit:
     mail: str | None = None
     locality: str | None = None
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hsa_id", HsaId(self.hsa_id))
+        object.__setattr__(self, "provider_hsa_id", HsaId(self.provider_hsa_id))
+        object.__setattr__(self, "manager_hsa_id", hsa_id_or_none(self.manager_hsa_id))
+
 
 @dataclass(frozen=True, slots=True)
 class Commission:
@@ -131,6 +146,10 @@ class Commission:
     unit_hsa_id: str
     validity: Validity | None = None
     order_reference: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hsa_id", HsaId(self.hsa_id))
+        object.__setattr__(self, "unit_hsa_id", HsaId(self.unit_hsa_id))
 
     def is_valid_at(self, at: dt.datetime) -> bool:
         """True when the commission itself is in force at ``at`` (no dates = always)."""
@@ -147,6 +166,10 @@ class Membership:
     validity: Validity
     order_reference: str | None = None
     ended_reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "commission_hsa_id", HsaId(self.commission_hsa_id))
+        object.__setattr__(self, "person_hsa_id", HsaId(self.person_hsa_id))
 
     def is_valid_at(self, at: dt.datetime) -> bool:
         """True when the link is in force at ``at``."""
@@ -173,3 +196,7 @@ class Role:
     members: tuple[str, ...] = field(default=())
     mail: str | None = None
     description: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", hsa_id_or_none(self.scope))
+        object.__setattr__(self, "members", tuple(HsaId(m) for m in self.members))

@@ -20,6 +20,7 @@ from catalog import entries as E
 from catalog.bulk import BulkWriter, search_entries
 from catalog.directory import Directory, person_changes
 from catalog.hrexport import HrExport, HrRow, RejectedRow, mask_personnummer
+from catalog.identifiers import HsaId
 from catalog.ldapconn import DirectoryError, DirectoryUnavailable, EntryNotFound
 from catalog.model import CareUnit, Person, PersonStatus
 from kernel.clock import STOCKHOLM, local_midnight
@@ -157,12 +158,12 @@ class SyncReport:
 
 
 def _new_hsa_id(org_hsa_prefix: str, taken: set[str], choice: Callable[[str], str]) -> str:
-    """A random person HSA-ID under the prefix that no one in ``taken`` has (compared in upper case)."""
+    """A random person HSA-ID under the prefix that no one in ``taken`` has."""
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
     while True:
-        candidate = f"{org_hsa_prefix}-P{''.join(choice(alphabet) for _ in range(6))}"
-        if candidate.upper() not in taken:
-            taken.add(candidate.upper())
+        candidate = HsaId(f"{org_hsa_prefix}-P{''.join(choice(alphabet) for _ in range(6))}")
+        if candidate not in taken:
+            taken.add(candidate)
             return candidate
 
 
@@ -203,13 +204,12 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
             by_pnr[known.personnummer] = known
     plan = SyncPlan(source=export.source, scope_provider=provider_hsa_id,
                     scope_active=sum(1 for p in current if p.active), rejected=list(export.rejected))
-    units_upper = {k.upper(): v for k, v in units.items()}
-    taken = {p.hsa_id.upper() for p in current}
+    taken = {p.hsa_id for p in current}
     org_prefix = provider_hsa_id.split("-")[0]
     protected = {r.personnummer for r in export.rejected if r.personnummer}
     seen: set[str] = set()
     for row in export.rows:
-        unit = units_upper.get(row.unit_hsa_id.upper())
+        unit = units.get(HsaId(row.unit_hsa_id))
         if unit is None:
             plan.rejected.append(RejectedRow(row.line, f"enheten {row.unit_hsa_id} finns inte hos vårdgivaren "
                                                        f"{provider_hsa_id} i Skånekatalogen", row.personnummer))
@@ -238,7 +238,7 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
         same = _hr_fields(person) == _hr_fields(wanted)
         # the listing names what HR changed; the status bookkeeping that comes with re-enabling is not named
         fields = [] if same else [_FIELD_NAMES[name] for name in person_changes(person, wanted) if name in _FIELD_NAMES]
-        if (person.unit_hsa_id or "").upper() != unit.hsa_id.upper():
+        if person.unit_hsa_id != unit.hsa_id:
             fields.append("enhet")
         if fields:
             plan.updates.append(Change(ChangeKind.UPDATE, person.hsa_id, row.personnummer, wanted=wanted,
@@ -274,7 +274,7 @@ def check_threshold(plan: SyncPlan, max_share: float, *, force: bool) -> str | N
 
 def _moves(change: Change) -> bool:
     assert change.current is not None and change.wanted is not None
-    return (change.current.unit_hsa_id or "").upper() != (change.wanted.unit_hsa_id or "").upper()
+    return change.current.unit_hsa_id != change.wanted.unit_hsa_id
 
 
 def apply_plan(directory: Directory, plan: SyncPlan, *, progress: Progress | None = None) -> SyncReport:

@@ -98,7 +98,7 @@ def matching(people: list[Person], search: str) -> list[Person]:
 
 
 def member_notes(memberships: list[Membership], now: dt.datetime) -> dict[str, str]:
-    """Per HSA-ID (upper case) of a current or coming member, what they hold: "har redan behörighet till och med
+    """Per HSA-ID of a current or coming member, what they hold: "har redan behörighet till och med
     2027-06-30", "får behörighet från och med 2026-12-08 tills vidare"."""
     notes = {}
     for m in memberships:
@@ -106,7 +106,7 @@ def member_notes(memberships: list[Membership], now: dt.datetime) -> dict[str, s
         if end is not None and end <= now:
             continue  # ended: not a member any more
         until = until_text(end) if end else "tills vidare"
-        notes[m.person_hsa_id.upper()] = (f"har redan behörighet {until}" if m.validity.start <= now else
+        notes[m.person_hsa_id] = (f"har redan behörighet {until}" if m.validity.start <= now else
                                           f"får behörighet från och med {local_date(m.validity.start)} {until}")
     return notes
 

@@ -1,4 +1,4 @@
-"""The one SQL column type the domain shares: an aware UTC timestamp on every database.
+"""The SQL column types the domain shares: an aware UTC timestamp on every database, and an HSA-ID column.
 
 SQLite has no time zone type and hands back naive datetimes; this decorator stores UTC and always returns aware
 UTC values, so that code above never compares naive with aware times. Kept beside kernel.clock (D-9).
@@ -10,8 +10,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, DateTime, Result
+from sqlalchemy import CursorResult, DateTime, Result, String
 from sqlalchemy.types import TypeDecorator
+
+from kernel.hsaid import HsaId
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
@@ -31,6 +33,19 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class HsaIdColumn(TypeDecorator[str]):
+    """An HSA-ID column: upper-cased as it is written, an `HsaId` as it is read (a VARCHAR in the schema)."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        return HsaId(value) if value else value
+
+    def process_result_value(self, value: str | None, dialect: object) -> str | None:
+        return HsaId(value) if value else value
 
 
 class _Stored(Protocol):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from catalog import Directory
+from catalog.identifiers import HsaId
 from catalog.model import CareUnit, RoleName
 from provisioning.errors import NotAllowed
 from provisioning.models import Delegation, Order, OrderState
@@ -30,9 +31,28 @@ class Actor:
     delegated_units: tuple[tuple[str, str], ...] = ()  # (unit HSA-ID, manager HSA-ID) of active delegations
     roles: frozenset[tuple[RoleName, str | None]] = field(default_factory=frozenset)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hsa_id", HsaId(self.hsa_id))
+        object.__setattr__(self, "delegated_units", tuple((HsaId(u), HsaId(m)) for u, m in self.delegated_units))
+        object.__setattr__(self, "roles", frozenset((r, HsaId(s) if s else s) for r, s in self.roles))
+
     def has_role(self, role: RoleName, scope: str | None = None) -> bool:
         """True when the actor holds ``role`` (for that scope)."""
-        return (role, scope) in self.roles
+        return (role, HsaId(scope) if scope else scope) in self.roles
+
+    @property
+    def is_system_admin(self) -> bool:
+        """NPÖ-förvaltningen (system administration: remediation, log extracts, audit)."""
+        return self.has_role(RoleName.SYSTEM_ADMIN)
+
+    @property
+    def is_approver(self) -> bool:
+        """A member of an approver queue, or a system administrator (the dashboard is theirs)."""
+        return any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _scope in self.roles)
+
+    def placed(self, order: Order) -> bool:
+        """The actor placed ``order``, or it was placed on their behalf (the own-order rule's first half)."""
+        return self.hsa_id in {order.requested_by, order.on_behalf_of}
 
     @property
     def queues(self) -> list[tuple[RoleName, str | None]]:
@@ -45,22 +65,22 @@ class Actor:
 
     def may_order_for(self, unit_hsa_id: str) -> bool:
         """Unit managers order for their units; delegates within their delegation."""
-        return unit_hsa_id.upper() in {u.upper() for u in self.orderable_units()}
+        return HsaId(unit_hsa_id) in self.orderable_units()
 
     def manager_for(self, unit_hsa_id: str) -> str | None:
         """When ordering as a delegate: the manager who delegated (None when the actor is the manager)."""
-        if any(u.hsa_id.upper() == unit_hsa_id.upper() for u in self.managed_units):
+        unit = HsaId(unit_hsa_id)
+        if any(u.hsa_id == unit for u in self.managed_units):
             return None
-        return next((m for u, m in self.delegated_units if u.upper() == unit_hsa_id.upper()), None)
+        return next((m for u, m in self.delegated_units if u == unit), None)
 
     def conflict(self, order: Order, subjects: Iterable[str] = ()) -> str | None:
         """Why the actor may not decide ``order`` although it may be in their queue (the own-order rule, the one
         place it is written): they placed it, it was placed on their behalf, or it changes their own access
         (``subjects``: the persons the order's lines concern)."""
-        me = self.hsa_id.upper()
-        if me in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
+        if self.placed(order):
             return "Du kan inte besluta om en beställning som du själv har gjort eller som har gjorts åt dig."
-        if me in {subject.upper() for subject in subjects}:
+        if self.hsa_id in {HsaId(subject) for subject in subjects}:
             return "Du kan inte besluta om en beställning som gäller din egen behörighet; en kollega i kön gör det."
         return None
 
@@ -77,23 +97,22 @@ class Actor:
 
     def may_retry(self, order: Order) -> bool:
         """The system administrators remedy failed provisioning."""
-        return order.state is OrderState.PROVISIONING_FAILED and self.has_role(RoleName.SYSTEM_ADMIN)
+        return order.state is OrderState.PROVISIONING_FAILED and self.is_system_admin
 
     def may_view(self, order: Order, *, decided: bool = False) -> bool:
         """The orderer, the unit's manager and delegates, the system admins, whoever decided on it (``decided``),
         and approvers of the queues on the order's route (not every approver: contact details stay in the queues
         that handle the order)."""
-        if decided or self.hsa_id.upper() in {order.requested_by.upper(), (order.on_behalf_of or "").upper()}:
+        if decided or self.placed(order):
             return True
-        if self.may_order_for(order.unit_hsa_id) or self.has_role(RoleName.SYSTEM_ADMIN):
+        if self.may_order_for(order.unit_hsa_id) or self.is_system_admin:
             return True
         return any(self.has_role(role, scope) for role, scope in queues_on_route(order.kind, order.route,
                                                                                  order.unit_hsa_id))
 
     def may_withdraw(self, order: Order) -> bool:
         """The orderer, or the unit's manager."""
-        return self.hsa_id.upper() == order.requested_by.upper() or any(
-            u.hsa_id.upper() == order.unit_hsa_id.upper() for u in self.managed_units)
+        return self.hsa_id == order.requested_by or any(u.hsa_id == order.unit_hsa_id for u in self.managed_units)
 
 
 APPROVER_ROLES = frozenset({RoleName.SKANEFORVALTNINGEN, RoleName.CONTRACT_MANAGER, RoleName.VARDGIVARSERVICE,
@@ -120,7 +139,7 @@ def load_actor(directory: Directory, session: Session, hsa_id: str, *, now: dt.d
 def _still_manages(directory: Directory, unit_hsa_id: str, manager_hsa_id: str) -> bool:
     """A delegation lapses when the person who granted it no longer manages the unit."""
     unit = directory.unit(unit_hsa_id)
-    return bool(unit and unit.manager_hsa_id and unit.manager_hsa_id.upper() == manager_hsa_id.upper())
+    return bool(unit and unit.manager_hsa_id and unit.manager_hsa_id == HsaId(manager_hsa_id))
 
 
 def require_orderer(actor: Actor) -> None:
@@ -138,6 +157,6 @@ def require_manager(actor: Actor) -> None:
 
 def require_approver(actor: Actor) -> None:
     """The dashboard: members of an approver queue or the system administrators."""
-    if not any(role in APPROVER_ROLES or role is RoleName.SYSTEM_ADMIN for role, _scope in actor.roles):
+    if not actor.is_approver:
         raise NotAllowed("Du ingår inte i någon attestkö. Kontakta Skånekatalogens katalogansvariga om du ska "
                          "attestera beställningar.")

@@ -14,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog.model import RoleName
 from kernel.clock import STOCKHOLM
 from kernel.sqltypes import stored_id
 from kernel.text import has_control_characters
@@ -125,7 +124,7 @@ def withdraw(*, session: Session, actor: Actor, order_id: int, now: dt.datetime)
 def retry(*, session: Session, actor: Actor, order_id: int, now: dt.datetime) -> Order:
     """Send a failed provisioning back to the flows (system administrators, after remedying the cause)."""
     order = get_order(session, actor, order_id)
-    if not actor.has_role(RoleName.SYSTEM_ADMIN):
+    if not actor.is_system_admin:
         raise NotAllowed("Bara NPÖ-förvaltningen kan starta om en misslyckad uppläggning.")
     try:  # the failure stays in the timeline (the FAIL audit row); the order page shows only new errors
         transition(session, order, Event.RETRY, actor=actor.hsa_id, actor_name=actor.name, now=now,
@@ -143,7 +142,7 @@ def _required_reason(reason: str | None, missing: str) -> str:
         raise InvalidInput("reason", missing)
     if len(text) > MAX_REASON:
         raise InvalidInput("reason", f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(text)}).")
-    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in text):
+    if has_control_characters(text):
         raise InvalidInput("reason", "Motiveringen innehåller otillåtna styrtecken.")
     return text
 
@@ -153,7 +152,7 @@ def cancel(*, session: Session, directory: Directory, config: ProvisioningConfig
     """Close a failed provisioning without carrying it out (system administrators, with a reason); tells the
     orderer. Nothing already written to the directory is undone."""
     order = get_order(session, actor, order_id)
-    if not actor.has_role(RoleName.SYSTEM_ADMIN):
+    if not actor.is_system_admin:
         raise NotAllowed("Bara NPÖ-förvaltningen kan avbryta en misslyckad uppläggning.")
     text = _required_reason(reason, "Ange varför beställningen avbryts; motiveringen skickas till beställaren.")
     try:

@@ -171,7 +171,7 @@ def _hsa_ids(raw: Mapping[str, object], r: _Reader) -> tuple[str, ...]:
         except InvalidIdentifier as exc:
             bad.append(exc.message)
             continue
-        if hsa.upper() not in {f.upper() for f in found}:
+        if hsa not in found:
             found.append(hsa)
     if bad:
         r.errors["extra_hsa_ids"] = " ".join(bad[:3]) + (f" (och {len(bad) - 3} till)" if len(bad) > 3 else "")

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from catalog import Directory
+from catalog.identifiers import HsaId
 from catalog.model import VOB_PURPOSE, Commission, Person
 from kernel.clock import local_date
 from kernel.sqltypes import stored_id
@@ -149,12 +150,12 @@ def _staff(directory: Directory, placement: Placement, data: MembershipOrderInpu
         person = directory.find_person(hsa_id)
         if person is None:
             problems.append(f"{hsa_id} finns inte i Skånekatalogen.")
-        elif (person.unit_hsa_id or "").upper() != placement.unit.hsa_id.upper():
+        elif person.unit_hsa_id != placement.unit.hsa_id:
             problems.append(f"{person.name} ({hsa_id}) tillhör inte {placement.unit.name}.")
         elif not person.usable:
             problems.append(f"{person.name} ({hsa_id}) är {'arkiverad' if person.active else 'inaktiverad'} i "
                             "Skånekatalogen.")
-        elif data.action is not LineAction.ADD and hsa_id.upper() not in members:
+        elif data.action is not LineAction.ADD and HsaId(hsa_id) not in members:
             problems.append(f"{person.name} ({hsa_id}) har ingen behörighet på enhetens uppdrag.")
         else:
             people.append(person)
@@ -175,8 +176,7 @@ def submit_membership_order(*, session: Session, directory: Directory, config: P
                                  "först; därefter kan behörigheter beställas.")
     elif unit.commission is None and data.action is not LineAction.ADD:
         errors["action"] = "Uppdraget är ännu inte upplagt; det finns inga behörigheter att ändra."
-    members = {m.person_hsa_id.upper() for m in directory.memberships(unit.commission.hsa_id)} if unit.commission \
-        else set()
+    members = {m.person_hsa_id for m in directory.memberships(unit.commission.hsa_id)} if unit.commission else set()
     people, problems = _staff(directory, placement, data, members)
     if problems:
         _add(errors, "person_hsa_ids", " ".join(problems))

@@ -147,13 +147,13 @@ def shown_error(actor: Actor, order: Order) -> str | None:
     sentence for everyone else (the text stays in the order and the logs)."""
     if not order.last_error or order.state not in _ERROR_FOR_OTHERS:
         return None
-    if actor.has_role(RoleName.SYSTEM_ADMIN):
+    if actor.is_system_admin:
         return f"Senaste försök: {order.last_error} (försök {order.attempts})"
     return _ERROR_FOR_OTHERS[order.state]
 
 
 def _timeline(session: Session, actor: Actor, order: Order) -> list[TimelineEntry]:
-    admin = actor.has_role(RoleName.SYSTEM_ADMIN)
+    admin = actor.is_system_admin
     rows = session.exec(select(AuditEvent).where(col(AuditEvent.order_id) == order.id).order_by(col(AuditEvent.id)))
     return [TimelineEntry(e.at, e.event, e.to_state, e.actor, e.actor_name,
                           FAILED_FOR_OTHERS if e.event == Event.FAIL.value and not admin else e.reason) for e in rows]

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from catalog import Directory
+from catalog.identifiers import HsaId
 from catalog.model import CareProvider, CareUnit, Management, RoleName
 from kernel.clock import add_business_days
 from provisioning.errors import InvalidInput
@@ -48,7 +49,7 @@ def place_unit(directory: Directory, unit_hsa_id: str, *, region_provider_hsa_id
     provider = directory.provider(unit.provider_hsa_id)
     if provider is None:
         raise InvalidInput("unit_hsa_id", f"Vårdgivaren för {unit.name} saknas i Skånekatalogen.")
-    if provider.hsa_id.upper() == region_provider_hsa_id.upper():
+    if provider.hsa_id == HsaId(region_provider_hsa_id):
         return Placement(unit, provider, Route.PUBLIC)
     if provider.management is Management.PRIVATE and (provider.care_agreement or unit.care_agreement):
         return Placement(unit, provider, Route.PRIVATE)

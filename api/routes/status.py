@@ -31,7 +31,6 @@ from api.status import (
 )
 from api.status_engine import DeploymentStatus, engine_status
 from catalog import runtime as catalog_runtime
-from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import now
 from kernel.outbox import OutboxMail
@@ -100,7 +99,7 @@ def collect() -> Report:
 
 
 def _may_see_detail(actor: Actor | None) -> bool:
-    return actor is not None and actor.has_role(RoleName.SYSTEM_ADMIN)
+    return actor is not None and actor.is_system_admin
 
 
 @router.get("/status", response_class=HTMLResponse, name="status")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from stdnum import luhn
 
 from catalog.identifiers import (
+    HsaId,
     InvalidIdentifier,
     format_personnummer,
     hsa_org_number,
@@ -31,8 +32,11 @@ VALID_HSA = [
 
 
 @pytest.mark.parametrize("value", VALID_HSA)
-def test_valid_hsa_ids_pass_unchanged(value: str) -> None:
-    assert validate_hsa_id(value) == value
+def test_valid_hsa_ids_pass_upper_cased_once(value: str) -> None:
+    # HSA compares identities without regard to case; the value type upper-cases once where an id enters (D-57)
+    valid = validate_hsa_id(value)
+    assert (valid, type(valid)) == (value.upper(), HsaId)
+    assert HsaId(valid) == valid == HsaId(value.lower())
 
 
 @pytest.mark.parametrize(("value", "says"), [
@@ -112,7 +116,7 @@ def test_any_valid_org_number_and_printable_local_part_is_accepted(body: int, lo
         with pytest.raises(InvalidIdentifier, match="mellanslag"):
             validate_hsa_id(hsa_id)
     else:
-        assert validate_hsa_id(hsa_id) == hsa_id
+        assert validate_hsa_id(hsa_id) == hsa_id.upper()
 
 
 @given(st.text(min_size=1, max_size=40))

@@ -1,7 +1,9 @@
 """Who may do what with an order (provisioning/authz.py), rule by rule: the Actor's answers on built orders (no
 database), and load_actor's reading of delegations at their exact boundaries (real slapd and database).
 
-HSA-IDs are compared without regard to case (a person may type one in lower case), so several cases use them so.
+HSA-IDs are compared without regard to case (a person may type one in lower case): they are upper-cased where they
+enter (kernel.hsaid.HsaId, D-57), so an actor made from a lower-case id matches, and an order's ids are upper-cased by
+their columns when the order is stored (the last test reads one back from the database).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def test_who_orders_for_which_unit_and_on_whose_behalf() -> None:
 
 @pytest.mark.parametrize(("actor", "the_order", "subjects", "reason"), [
     (Actor(MANAGER.lower(), "M"), order(), [], "som du själv har gjort eller som har gjorts åt dig"),
-    (Actor(MANAGER, "M"), order(by=DELEGATE, on_behalf_of=MANAGER.lower()), [], "som har gjorts åt dig"),
+    (Actor(MANAGER.lower(), "M"), order(by=DELEGATE, on_behalf_of=MANAGER), [], "som har gjorts åt dig"),
     (ADMIN_ACTOR, order(), [STAFF, ADMIN.lower()], "gäller din egen behörighet; en kollega i kön gör det"),
     (ADMIN_ACTOR, order(), [STAFF], None),
     (ADMIN_ACTOR, order(on_behalf_of=None), [], None),  # no on_behalf_of is nobody, not an empty HSA-ID
@@ -112,9 +114,9 @@ def test_who_sees_an_order(actor: Actor, the_order: Order, decided: bool, visibl
 
 
 def test_the_orderer_or_the_units_manager_withdraws() -> None:
-    placed_by_delegate = order(by=DELEGATE.lower(), on_behalf_of=MANAGER)
-    assert Actor(DELEGATE, "D").may_withdraw(placed_by_delegate)
-    assert MANAGER_ACTOR.may_withdraw(order(by=DELEGATE, unit=UNIT.lower()))
+    placed_by_delegate = order(by=DELEGATE, on_behalf_of=MANAGER)
+    assert Actor(DELEGATE.lower(), "D").may_withdraw(placed_by_delegate)
+    assert MANAGER_ACTOR.may_withdraw(order(by=DELEGATE, unit=UNIT))
     assert not MANAGER_ACTOR.may_withdraw(order(by=DELEGATE, unit=OTHER))
     assert not ADMIN_ACTOR.may_withdraw(order(by=DELEGATE))
 
@@ -190,3 +192,18 @@ def test_a_delegation_lapses_with_the_manager_who_granted_it(world: World, sessi
     assert (_loaded(world, sessions, delegate, NOW) or NOBODY).orderable_units() == []
     world.directory.set_unit_manager(world.public_unit.hsa_id, None)
     assert (_loaded(world, sessions, delegate, NOW) or NOBODY).orderable_units() == []
+
+
+def test_an_orders_hsa_ids_are_upper_cased_by_their_columns_so_the_rules_compare_plainly(sessions: Sessions) -> None:
+    with sessions() as session:
+        stored = order(by=DELEGATE.lower(), on_behalf_of=MANAGER.lower(), unit=UNIT.lower())
+        stored.id = None
+        session.add(stored)
+        session.commit()
+        order_id = stored.id
+    with sessions() as session:
+        read = session.get(Order, order_id)
+        assert read is not None
+        assert (read.requested_by, read.on_behalf_of, read.unit_hsa_id) == (DELEGATE, MANAGER, UNIT)
+        assert Actor(DELEGATE, "D").may_withdraw(read) and Actor(MANAGER, "M").conflict(read) is not None
+        assert MANAGER_ACTOR.may_withdraw(read)
