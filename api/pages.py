@@ -9,7 +9,7 @@ from api.auth import LazyCsrf, pop_flash
 from api.templating import templates
 from kernel import runtime
 from kernel.clock import now
-from overview import logreview_delegation
+from overview.logreview import delegations as logreview_delegation
 from provisioning.authz import Actor
 
 

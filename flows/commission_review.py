@@ -17,47 +17,48 @@ from catalog import runtime as catalog_runtime
 from flows import steps
 from kernel import runtime
 from kernel.clock import now
-from provisioning import recertification, review
+from provisioning.recertification import expiry, rounds
+from provisioning.recertification.common import ReviewConfig, units_with_commission
 
 
 class ReviewIncomplete(RuntimeError):
     """Some units could not be reviewed; the others were, and the next run retries these."""
 
 
-def review_config(**rules: Any) -> review.ReviewConfig:
+def review_config(**rules: Any) -> ReviewConfig:
     """The review's rules with the deployment's parameters."""
-    return review.ReviewConfig(public_base_url=runtime.settings().public_base_url, **rules)
+    return ReviewConfig(public_base_url=runtime.settings().public_base_url, **rules)
 
 
 @task(name="lapse-overdue-rounds", retries=2, retry_delay_seconds=[30, 300])
-def lapse_overdue(config: review.ReviewConfig) -> dict[str, int]:
+def lapse_overdue(config: ReviewConfig) -> dict[str, int]:
     """End the memberships nobody confirmed by the deadline (one transaction per member), then close the rounds."""
     with runtime.session_scope() as session:
-        overdue = recertification.open_rounds(session, overdue_at=now())
+        overdue = rounds.open_rounds(session, overdue_at=now())
     counts = {"lapsed": 0, "ended": 0, "closed": 0}
     for round_id in overdue:
         with runtime.session_scope() as session:
-            pending = recertification.pending_items(session, round_id)
+            pending = rounds.pending_items(session, round_id)
         for item_id in pending:
             with runtime.session_scope() as session:
-                decision = recertification.lapse_item(session=session, directory=catalog_runtime.directory(),
+                decision = rounds.lapse_item(session=session, directory=catalog_runtime.directory(),
                                                       item_id=item_id, now=now())
             counts[decision.value] = counts.get(decision.value, 0) + 1
         with runtime.session_scope() as session:
-            counts["closed"] += recertification.close_round(session=session, directory=catalog_runtime.directory(),
+            counts["closed"] += rounds.close_round(session=session, directory=catalog_runtime.directory(),
                                                             config=config, round_id=round_id, now=now())
     return counts
 
 
 @task(name="remind-reviewers", retries=2, retry_delay_seconds=[30, 300])
-def remind_reviewers(config: review.ReviewConfig) -> int:
+def remind_reviewers(config: ReviewConfig) -> int:
     """Remind the managers of open rounds with few business days left."""
     with runtime.session_scope() as session:
-        rounds = recertification.open_rounds(session)
+        open_ids = rounds.open_rounds(session)
     reminded = 0
-    for round_id in rounds:
+    for round_id in open_ids:
         with runtime.session_scope() as session:
-            reminded += recertification.remind(session=session, directory=catalog_runtime.directory(), config=config,
+            reminded += rounds.remind(session=session, directory=catalog_runtime.directory(), config=config,
                                                round_id=round_id, now=now())
     return reminded
 
@@ -65,7 +66,7 @@ def remind_reviewers(config: review.ReviewConfig) -> int:
 @task(name="units-with-vob-sjf", retries=2, retry_delay_seconds=[30, 300])
 def find_units(provider_hsa_id: str | None) -> list[tuple[str, str]]:
     """(unit, commission) of every unit holding VoB SJF."""
-    return review.units_with_commission(catalog_runtime.directory(), provider_hsa_id)
+    return units_with_commission(catalog_runtime.directory(), provider_hsa_id)
 
 
 class OpenedDue(TypedDict):
@@ -98,22 +99,22 @@ def _per_unit(units: list[tuple[str, str]], step: Callable[..., object]) -> tupl
 
 
 @task(name="open-due-rounds", retries=2, retry_delay_seconds=[30, 300])
-def open_due(units: list[tuple[str, str]], config: review.ReviewConfig) -> OpenedDue:
+def open_due(units: list[tuple[str, str]], config: ReviewConfig) -> OpenedDue:
     """Open the yearly round of each unit that is due."""
-    opened, problems = _per_unit(units, lambda session, unit, commission: recertification.open_due_round(
+    opened, problems = _per_unit(units, lambda session, unit, commission: rounds.open_due_round(
         session=session, directory=catalog_runtime.directory(), config=config, unit_hsa_id=unit,
         commission_hsa_id=commission, now=now()))
     return {"opened": opened, "problems": problems}
 
 
 @task(name="warn-and-record-ends", retries=2, retry_delay_seconds=[30, 300])
-def warn_and_expire(units: list[tuple[str, str]], config: review.ReviewConfig) -> Ends:
+def warn_and_expire(units: list[tuple[str, str]], config: ReviewConfig) -> Ends:
     """Warn before memberships end and record those that ended (mail once each)."""
     warned = expired = 0
 
     def step(session, unit, commission) -> bool:
         nonlocal warned, expired
-        report = review.notify_endings(session=session, directory=catalog_runtime.directory(), config=config,
+        report = expiry.notify_endings(session=session, directory=catalog_runtime.directory(), config=config,
                                        unit_hsa_id=unit, commission_hsa_id=commission, now=now())
         warned, expired = warned + len(report.warned), expired + len(report.expired)
         return bool(report.warned or report.expired)

@@ -1,11 +1,11 @@
 """log-followup (daily): open log review rounds per unit and day, tell the reviewers, remind, summarise each month.
 
-Thin orchestration over overview.logreview*: every round, reminder and summary is one transaction of its own
+Thin orchestration over overview.logreview: every round, reminder and summary is one transaction of its own
 (`runtime.session_scope()`) together with its mail in the outbox, so a run killed halfway has committed what it
 finished and the next run converges on the rest (unique keys on rounds, tasks and summaries; outbox dedupe keys).
 The run catches up every ended day of the look-back window, so a missed run (Prefect or a worker down) loses
 nothing. The monthly summary is part of this run: it is made on the first Swedish business day of the next month
-(or the first run after it). Mail is written here because overview may not import provisioning (ARCHITECTURE §2).
+(or the first run after it). What each mail says and to whom is overview.logreview.mail; the flow decides when.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any, TypedDict
 
 from prefect import flow, get_run_logger, task
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
 
 from catalog import DirectoryError, DirectoryUnavailable
 from catalog import runtime as catalog_runtime
@@ -25,14 +24,9 @@ from flows import steps
 from kernel import outbox, runtime
 from kernel.clock import local_date, now
 from overview import accesslog
-from overview import logreview_rounds as rounds
-from overview import logreview_summary as summaries
-from overview.logreview import WHY_LABELS, ReviewConfig, Why
-from overview.logreview_delegation import reviewers
-from overview.logreview_models import LogReviewRound, LogReviewSummary
-
-MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-          "november", "december")
+from overview.logreview import mail, rounds
+from overview.logreview import summary as summaries
+from overview.logreview.rules import ReviewConfig
 
 
 class FollowupIncomplete(RuntimeError):
@@ -50,23 +44,9 @@ def review_config(**rules: Any) -> ReviewConfig:
     return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)
 
 
-def _notify(session: Session, *, unit_hsa_id: str, template: str, context: dict[str, object], dedupe_key: str,
-            at: dt.datetime) -> bool:
-    """Queue a mail to the unit's reviewers (the service desk when it has none with an address)."""
-    people = reviewers(session, catalog_runtime.directory(), unit_hsa_id, at)
-    addresses = [r.mail for r in people if r.mail]
-    to = addresses or [runtime.settings().service_desk_mail]
-    mail = outbox.enqueue(session, template=template, to=to, dedupe_key=dedupe_key, now=at,
-                          context={**context, "has_reviewer": bool(addresses)})
-    return mail is not None
-
-
-def _round_context(round_: LogReviewRound, config: ReviewConfig) -> dict[str, object]:
-    tasks = {WHY_LABELS[Why.EMERGENCY]: round_.emergency_count, WHY_LABELS[Why.ASSERTED]: round_.asserted_count,
-             WHY_LABELS[Why.OUT_OF_HOURS]: round_.out_of_hours_count, WHY_LABELS[Why.RANDOM]: round_.random_count}
-    return {"reference": round_.reference, "unit_name": round_.unit_name, "unit_hsa_id": round_.unit_hsa_id,
-            "day": round_.day.isoformat(), "population": round_.population, "reasons": tasks,
-            "last_day": rounds.last_day(round_.deadline).isoformat(), "link": config.link(f"/omgang/{round_.id}")}
+def _service_desk() -> str:
+    """Where a unit's mail goes when it has no reviewer with an address."""
+    return runtime.settings().service_desk_mail
 
 
 @task(name="find-days-to-review", retries=2, retry_delay_seconds=[30, 300])
@@ -91,13 +71,11 @@ def open_rounds(pending: list[tuple[str, str]], config: ReviewConfig) -> OpenedR
     for unit_hsa_id, day in pending:
         try:
             with runtime.session_scope() as session:
-                round_, created = rounds.open_round(session=session, directory=catalog_runtime.directory(),
-                                                    unit_hsa_id=unit_hsa_id, day=dt.date.fromisoformat(day),
-                                                    config=config, now=now())
+                directory, at = catalog_runtime.directory(), now()
+                round_, created = rounds.open_round(session=session, directory=directory, unit_hsa_id=unit_hsa_id,
+                                                    day=dt.date.fromisoformat(day), config=config, now=at)
                 if round_ is not None and created:
-                    _notify(session, unit_hsa_id=unit_hsa_id, template="logreview_new",
-                            context=_round_context(round_, config), dedupe_key=f"logreview-new:{round_.id}",
-                            at=now())
+                    mail.mail_new_round(session, directory, round_, config, service_desk=_service_desk(), now=at)
                     opened.append(round_.id)
         except IntegrityError:
             continue  # a concurrent run opened this round (and queued its mail) first
@@ -116,23 +94,11 @@ def remind_overdue(config: ReviewConfig) -> int:
     reminded = 0
     for late in due:
         with runtime.session_scope() as session:
-            rounds.record_reminder(session, late.round_ids, now=now())
-            context = {"unit_name": late.unit_name, "unit_hsa_id": late.unit_hsa_id, "open_tasks": late.open_tasks,
-                       "days": [d.isoformat() for d in late.days],
-                       "oldest_last_day": rounds.last_day(late.oldest_deadline).isoformat(), "link": config.link()}
-            today = local_date(now()).isoformat()
-            reminded += _notify(session, unit_hsa_id=late.unit_hsa_id, template="logreview_reminder", context=context,
-                                dedupe_key=f"logreview-reminder:{late.unit_hsa_id}:{today}", at=now())
+            at = now()
+            rounds.record_reminder(session, late.round_ids, now=at)
+            reminded += mail.mail_reminder(session, catalog_runtime.directory(), late, config,
+                                           service_desk=_service_desk(), now=at)
     return reminded
-
-
-def _summary_context(summary: LogReviewSummary, config: ReviewConfig) -> dict[str, object]:
-    label = f"{MONTHS[summary.month.month - 1]} {summary.month.year}"
-    counts = {name: getattr(summary, name) for name in (
-        "rounds", "population", "tasks", "emergency", "asserted", "out_of_hours", "random", "justified",
-        "not_justified", "needs_follow_up", "open_tasks", "overdue_rounds", "late_rounds", "reminders")}
-    return {"unit_name": summary.unit_name, "unit_hsa_id": summary.unit_hsa_id, "month": label, **counts,
-            "reviewer_names": summary.reviewers or "–", "link": config.link()}
 
 
 @task(name="monthly-summaries", retries=2, retry_delay_seconds=[30, 300])
@@ -144,11 +110,11 @@ def monthly_summaries(config: ReviewConfig) -> int:
     for unit_hsa_id, month in due:
         try:
             with runtime.session_scope() as session:
-                summary, created = summaries.make(session=session, unit_hsa_id=unit_hsa_id, month=month, now=now())
+                at = now()
+                summary, created = summaries.make(session=session, unit_hsa_id=unit_hsa_id, month=month, now=at)
                 if created:
-                    _notify(session, unit_hsa_id=unit_hsa_id, template="logreview_summary",
-                            context=_summary_context(summary, config),
-                            dedupe_key=f"logreview-summary:{unit_hsa_id}:{month.isoformat()}", at=now())
+                    mail.mail_summary(session, catalog_runtime.directory(), summary, config,
+                                      service_desk=_service_desk(), now=at)
                     made += 1
         except IntegrityError:
             continue  # a concurrent run made it first

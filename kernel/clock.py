@@ -45,6 +45,15 @@ def last_day(end: dt.datetime) -> dt.date:
     return local_date(end - dt.timedelta(microseconds=1))
 
 
+def years_later(day: dt.date, years: int) -> dt.date:
+    """The same date ``years`` later (28 February for a 29 February that does not exist), as a period of years is
+    counted (lag 1930:173 om beräkning av lagstadgad tid)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
 def _ends_a_day(end: dt.datetime) -> bool:
     return end.astimezone(STOCKHOLM).time() == dt.time()
 

@@ -2,7 +2,7 @@
 
 import api.sessions  # noqa: F401
 import kernel.outbox  # noqa: F401
-import overview.logreview_models  # noqa: F401
+import overview.logreview.models  # noqa: F401
 import overview.models  # noqa: F401
 import provisioning.models  # noqa: F401
-import provisioning.review_models  # noqa: F401
+import provisioning.recertification.models  # noqa: F401

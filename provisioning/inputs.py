@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
+from kernel.clock import years_later
 from kernel.text import has_control_characters
 from provisioning.errors import InvalidInputs
 from provisioning.models import LineAction
@@ -61,14 +62,6 @@ class MembershipOrderInput:
     valid_to: dt.date | None
     comment: str
     errors: Mapping[str, str] = field(default_factory=dict)
-
-
-def years_later(day: dt.date, years: int) -> dt.date:
-    """The same date ``years`` later (28 February for a 29 February that does not exist)."""
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:
-        return day.replace(year=day.year + years, day=28)
 
 
 class _Reader:

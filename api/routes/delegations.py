@@ -14,9 +14,9 @@ from api.params import RowId
 from catalog import runtime as catalog_runtime
 from kernel import runtime
 from kernel.clock import now
-from provisioning import delegations
 from provisioning.authz import Actor, require_manager
 from provisioning.errors import InvalidInputs
+from provisioning.recertification import delegations
 
 router = APIRouter()
 

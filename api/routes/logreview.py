@@ -20,11 +20,11 @@ from api.params import RowId
 from catalog import runtime as catalog_runtime
 from kernel import runtime
 from kernel.clock import now
-from overview import logreview_delegation as delegation
-from overview import logreview_queries as queries
-from overview import logreview_tasks as tasks
+from kernel.review import last_day
 from overview.errors import NotAllowed, NotFound, OverviewError
-from overview.logreview import (
+from overview.logreview import delegations as delegation
+from overview.logreview import queries, tasks
+from overview.logreview.rules import (
     DECISIONS,
     OUTCOME_LABELS,
     TRANSITIONS,
@@ -34,7 +34,6 @@ from overview.logreview import (
     InvalidTransition,
     Outcome,
 )
-from overview.logreview_rounds import last_day
 from provisioning.authz import Actor
 
 router = APIRouter()

@@ -12,12 +12,12 @@ from catalog import runtime as catalog_runtime
 from flows.steps import deliver
 from kernel import runtime
 from kernel.clock import now
-from provisioning import recertification_decisions as decisions
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs
-from provisioning.recertification import DECISION_LABELS
-from provisioning.review import ReviewConfig
-from provisioning.review_models import RoundState
+from provisioning.recertification import decisions
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import RoundState
+from provisioning.recertification.rounds import DECISION_LABELS
 
 router = APIRouter()
 CONFIRM, REMOVE = "bekrafta", "ta-bort"

@@ -19,8 +19,8 @@ from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import local_date, now
-from provisioning import delegations
 from provisioning.authz import load_actor
+from provisioning.recertification import delegations
 from tests.api.conftest import Browser
 from tests.world import World
 
@@ -66,8 +66,8 @@ def commission_body(unit: str) -> dict[str, str]:
 def recert_round(x: dict[str, str]) -> int:
     """An open behörighetskontroll of the unit (VoB SJF with the clinician as member), opened on first use."""
     from catalog.model import Validity
-    from provisioning.recertification_decisions import start_round
-    from provisioning.review import ReviewConfig
+    from provisioning.recertification.common import ReviewConfig
+    from provisioning.recertification.decisions import start_round
 
     directory = catalog_runtime.directory()
     commission, _ = directory.ensure_commission(x["unit"])
@@ -186,10 +186,12 @@ def log_review(x: dict[str, str]) -> dict[str, str]:
 
     from catalog.model import Person
     from kernel.clock import local_midnight
-    from overview import accesslog, logreview_delegation, logreview_rounds
+    from overview import accesslog
     from overview.accesslog import Action, LogEntry, Resource
-    from overview.logreview import ReviewConfig
-    from overview.logreview_models import LogReviewTask
+    from overview.logreview import delegations as logreview_delegation
+    from overview.logreview import rounds as logreview_rounds
+    from overview.logreview.models import LogReviewTask
+    from overview.logreview.rules import ReviewConfig
 
     directory = catalog_runtime.directory()
     unit = directory.require_unit(x["unit"])

@@ -13,10 +13,10 @@ from catalog.model import Person
 from kernel import runtime
 from kernel.clock import STOCKHOLM, now
 from overview import accesslog
-from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource
-from overview.logreview import ReviewConfig
-from overview.logreview_models import LogReviewDecision, LogReviewDelegation, LogReviewTask
+from overview.logreview import rounds
+from overview.logreview.models import LogReviewDecision, LogReviewDelegation, LogReviewTask
+from overview.logreview.rules import ReviewConfig
 from overview.models import AccessLog
 from tests.api.conftest import Browser
 from tests.world import World

@@ -12,10 +12,10 @@ from catalog.model import Validity
 from kernel import runtime
 from kernel.clock import local_midnight, now
 from kernel.outbox import OutboxMail
-from provisioning import recertification_decisions as decisions
 from provisioning.authz import load_actor
-from provisioning.review import ReviewConfig
-from provisioning.review_models import ItemDecision, RecertificationItem, RecertificationRound
+from provisioning.recertification import decisions
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import ItemDecision, RecertificationItem, RecertificationRound
 from tests.api.conftest import Browser
 from tests.world import World
 

@@ -14,10 +14,10 @@ from catalog.model import Validity
 from kernel import runtime
 from kernel.clock import STOCKHOLM, local_midnight, now
 from overview import accesslog
-from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource
-from overview.logreview import ReviewConfig
-from overview.logreview_models import LogReviewTask
+from overview.logreview import rounds
+from overview.logreview.models import LogReviewTask
+from overview.logreview.rules import ReviewConfig
 from tests.conftest import MailSink
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_ordering_journey import sign_in

@@ -17,10 +17,10 @@ from flows.commission_review import commission_review, review_config
 from kernel import runtime
 from kernel.clock import STOCKHOLM, local_midnight
 from kernel.settings import Settings
-from provisioning import recertification
-from provisioning import recertification_decisions as decisions
 from provisioning.authz import load_actor
-from provisioning.review_models import ItemDecision, RecertificationItem, RecertificationRound, RoundState
+from provisioning.recertification import decisions
+from provisioning.recertification import rounds as recertification
+from provisioning.recertification.models import ItemDecision, RecertificationItem, RecertificationRound, RoundState
 from tests.conftest import MailSink
 from tests.world import World
 

@@ -20,11 +20,12 @@ from flows.log_followup import log_followup, open_rounds, review_config
 from kernel import runtime
 from kernel.clock import STOCKHOLM, now
 from kernel.outbox import OutboxMail
+from kernel.review import last_day
 from kernel.settings import Settings
 from overview import accesslog
-from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Resource
-from overview.logreview_models import LogReviewRound, LogReviewSummary, LogReviewTask
+from overview.logreview import rounds
+from overview.logreview.models import LogReviewRound, LogReviewSummary, LogReviewTask
 from tests.conftest import MailSink, Org
 
 pytestmark = pytest.mark.prefect
@@ -150,7 +151,7 @@ def test_easter_week_deadlines_and_reminders_follow_swedish_business_days(prefec
     assert run("2026-04-02 01:30")["opened"] == 1
     assert run("2026-04-06 01:30")["opened"] == 2  # Friday and Sunday caught up on Easter Monday
     wednesday, friday, sunday = rounds_of(clinic.unit)
-    assert rounds.last_day(wednesday.deadline) == dt.date(2026, 4, 13)  # 3 and 6 April do not count
+    assert last_day(wednesday.deadline) == dt.date(2026, 4, 13)  # 3 and 6 April do not count
     assert (friday.out_of_hours_count, sunday.emergency_count, sunday.asserted_count) == (1, 1, 1)
     with runtime.session_scope() as session:
         reasons = dict(session.exec(select(LogReviewTask.log_seq, LogReviewTask.reasons)).all())

@@ -45,9 +45,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in [
            ("tests/overview/test_accesslog_exact.py", "tests/overview/test_accesslog.py"), 4),
     Target("gate", ("overview/gate.py",), _GATE_TESTS, 4),
     Target("gate_items", ("overview/gate_items.py",), _GATE_TESTS, 4),
-    Target("logreview_rounds", ("overview/logreview_rounds.py",),
+    Target("logreview_rounds", ("overview/logreview/rounds.py",),
            ("tests/overview/test_logreview_rounds.py", "tests/overview/test_logreview_rounds_exact.py"), 4),
-    Target("recertification", ("provisioning/recertification.py",),
+    Target("recertification", ("provisioning/recertification/rounds.py", "kernel/review.py"),
            ("tests/provisioning/test_review_recertification.py", "tests/provisioning/test_recertification_dates.py",
             "tests/provisioning/test_recertification_exact.py"), 9),
 ]}

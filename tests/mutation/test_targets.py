@@ -9,8 +9,8 @@ from tests.mutation.targets import TARGETS
 
 CORE = {"provisioning/states.py", "provisioning/authz.py", "provisioning/decisions.py", "provisioning/routing.py",
         "catalog/reconcile.py", "catalog/identifiers.py", "kernel/clock.py", "overview/accesslog.py",
-        "overview/gate.py", "overview/gate_items.py", "overview/logreview_rounds.py",
-        "provisioning/recertification.py"}
+        "overview/gate.py", "overview/gate_items.py", "overview/logreview/rounds.py",
+        "provisioning/recertification/rounds.py", "kernel/review.py"}
 
 
 def test_every_core_module_is_mutated_against_tests_that_exist() -> None:

@@ -13,14 +13,21 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
 
 from catalog.model import Person
-from overview import logreview_delegation as delegation
-from overview import logreview_queries as queries
-from overview import logreview_summary as summaries
-from overview import logreview_tasks as tasks
 from overview.accesslog import Action
 from overview.errors import NotAllowed, NotFound
-from overview.logreview import Conflict, InvalidInputs, InvalidTransition, Outcome, ReviewConfig, ReviewerRole, Why
-from overview.logreview_models import LogReviewDecision, LogReviewRound, LogReviewTask
+from overview.logreview import delegations as delegation
+from overview.logreview import queries, tasks
+from overview.logreview import summary as summaries
+from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewTask
+from overview.logreview.rules import (
+    Conflict,
+    InvalidInputs,
+    InvalidTransition,
+    Outcome,
+    ReviewConfig,
+    ReviewerRole,
+    Why,
+)
 from tests.overview.conftest import Clinic, add_patient
 from tests.overview.test_logreview_rounds import TUESDAY, add_manager, after, local, log, open_round, tasks_of
 

@@ -19,12 +19,13 @@ from sqlmodel import Session, SQLModel, select
 
 from catalog.model import Person
 from kernel.clock import STOCKHOLM
+from kernel.review import last_day
 from npo.db import current_heads
 from overview import accesslog
-from overview import logreview_rounds as rounds
 from overview.accesslog import Action, LogEntry, Outcome, Resource
-from overview.logreview import ReviewConfig, Why, pick
-from overview.logreview_models import LogReviewRound, LogReviewTask
+from overview.logreview import rounds
+from overview.logreview.models import LogReviewRound, LogReviewTask
+from overview.logreview.rules import ReviewConfig, Why, pick
 from overview.models import AccessLog
 from tests.overview.conftest import Clinic, new_personnummer
 
@@ -245,7 +246,7 @@ def test_the_deadline_counts_swedish_business_days_over_easter(session: Session,
     session.commit()
     round_, _ = open_round(session, clinic, wednesday)  # opened Thursday 2 April
     # Fri 3 (långfredagen) and Mon 6 (annandag påsk) do not count: 7, 8, 9, 10, 13 April
-    assert round_ is not None and rounds.last_day(round_.deadline) == dt.date(2026, 4, 13)
+    assert round_ is not None and last_day(round_.deadline) == dt.date(2026, 4, 13)
     assert round_.deadline == local(dt.date(2026, 4, 14), 0)
     friday, _ = open_round(session, clinic, dt.date(2026, 4, 3), now=after(dt.date(2026, 4, 3)))
     assert [t.reasons for t in tasks_of(session, friday.id) if t.log_seq == good_friday.seq] == [  # type: ignore[union-attr]
@@ -258,7 +259,7 @@ def test_the_deadline_over_the_spring_dst_change(session: Session, clinic: Clini
     session.commit()
     round_, _ = open_round(session, clinic, friday)  # opened Friday 27 March 01:30 CET
     # 30 and 31 March, 1 and 2 April, then Easter (3 and 6 April) is skipped: the fifth is Tuesday 7 April
-    assert round_ is not None and rounds.last_day(round_.deadline) == dt.date(2026, 4, 7)
+    assert round_ is not None and last_day(round_.deadline) == dt.date(2026, 4, 7)
     assert round_.deadline == dt.datetime(2026, 4, 7, 22, 0, tzinfo=dt.UTC)  # midnight CEST, no longer CET
 
 

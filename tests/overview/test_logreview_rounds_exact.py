@@ -9,11 +9,10 @@ from sqlmodel import Session
 
 from kernel.clock import local_midnight
 from overview import accesslog
-from overview import logreview_rounds as rounds
-from overview import logreview_tasks as tasks
 from overview.accesslog import Action, LogEntry, Resource
-from overview.logreview import Outcome, ReviewConfig
-from overview.logreview_models import LogReviewRound
+from overview.logreview import rounds, tasks
+from overview.logreview.models import LogReviewRound
+from overview.logreview.rules import Outcome, ReviewConfig
 from overview.models import AccessLog
 from tests.overview.conftest import Clinic
 from tests.overview.test_logreview_rounds import CONFIG, TUESDAY, add_manager, after, local, log, tasks_of

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernel.clock import STOCKHOLM
-from overview.logreview import (
+from overview.logreview.rules import (
     DECISIONS,
     OUTCOME_LABELS,
     TRANSITIONS,

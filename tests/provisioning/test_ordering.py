@@ -12,11 +12,12 @@ from sqlmodel import select
 from catalog import Directory
 from catalog.model import VOB_PURPOSE, RoleName
 from kernel.outbox import OutboxMail
-from provisioning import decisions, delegations, queries, sweeping
+from provisioning import decisions, queries, sweeping
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.inputs import parse_commission_order, parse_membership_order
 from provisioning.models import AuditEvent, Decision, ImmutableOrder, Order, OrderState
 from provisioning.ordering import submit_commission_order, submit_membership_order
+from provisioning.recertification import delegations
 from tests.conftest import free_port
 from tests.provisioning.conftest import NOW
 from tests.world import World

@@ -8,10 +8,11 @@ import datetime as dt
 import pytest
 
 from kernel.clock import local_midnight
+from kernel.review import business_days_left, deadline_after
 from provisioning.errors import InvalidInputs
 from provisioning.inputs import parse_commission_order, parse_membership_order, years_later
-from provisioning.recertification import add_months, business_days_left, deadline_after
-from provisioning.review import ReviewConfig
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.rounds import add_months
 from tests.provisioning.test_review_recertification import at, open_due, unit_with_members
 from tests.world import World
 

@@ -11,12 +11,12 @@ from sqlmodel import select
 
 from catalog.model import Validity
 from kernel.outbox import OutboxMail
-from provisioning import delegations, recertification
-from provisioning import recertification_decisions as decisions
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
-from provisioning.review import ReviewConfig
-from provisioning.review_models import (
+from provisioning.recertification import decisions, delegations
+from provisioning.recertification import rounds as recertification
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import (
     CommissionReviewEvent,
     ItemDecision,
     RecertificationItem,

@@ -12,9 +12,9 @@ from catalog.model import Validity
 from kernel import outbox
 from kernel.clock import end_of_day, local_midnight
 from kernel.outbox import OutboxMail
-from provisioning import review
-from provisioning.review import ReviewConfig
-from provisioning.review_models import CommissionReviewEvent, ImmutableReviewEvent, ReviewEventKind
+from provisioning.recertification import expiry as review
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import CommissionReviewEvent, ImmutableReviewEvent, ReviewEventKind
 from tests.conftest import MailSink
 from tests.world import World
 

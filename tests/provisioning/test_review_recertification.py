@@ -13,12 +13,12 @@ from sqlmodel import select
 from catalog.model import Validity
 from kernel.clock import STOCKHOLM, local_midnight
 from kernel.outbox import OutboxMail
-from provisioning import delegations, recertification
-from provisioning import recertification_decisions as decisions
+from kernel.review import business_days_left, deadline_after, last_day
 from provisioning.errors import Conflict, InvalidInputs, NotAllowed
-from provisioning.recertification import business_days_left, deadline_after
-from provisioning.review import ReviewConfig, last_day
-from provisioning.review_models import (
+from provisioning.recertification import decisions, delegations
+from provisioning.recertification import rounds as recertification
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import (
     CommissionReviewEvent,
     ItemDecision,
     RecertificationItem,

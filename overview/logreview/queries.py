@@ -11,12 +11,12 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from overview.errors import NotFound
-from overview.logreview import Outcome, Why
-from overview.logreview_delegation import ReviewUnit, reviewable_units
-from overview.logreview_models import LogReviewDecision, LogReviewRound, LogReviewSummary, LogReviewTask
-from overview.logreview_rounds import open_task_counts
-from overview.logreview_summary import summaries_of
-from overview.logreview_tasks import reasons_of, require_reviewer
+from overview.logreview.delegations import ReviewUnit, reviewable_units
+from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewSummary, LogReviewTask
+from overview.logreview.rounds import open_task_counts
+from overview.logreview.rules import Outcome, Why
+from overview.logreview.summary import summaries_of
+from overview.logreview.tasks import reasons_of, require_reviewer
 from overview.models import AccessLog
 
 OPEN_LIMIT = 200

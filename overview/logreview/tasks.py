@@ -21,9 +21,9 @@ from overview import accesslog, inputs
 from overview.accesslog import Action, LogEntry, Resource
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.gate import RelationKind
-from overview.logreview import DECISIONS, Conflict, InvalidInputs, Outcome, Why, next_outcome
-from overview.logreview_delegation import Reviewer, reviewer
-from overview.logreview_models import LogReviewDecision, LogReviewRound, LogReviewTask
+from overview.logreview.delegations import Reviewer, reviewer
+from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewTask
+from overview.logreview.rules import DECISIONS, Conflict, InvalidInputs, Outcome, Why, next_outcome
 from overview.models import AccessLog, Patient
 
 COMMENT_MAX = 2000

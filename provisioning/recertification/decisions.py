@@ -15,15 +15,23 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.model import CareUnit
-from kernel.clock import STOCKHOLM, last_day, local_date
+from kernel.clock import STOCKHOLM, local_date
+from kernel.review import business_days_left, last_day
 from kernel.sqltypes import stored_id
 from kernel.text import has_control_characters
 from provisioning.authz import Actor
 from provisioning.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.ordering import vob_commission
-from provisioning.recertification import (
+from provisioning.recertification.common import ReviewConfig
+from provisioning.recertification.models import (
+    ItemDecision,
+    RecertificationItem,
+    RecertificationRound,
+    RoundState,
+    RoundTrigger,
+)
+from provisioning.recertification.rounds import (
     DECISION_LABELS,
-    business_days_left,
     close_round,
     current_members,
     decision_counts,
@@ -34,8 +42,6 @@ from provisioning.recertification import (
     record_decision,
     settle,
 )
-from provisioning.review import ReviewConfig
-from provisioning.review_models import ItemDecision, RecertificationItem, RecertificationRound, RoundState, RoundTrigger
 
 D = ItemDecision
 MAX_REASON = 500

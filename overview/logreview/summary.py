@@ -13,8 +13,8 @@ from collections import Counter
 from sqlmodel import Session, col, select
 
 from kernel.clock import is_business_day, local_date
-from overview.logreview import Outcome, Why
-from overview.logreview_models import LogReviewRound, LogReviewSummary, LogReviewTask
+from overview.logreview.models import LogReviewRound, LogReviewSummary, LogReviewTask
+from overview.logreview.rules import Outcome, Why
 
 
 def month_of(day: dt.date) -> dt.date:

@@ -4,6 +4,7 @@ A round and all its tasks are written in the caller's transaction, under the uni
 halfway has either written a whole round or none, a second run finds the round and writes nothing, and of two
 concurrent runs one fails on the unique key and rolls back. The population is every logged action on a patient's
 data at the unit that day, granted or refused (a refused attempt still touched the patient: the gate had found them).
+The deadline and the reminders' timing (business days, once a day) are the rules recertification shares (kernel.review).
 """
 
 from __future__ import annotations
@@ -16,18 +17,13 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from kernel.clock import add_business_days, end_of_day, is_business_day, local_date, local_midnight
-from kernel.clock import last_day as last_day  # the deadline shown as its last day; callers use rounds.last_day
+from kernel.clock import local_midnight
+from kernel.review import deadline_after, is_reminder_day, start_of_today
 from kernel.sqltypes import rowcount
 from overview.accesslog import NOT_CARE_ACCESS
-from overview.logreview import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
-from overview.logreview_models import LogReviewRound, LogReviewTask
+from overview.logreview.models import LogReviewRound, LogReviewTask
+from overview.logreview.rules import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
 from overview.models import ACCESS_LOG_TABLE, AccessLog
-
-
-def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
-    """The end (local midnight after) of the ``business_days``-th Swedish business day after ``opened``."""
-    return end_of_day(local_date(add_business_days(opened, business_days)))
 
 
 def _day_rows(day: dt.date):
@@ -140,9 +136,9 @@ def overdue(session: Session, *, now: dt.datetime) -> list[Overdue]:
 
 def reminders_due(session: Session, *, now: dt.datetime) -> list[Overdue]:
     """The overdue units to remind now: on Swedish business days only, at most once a day per unit."""
-    if not is_business_day(local_date(now)):
+    if not is_reminder_day(now):
         return []
-    today = local_midnight(local_date(now))
+    today = start_of_today(now)
     return [o for o in overdue(session, now=now) if session.exec(select(func.count()).select_from(LogReviewRound)
             .where(col(LogReviewRound.id).in_(o.round_ids), or_(
                 col(LogReviewRound.last_reminded_at).is_(None), col(LogReviewRound.last_reminded_at) < today))).one()]
@@ -150,7 +146,7 @@ def reminders_due(session: Session, *, now: dt.datetime) -> list[Overdue]:
 
 def record_reminder(session: Session, round_ids: tuple[int, ...], *, now: dt.datetime) -> int:
     """Count today's reminder on each round (once a day, so a re-run does not count it twice); rounds marked."""
-    today = local_midnight(local_date(now))
+    today = start_of_today(now)
     result = session.execute(update(LogReviewRound).where(
         col(LogReviewRound.id).in_(round_ids), or_(col(LogReviewRound.last_reminded_at).is_(None),
                                                    col(LogReviewRound.last_reminded_at) < today))

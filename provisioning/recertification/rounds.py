@@ -1,10 +1,11 @@
-"""Commission review, part 2: recertification (behörighetskontroll) of a unit's VoB SJF members.
+"""Commission review, part 2: recertification (behörighetskontroll) of a unit's VoB SJF members: the rounds.
 
 Every ``interval_months`` a round lists the unit's current members. The verksamhetschef, or a person they delegated
-the ordering right for the unit to (provisioning.delegations: recorded and time-boxed), confirms or removes each
-member within ``deadline_business_days`` Swedish business days; a removal ends the membership in the directory at
-once. Members nobody decided on by the deadline lapse: the flow ends their membership with a reason. A decision is a
-conditional UPDATE of the item (pending → decided, exactly once) plus a review-log row, in the caller's transaction.
+the ordering right for the unit to (recertification.delegations: recorded and time-boxed), confirms or removes each
+member within ``deadline_business_days`` Swedish business days (deadline and reminders: kernel.review); a removal
+ends the membership in the directory at once. Members nobody decided on by the deadline lapse: the flow ends their
+membership with a reason. A decision is a conditional UPDATE of the item (pending → decided, exactly once) plus a
+review-log row, in the caller's transaction.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.model import CareUnit, Commission, Membership
 from kernel import outbox
-from kernel.clock import add_business_days, end_of_day, is_business_day, last_day, local_date
+from kernel.clock import local_date
+from kernel.review import business_days_left, deadline_after, last_day, reminder_threshold
 from kernel.sqltypes import rowcount, stored_id, stored_ids
 from provisioning.automation import SYSTEM, SYSTEM_NAME
 from provisioning.errors import NotFound
-from provisioning.review import ReviewConfig, delegate_addresses, insert_once, manager_addresses, record
-from provisioning.review_models import (
+from provisioning.recertification.common import (
+    ReviewConfig,
+    delegate_addresses,
+    insert_once,
+    manager_addresses,
+    record,
+)
+from provisioning.recertification.models import (
     ItemDecision,
     RecertificationItem,
     RecertificationRound,
@@ -44,22 +52,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def deadline_after(opened: dt.datetime, business_days: int) -> dt.datetime:
-    """The end (local midnight after) of the ``business_days``-th Swedish business day after ``opened``."""
-    return end_of_day(local_date(add_business_days(opened, business_days)))
-
-
-def business_days_left(now: dt.datetime, deadline: dt.datetime) -> int:
-    """Swedish business days from today up to and including the last day (0 once the deadline has passed)."""
-    if now >= deadline:
-        return 0
-    day, last, count = local_date(now), last_day(deadline), 0
-    while day <= last:
-        count += is_business_day(day)
-        day += dt.timedelta(days=1)
-    return count
 
 
 def lapse_reason(round_: RecertificationRound) -> str:
@@ -196,7 +188,7 @@ def remind(*, session: Session, directory: Directory, config: ReviewConfig, roun
     if local_date(now) == local_date(round_.opened_at):
         return False  # the opening mail was today
     left = business_days_left(now, round_.deadline)
-    threshold = next((t for t in sorted(config.reminder_business_days) if left <= t), None)
+    threshold = reminder_threshold(left, config.reminder_business_days)
     waiting = len(pending_items(session, round_id))
     if threshold is None or not waiting:
         return False

@@ -3,7 +3,8 @@
 The verksamhetschef is the unit's ``hsaHealthCareUnitManager`` in Skånekatalogen, read now, not when the round opened.
 A delegation is a row in SQL (who delegated to whom, for which unit, from when until when, with a note such as the
 decision's reference); it is never deleted, only revoked, so the history is the documentation DOMAIN §1.5 asks for.
-A delegation lapses when the person who granted it no longer manages the unit (the new manager decides anew).
+A delegation lapses when the person who granted it no longer manages the unit (the new manager decides anew). Its
+longest period and when it counts are the rules the ordering right's delegations share (kernel.review, D-53).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from kernel.clock import end_of_day, local_date
+from kernel.clock import local_date
+from kernel.review import active_delegations, delegation_end, delegation_end_error, granted_by, revoke_once
+from kernel.review import same_hsa_id as _same
 from kernel.text import has_control_characters
 from overview import inputs
 from overview.errors import InvalidInput, NotAllowed, NotFound
-from overview.logreview import InvalidInputs, ReviewerRole
-from overview.logreview_models import LogReviewDelegation
+from overview.logreview.models import LogReviewDelegation
+from overview.logreview.rules import InvalidInputs, ReviewerRole
 
-MAX_DAYS = 366  # a delegation is renewed (and so re-documented) at least yearly
 NOTE_MAX = 1000
 
 
@@ -47,20 +49,10 @@ class ReviewUnit:
     reviewer: Reviewer
 
 
-def _same(a: str | None, b: str | None) -> bool:
-    return bool(a and b and a.upper() == b.upper())
-
-
 def _active(session: Session, now: dt.datetime, *, unit_hsa_id: str | None = None,
             delegate_hsa_id: str | None = None) -> list[LogReviewDelegation]:
-    query = select(LogReviewDelegation).where(
-        LogReviewDelegation.valid_from <= now, LogReviewDelegation.valid_to > now,
-        col(LogReviewDelegation.revoked_at).is_(None))
-    if unit_hsa_id:
-        query = query.where(func.upper(LogReviewDelegation.unit_hsa_id) == unit_hsa_id.upper())
-    if delegate_hsa_id:
-        query = query.where(func.upper(LogReviewDelegation.delegate_hsa_id) == delegate_hsa_id.upper())
-    return list(session.exec(query.order_by(col(LogReviewDelegation.id))).all())
+    return active_delegations(session, LogReviewDelegation, now, unit_hsa_id=unit_hsa_id,
+                              delegate_hsa_id=delegate_hsa_id)
 
 
 def reviewers(session: Session, directory: Directory, unit_hsa_id: str, now: dt.datetime) -> list[Reviewer]:
@@ -72,7 +64,7 @@ def reviewers(session: Session, directory: Directory, unit_hsa_id: str, now: dt.
     if manager is not None and manager.usable:
         found.append(Reviewer(manager.hsa_id, manager.name, manager.mail, ReviewerRole.MANAGER))
     for delegation in _active(session, now, unit_hsa_id=unit_hsa_id):
-        if not _same(delegation.manager_hsa_id, manager_id) or any(_same(r.hsa_id, delegation.delegate_hsa_id)
+        if not granted_by(delegation, manager_id) or any(_same(r.hsa_id, delegation.delegate_hsa_id)
                                                                   for r in found):
             continue
         person = directory.find_person(delegation.delegate_hsa_id)
@@ -94,7 +86,7 @@ def reviewable_units(session: Session, directory: Directory, hsa_id: str, now: d
              for u in directory.units_managed_by(hsa_id)}
     for delegation in _active(session, now, delegate_hsa_id=hsa_id):
         unit = directory.unit(delegation.unit_hsa_id)
-        if unit is None or unit.hsa_id.upper() in found or not _same(unit.manager_hsa_id, delegation.manager_hsa_id):
+        if unit is None or unit.hsa_id.upper() in found or not granted_by(delegation, unit.manager_hsa_id):
             continue
         found[unit.hsa_id.upper()] = ReviewUnit(unit.hsa_id, unit.name, Reviewer(
             hsa_id, "", None, ReviewerRole.DELEGATE, delegation.manager_hsa_id, delegation.id))
@@ -123,13 +115,8 @@ def grant(*, session: Session, directory: Directory, manager_hsa_id: str, unit_h
             errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."
     except InvalidInput as exc:
         errors["delegate_hsa_id"] = exc.message
-    today = local_date(now)
-    if valid_to is None:
-        errors["valid_to"] = "Ange till och med vilket datum delegeringen gäller."
-    elif valid_to < today:
-        errors["valid_to"] = "Slutdatumet kan inte ligga bakåt i tiden."
-    elif valid_to > today + dt.timedelta(days=MAX_DAYS):
-        errors["valid_to"] = "En delegering kan gälla högst ett år; förnya den vid behov."
+    if (wrong_end := delegation_end_error(valid_to, local_date(now))) is not None:
+        errors["valid_to"] = wrong_end
     text = note.strip()
     if len(text) > NOTE_MAX:
         errors["note"] = f"Anteckningen är {len(text)} tecken lång; högst {NOTE_MAX} tecken är tillåtet."
@@ -141,7 +128,7 @@ def grant(*, session: Session, directory: Directory, manager_hsa_id: str, unit_h
     delegation = LogReviewDelegation(
         unit_hsa_id=unit.hsa_id, unit_name=unit.name, manager_hsa_id=manager_hsa_id,
         manager_name=manager.name if manager else "", delegate_hsa_id=delegate.hsa_id, delegate_name=delegate.name,
-        note=text, valid_from=now, valid_to=end_of_day(valid_to), created_at=now)
+        note=text, valid_from=now, valid_to=delegation_end(valid_to), created_at=now)
     session.add(delegation)
     session.flush()
     return delegation
@@ -156,10 +143,7 @@ def revoke(*, session: Session, directory: Directory, manager_hsa_id: str, deleg
     unit = directory.unit(delegation.unit_hsa_id)
     if unit is None or not _same(unit.manager_hsa_id, manager_hsa_id):
         raise NotAllowed("Bara enhetens verksamhetschef kan återkalla delegeringen.")
-    if delegation.revoked_at is None:
-        delegation.revoked_at, delegation.revoked_by = now, manager_hsa_id
-        session.add(delegation)
-        session.flush()
+    revoke_once(session, delegation, now, revoked_by=manager_hsa_id)
     return delegation
 
 

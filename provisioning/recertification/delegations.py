@@ -1,4 +1,8 @@
-"""Delegation of the ordering right: a unit manager lets another person order for one unit, for a limited time."""
+"""Delegation of the ordering right: a unit manager lets another person order for one unit, for a limited time.
+
+The delegate also reviews the unit's recertification rounds (the ordering right carries the duty to check). How
+long a delegation may last and when it counts are the rules the log follow-up's delegations share (kernel.review).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,11 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
-from kernel.clock import end_of_day, local_date
+from kernel.clock import local_date
+from kernel.review import delegation_end, delegation_end_error, revoke_once
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs, NotAllowed, NotFound
-from provisioning.inputs import years_later
 from provisioning.models import Delegation
-
-MAX_YEARS = 1
 
 
 def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: str, delegate_hsa_id: str,
@@ -32,18 +34,14 @@ def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: 
             errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."
     except InvalidIdentifier as exc:
         errors["delegate_hsa_id"] = exc.message
-    today = local_date(now)
-    if valid_to is None:
-        errors["valid_to"] = "Ange till och med vilket datum delegeringen gäller."
-    elif valid_to < today:
-        errors["valid_to"] = "Slutdatumet kan inte ligga bakåt i tiden."
-    elif valid_to > years_later(today, MAX_YEARS):
-        errors["valid_to"] = f"En delegering kan gälla högst {MAX_YEARS} år; förnya den vid behov."
+    if (wrong_end := delegation_end_error(valid_to, local_date(now))) is not None:
+        errors["valid_to"] = wrong_end
     if errors:
         raise InvalidInputs(errors)
     assert delegate is not None and valid_to is not None
     delegation = Delegation(unit_hsa_id=unit_hsa_id, manager_hsa_id=actor.hsa_id, delegate_hsa_id=delegate.hsa_id,
-                            delegate_name=delegate.name, valid_from=now, valid_to=end_of_day(valid_to), created_at=now)
+                            delegate_name=delegate.name, valid_from=now, valid_to=delegation_end(valid_to),
+                            created_at=now)
     session.add(delegation)
     session.flush()
     return delegation
@@ -56,10 +54,7 @@ def revoke(*, session: Session, actor: Actor, delegation_id: int, now: dt.dateti
         raise NotFound("Delegeringen finns inte.")
     if not any(u.hsa_id.upper() == delegation.unit_hsa_id.upper() for u in actor.managed_units):
         raise NotAllowed("Bara enhetens verksamhetschef kan återkalla delegeringen.")
-    if delegation.revoked_at is None:
-        delegation.revoked_at = now
-        session.add(delegation)
-        session.flush()
+    revoke_once(session, delegation, now)
     return delegation
 
 
