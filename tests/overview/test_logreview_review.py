@@ -13,6 +13,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session, select
 
 from catalog.model import Person
+from kernel.clock import end_of_day, local_date, years_later
 from overview.accesslog import Action
 from overview.errors import NotAllowed, NotFound
 from overview.logreview import delegations as delegation
@@ -234,6 +235,21 @@ def test_a_documented_delegate_reviews_until_revoked_or_the_manager_changes(sess
     assert (kept.revoked_at, kept.revoked_by, kept.note, kept.manager_name) == (
         NOW, manager.hsa_id, "Beslut VC-2026-17", manager.name)
     assert successor.hsa_id != manager.hsa_id
+
+
+def test_a_log_review_delegation_lasts_at_most_a_year_as_an_ordering_delegation_does(session: Session,
+                                                                                    clinic: Clinic) -> None:
+    manager = add_manager(clinic)
+    last = years_later(local_date(NOW), 1)  # not 366 days: the period the ordering right's delegations have (D-53)
+    with pytest.raises(InvalidInputs) as refused:
+        delegation.grant(session=session, directory=clinic.directory, manager_hsa_id=manager.hsa_id,
+                         unit_hsa_id=clinic.unit, delegate_hsa_id=clinic.user.hsa_id,
+                         valid_to=last + dt.timedelta(days=1), note="", now=NOW)
+    assert refused.value.errors == {"valid_to": "En delegering kan gälla högst ett år; förnya den vid behov."}
+    made = delegation.grant(session=session, directory=clinic.directory, manager_hsa_id=manager.hsa_id,
+                            unit_hsa_id=clinic.unit, delegate_hsa_id=clinic.user.hsa_id, valid_to=last, note="",
+                            now=NOW)
+    assert made.valid_to == end_of_day(last)
 
 
 def test_a_delegation_is_checked_field_by_field(session: Session, clinic: Clinic) -> None:

@@ -7,10 +7,10 @@ import datetime as dt
 
 import pytest
 
-from kernel.clock import local_midnight
-from kernel.review import business_days_left, deadline_after
+from kernel.clock import local_midnight, years_later
+from kernel.review import business_days_left, deadline_after, delegation_end_error
 from provisioning.errors import InvalidInputs
-from provisioning.inputs import parse_commission_order, parse_membership_order, years_later
+from provisioning.inputs import parse_commission_order, parse_membership_order
 from provisioning.recertification.common import ReviewConfig
 from provisioning.recertification.rounds import add_months
 from tests.provisioning.test_review_recertification import at, open_due, unit_with_members
@@ -46,6 +46,20 @@ def test_add_months_clamps_at_the_end_of_the_month(day: dt.date, months: int, ex
 ])
 def test_years_later_clamps_29_february(day: dt.date, years: int, expected: dt.date) -> None:
     assert years_later(day, years) == expected
+
+
+@pytest.mark.parametrize(("today", "last_allowed"), [
+    (dt.date(2026, 12, 1), dt.date(2027, 12, 1)),  # a year as the law counts it: 366 days later is one day too many
+    (dt.date(2027, 3, 1), dt.date(2028, 3, 1)),  # across a 29 February: still the same date, not 365 days
+    (dt.date(2028, 2, 29), dt.date(2029, 2, 28)),  # no 29 February in 2029: the month's last day
+])
+def test_a_delegation_lasts_at_most_a_year_to_the_same_date(today: dt.date, last_allowed: dt.date) -> None:
+    assert delegation_end_error(last_allowed, today) is None
+    assert delegation_end_error(today, today) is None
+    assert delegation_end_error(last_allowed + dt.timedelta(days=1), today) == (
+        "En delegering kan gälla högst ett år; förnya den vid behov.")
+    assert delegation_end_error(today - dt.timedelta(days=1), today) == "Slutdatumet kan inte ligga bakåt i tiden."
+    assert delegation_end_error(None, today) == "Ange till och med vilket datum delegeringen gäller."
 
 
 def test_a_round_anchored_on_29_february_comes_on_28_february(world: World, sessions) -> None:  # type: ignore[no-untyped-def]
