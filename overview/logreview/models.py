@@ -61,12 +61,12 @@ class LogReviewTask(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="log_review_round.id", index=True)
     log_seq: int = Field(sa_column=Column(BigInteger, ForeignKey("access_log.seq"), nullable=False))
-    reasons: str = Field(max_length=120)  # comma-separated logreview.Why values
-    outcome: str = Field(default="open", max_length=20, index=True)  # logreview.Outcome
+    reasons: str = Field(max_length=120)  # comma-separated rules.Why values
+    outcome: str = Field(default="open", max_length=20, index=True)  # rules.Outcome
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
     decided_by: str | None = Field(default=None, max_length=HSA)
     decided_by_name: str | None = Field(default=None, max_length=200)
-    decided_as: str | None = Field(default=None, max_length=20)  # logreview.ReviewerRole
+    decided_as: str | None = Field(default=None, max_length=20)  # rules.ReviewerRole
     decided_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
 
 
