@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.auth import OptionalActor
+from api.devlogin import SignInList
 from api.pages import nav
 from api.params import plain_address
 from api.routes import (
@@ -56,10 +57,12 @@ def _docs() -> _Docs:
     return {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json"}
 
 
-def create_app() -> FastAPI:
-    """Build the app; resources come from kernel.runtime (configured by the caller or the environment)."""
+def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
+    """Build the app; resources come from kernel.runtime (configured by the caller or the environment).
+    ``sign_in_list``: the people the dev login page offers (the shell passes the demo's cast; None lists nobody)."""
     app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   dependencies=[Depends(plain_address)], **_docs())
+    app.state.sign_in_list = sign_in_list
     settings = runtime.settings()
     app.add_middleware(ServerSessionMiddleware, store=session_store(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

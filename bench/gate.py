@@ -47,7 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from catalog import demo  # noqa: E402
+from demo import organisation as demo  # noqa: E402
+from demo.publication import demo_rules  # noqa: E402
 from overview import producers as P  # noqa: E402
 from overview.gate import (  # noqa: E402
     BlockFacts,
@@ -143,7 +144,7 @@ def generate_case(rng: random.Random, rules: P.PublicationRules) -> GateFacts:
 
 def cases(count: int, seed: int) -> Iterator[GateFacts]:
     """``count`` cases from ``seed``, generated one at a time (they are never all in memory)."""
-    rng, rules = random.Random(seed), P.demo_rules()
+    rng, rules = random.Random(seed), demo_rules()
     for _ in range(count):
         yield generate_case(rng, rules)
 
@@ -172,8 +173,8 @@ def measure_decide(count: int, seed: int) -> dict[str, float | int]:
 
 
 # ---------------------------------------------------------------------- part 2: the gated overview over HTTP
-NURSE = "SE2321000255-VCH2"  # Sara Lund, VoB SJF at Vårdcentralen Hörby (catalog.demo.CAST)
-# Named demo patients with a care contact at Vårdcentralen Hörby (overview/demo.py)
+NURSE = "SE2321000255-VCH2"  # Sara Lund, VoB SJF at Vårdcentralen Hörby (demo.organisation.CAST)
+# Named demo patients with a care contact at Vårdcentralen Hörby (demo/patients.py)
 PATIENTS = ("19480312-3423", "19900721-4688", "20170504-1281", "19790618-2444", "19350127-0627")
 TRIVIAL = "/static/site.css"
 GATED = "/oversikt/patient"
@@ -207,13 +208,15 @@ def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
 
     from sqlmodel import Session
 
-    from catalog import demo as catalog_demo
     from catalog.slapd import ManagedSlapd
+    from demo import organisation as catalog_demo
+    from demo import patients as overview_demo
+    from demo import publication as demo_publication
+    from kernel import clock
     from kernel.runtime import make_engine
     from kernel.settings import Settings
     from npo.certs import DevCA, with_dev_certificates
     from npo.db import upgrade
-    from overview import demo as overview_demo
     from overview import service
 
     with tempfile.TemporaryDirectory(prefix="npo-bench-") as tmp:
@@ -227,6 +230,7 @@ def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
             upgrade(url)
             engine = make_engine(url)
             with Session(engine) as session:
+                demo_publication.load(session, now=clock.now())  # the rules in force, as `npo demo load`
                 overview_demo.load(session, patients=200)
                 service.acknowledge_information(session=session, user_hsa_id=NURSE)
                 session.commit()

@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from stdnum import luhn  # noqa: E402
 
-from catalog import Directory, demo  # noqa: E402
+from catalog import Directory  # noqa: E402
 from catalog.bulk import BulkWriter  # noqa: E402
 from catalog.entries import to_ldif  # noqa: E402
 from catalog.hrexport import read_export, write_export  # noqa: E402
 from catalog.reconcile import persons_in_scope, plan_sync, run_sync  # noqa: E402
 from catalog.slapd import ManagedSlapd  # noqa: E402
+from demo import organisation as demo  # noqa: E402
 
 GIVEN = ["Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Sara", "Anders", "Emma", "Per", "Lena", "Nils", "Åsa",
          "Örjan", "Fatima", "Ali", "Elin", "Oskar", "Ingrid", "Björn"]

@@ -529,9 +529,9 @@ def serve(
                                                help="vanlig HTTP på NPO_WEB_PORT bakom en betrodd proxy")] = False,
 ) -> None:
     """Run the web app with SITHS login: mTLS on NPO_OVERVIEW_PORT, or plain HTTP behind a trusted proxy."""
-    from api.app import create_app
     from api.mtls import serve_mtls, serve_proxied
     from kernel import runtime
+    from npo.web import create_app
 
     settings = _settings()
     if behind_proxy:

@@ -128,9 +128,9 @@ def demo_load(
     patients: Annotated[int, typer.Option(min=0, help="antal demopatienter i SQL-databasen (0 = inga)")] = 200,
 ) -> None:
     """Fill the directory with deterministic demo data (idempotent)."""
-    from catalog import demo
     from catalog import runtime as catalog_runtime
     from catalog.hrexport import write_export
+    from demo import organisation as demo
 
     settings = _settings()
     with _errors():

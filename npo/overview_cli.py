@@ -95,17 +95,21 @@ def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens per
 
 
 def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
-    """Migrate the SQL database and load the demo patients into it (idempotent)."""
-    from kernel import runtime
+    """Migrate the SQL database and load the demo's publication rules and patients into it (idempotent)."""
+    from demo import patients as demo_patients
+    from demo import publication as demo_publication
+    from kernel import clock, runtime
     from npo.db import upgrade
-    from overview import demo
 
     if patients <= 0:
         return
     try:
         upgrade(settings.sql_url)
         with runtime.session_scope() as session:
-            report = demo.load(session, patients=patients, seed=seed)
+            rules = demo_publication.load(session, now=clock.now())
+            version = f"{rules.source} (version {rules.id})"
+            report = demo_patients.load(session, patients=patients, seed=seed)
     except SQLAlchemyError as exc:
         _fail(f"Demopatienterna kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
+    typer.echo(f"Publiceringsregler: {version}.")
     typer.echo(f"Demopatienter: {report.created} nya, {report.existing} fanns redan ({report.rows} rader).")

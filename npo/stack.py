@@ -127,7 +127,7 @@ class Stack:
 
     def start_web(self) -> None:
         """The web app (plain HTTP, admin pages) and its SITHS mTLS listener."""
-        self._spawn("web", [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+        self._spawn("web", [sys.executable, "-m", "uvicorn", "npo.web:create_app", "--factory", "--host",
                             self.settings.web_host, "--port", str(self.settings.web_port), "--no-proxy-headers"])
         self._wait_http(f"{self.web_url}/api/health", "webbappen")
         self._spawn("siths", [sys.executable, "-m", "npo.cli", "certs", "serve"])

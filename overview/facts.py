@@ -1,7 +1,8 @@
 """Fact loaders: Skånekatalogen and the SQL tables → ``gate.GateFacts``. Loading only; ``gate.decide`` decides.
 
 Commissions come from the directory on every load (D4), through :class:`GrantCache` when the caller keeps one
-("with a short cache"). Everything about the patient comes from SQL in the caller's session.
+("with a short cache"). Everything about the patient, and the publication rules in force (overview.publication,
+D-54), come from SQL in the caller's session.
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ import datetime as dt
 import threading
 import time
 from dataclasses import replace
-from functools import lru_cache
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from catalog import demo as catalog_demo
 from catalog.model import CareProvider, CareUnit, Commission, Membership
 from overview import info
-from overview.demo_items import PRODUCER_ONLY_UNITS
+from overview import publication as rules_in_force
 from overview.gate import (
     BlockFacts,
     BlockKind,
@@ -50,7 +49,7 @@ from overview.models import (
     Patient,
     ProducerItem,
 )
-from overview.producers import PublicationRules, demo_rules
+from overview.producers import PublicationRules
 
 
 class GrantCache:
@@ -74,13 +73,6 @@ class GrantCache:
     def drop(self, hsa_id: str) -> None:
         with self._lock:
             self._data.pop(hsa_id.upper(), None)
-
-
-@lru_cache(maxsize=1)
-def default_publication() -> PublicationRules:
-    """The producers' publication rules for the organisation of catalog.demo and the overview's demo (built once)."""
-    providers, units = catalog_demo.organisation()
-    return demo_rules(providers, [*units, *PRODUCER_ONLY_UNITS])
 
 
 # ---------------------------------------------------------------------- directory
@@ -226,13 +218,14 @@ def load_facts(*, session: Session, directory: Directory, user_hsa_id: str | Non
                now: dt.datetime, production: bool, personnummer: str | None = None,
                certificate_error: str | None = None, cache: GrantCache | None = None,
                publication: PublicationRules | None = None) -> GateFacts:
-    """The facts for (user, chosen commission, patient, now); without ``personnummer`` only checks 1–5 apply."""
+    """The facts for (user, chosen commission, patient, now); without ``personnummer`` only checks 1–5 apply.
+    ``publication`` None: the rules in force, read from the table."""
     user = load_user(directory, user_hsa_id, certificate_error=certificate_error)
     commissions = load_commissions(directory, user.hsa_id, cache=cache) if user.hsa_id and user.in_directory else ()
     facts = GateFacts(user=user, commissions=commissions, chosen_commission=commission_hsa_id,
                       production=production, info_version_current=info.VERSION,
                       info_version_acknowledged=acknowledged_version(session, user.hsa_id),
-                      publication=publication or default_publication())
+                      publication=publication if publication is not None else rules_in_force.current(session))
     if personnummer is None:
         return facts
     patient = load_patient(session, personnummer)

@@ -1,4 +1,5 @@
-"""SQL tables of the overview: patients, producer items, relations, consents, emergency openings, blocks, log.
+"""SQL tables of the overview: patients, producer items, relations, consents, emergency openings, blocks, log,
+the publication rules.
 
 Swedish words: samtycke = consent, spärr = block, tillfällig hävning = temporary revoke, nödåtkomst = emergency
 access, vårdkontakt = care contact, patientrelation = relation. Every timestamp is an aware UTC ``UTCDateTime``;
@@ -185,6 +186,23 @@ class InfoAcknowledgement(SQLModel, table=True):
     employee_hsa_id: str = Field(max_length=HSA, index=True)
     version: int
     acknowledged_at: dt.datetime = Field(sa_column=_at())
+
+
+class PublicationRuleSet(SQLModel, table=True):
+    """One version of the producers' publication rules (gate step 9) as imported; the newest row is in force.
+
+    Append-only by use: an import adds a row, nothing is changed in place, so the rows are the rules' history (D-54).
+    ``document`` is the YAML text as imported (overview.publication validates it first); ``digest`` its SHA-256.
+    """
+
+    __tablename__ = "publication_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    loaded_at: dt.datetime = Field(sa_column=_at())
+    loaded_by: str = Field(max_length=200)  # an HSA-ID, or the command that loaded it ("npo demo load")
+    source: str = Field(default="", max_length=300)  # the file it came from
+    digest: str = Field(max_length=64)
+    document: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class AccessLog(SQLModel, table=True):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
@@ -78,7 +79,8 @@ class ConsentLine:
 @dataclass(frozen=True, slots=True)
 class OverviewResult:
     """What a read returns: the gate's decision, the patient, the items shown, the box about blocked data, the log
-    row, the consents the reader may withdraw and the reader's open nödåtkomst (the last two for an allowed read)."""
+    row, the consents the reader may withdraw and the reader's open nödåtkomst (the last two for an allowed read), and
+    the names of producers not in Skånekatalogen (the publication rules' ``names``)."""
 
     decision: Decision
     patient: PatientHeader | None
@@ -88,6 +90,7 @@ class OverviewResult:
     log_seq: int | None
     consents: tuple[ConsentLine, ...] = ()
     emergency: EmergencyStatus | None = None
+    source_names: Mapping[str, str] = field(default_factory=dict)  # upper-cased HSA-ID -> name
 
     @property
     def allowed(self) -> bool:
@@ -113,7 +116,9 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
     # The log row last: appending locks the chain's head until the caller commits, so every other read waits
     # only for this append and the commit, not for the queries above (bench/gate.py: the head lock was 75 %).
     row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
-    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents, emergency)
+    names = facts.publication.names if facts.publication is not None else {}
+    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents, emergency,
+                          names)
 
 
 def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, pnr: str,

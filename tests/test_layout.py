@@ -1,6 +1,8 @@
-"""The layout tells the story (ARCHITECTURE §2, docs/decisions.md D-52): imports only point down
+"""The layout tells the story (ARCHITECTURE §2, docs/decisions.md D-52, D-54): imports only point down
 npo → api → forms, flows → provisioning, overview → catalog → kernel. The ground floor (kernel) imports nothing of the
-project and nothing imports the shell (npo). Checked on the source, so a new upward import fails here."""
+project and nothing imports the shell (npo). The demo (demo/) fills what it imports (the directory, the overview's
+tables); only the shell imports it, as bench/ and the tests do. Checked on the source, so a new upward import fails
+here."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ["kernel", "catalog", "provisioning", "overview", "forms", "api", "flows", "npo"]
+PACKAGES = ["kernel", "catalog", "provisioning", "overview", "forms", "api", "flows", "demo", "npo"]
+PRODUCTION = [p for p in PACKAGES if p not in {"demo", "npo"}]  # what runs in production, without the shell
 ALLOWED = {
     "kernel": set(),
     "catalog": {"kernel"},
@@ -19,7 +22,8 @@ ALLOWED = {
     "forms": {"provisioning", "overview", "catalog", "kernel"},
     "flows": {"provisioning", "overview", "catalog", "kernel"},
     "api": {"forms", "flows", "provisioning", "overview", "catalog", "kernel"},
-    "npo": {"api", "forms", "flows", "provisioning", "overview", "catalog", "kernel"},
+    "demo": {"provisioning", "overview", "catalog", "kernel"},
+    "npo": {"api", "forms", "flows", "demo", "provisioning", "overview", "catalog", "kernel"},
 }
 
 
@@ -56,3 +60,26 @@ def test_only_the_settings_read_the_environment() -> None:
                     "kernel/settings.py", "npo/stack.py"}:
                 offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def demo_importers(root: Path, packages: list[str]) -> list[str]:
+    """Every module of ``packages`` below ``root`` that imports the demo package (``import demo``, ``from demo…``)."""
+    found = []
+    for package in packages:
+        for path in sorted((root / package).rglob("*.py")):
+            found += [f"{path.relative_to(root)} imports {module}" for module in sorted(imports_of(path))
+                      if module.split(".")[0] == "demo"]
+    return found
+
+
+def test_no_production_module_imports_the_demo() -> None:
+    assert demo_importers(ROOT, PRODUCTION) == []
+
+
+def test_the_demo_check_finds_an_import_of_the_demo(tmp_path: Path) -> None:
+    (tmp_path / "overview").mkdir()
+    (tmp_path / "overview" / "facts.py").write_text("from demo import organisation\n")
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "auth.py").write_text("import demo.cast\nfrom demography import x\n")
+    assert demo_importers(tmp_path, ["overview", "api"]) == ["overview/facts.py imports demo",
+                                                              "api/auth.py imports demo.cast"]

@@ -1,5 +1,5 @@
 """Signing in and out. SITHS is the way in (D7); the dev login exists only with NPO_DEV_LOGIN=true outside
-production, and lists the demo's named people."""
+production, and lists the people the shell handed to ``create_app(sign_in_list=…)`` (the demo's cast, D-54)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import OptionalActor, check_csrf, sign_in, sign_out
+from api.devlogin import SignInList
 from api.errors import error_response
 from api.pages import render
 from api.siths import CertificateRejected, identity_or_refusal
 from catalog import runtime as catalog_runtime
-from catalog.demo_cast import cast_lines
 from kernel import runtime
 from kernel.clock import now
 from kernel.settings import Environment
@@ -38,7 +38,8 @@ def dev_login_enabled() -> bool:
 def login_page(request: Request, actor: OptionalActor, next: str | None = None) -> Response:  # noqa: A002
     """Logga in: SITHS, or the dev identities."""
     dev = dev_login_enabled()
-    cast = cast_lines(catalog_runtime.directory(), now()) if dev else []
+    listed: SignInList | None = getattr(request.app.state, "sign_in_list", None)
+    cast = listed(catalog_runtime.directory(), now()) if dev and listed is not None else []
     return render(request, "login.html", actor=actor, next=_safe_next(next), dev=dev, cast=cast,
                   siths_url=f"https://{runtime.settings().web_host}:{runtime.settings().overview_port}/siths/login"
                             f"?next={_safe_next(next)}")

@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from catalog import Directory
 from kernel.clock import STOCKHOLM
 from overview import producers as P
-from overview.demo_items import PRODUCER_ONLY_UNITS
 from overview.gate import Basis, Check, ItemDecision
 from overview.service import BlockedNotice, OverviewResult, ShownItem
 
 BASIS_NAMES = {Basis.OWN_PROVIDER: "Egen vårdgivare", Basis.CONSENT: "Samtycke", Basis.EMERGENCY: "Nödåtkomst",
                Basis.EMERGENCY_BLOCK_OPENED: "Nödöppning av spärrade uppgifter"}
-# Producers that are not in Skånekatalogen: eHälsomyndigheten and the units that only deliver items (1177).
-KNOWN_NAMES = {P.EHM_PROVIDER.upper(): "eHälsomyndigheten", **{u.hsa_id.upper(): u.name for u in PRODUCER_ONLY_UNITS}}
 SETTING_NAMES = {P.OUTPATIENT: "Öppenvård", P.INPATIENT: "Slutenvård"}
 
 
@@ -70,8 +68,9 @@ class _Names:
     TTL = 300.0
     _known: dict[str, tuple[float, str]] = {}
 
-    def __init__(self, directory: Directory):
+    def __init__(self, directory: Directory, known: Mapping[str, str]):
         self.directory = directory
+        self.known = known  # producers not in Skånekatalogen (eHälsomyndigheten, 1177): the publication rules' names
 
     def _name(self, kind: str, hsa_id: str) -> str:
         key = f"{kind}:{hsa_id.upper()}"
@@ -79,7 +78,7 @@ class _Names:
         if hit is not None and time.monotonic() - hit[0] < self.TTL:
             return hit[1]
         found = self.directory.unit(hsa_id) if kind == "u" else self.directory.provider(hsa_id)
-        name = found.name if found else KNOWN_NAMES.get(hsa_id.upper(), hsa_id)
+        name = found.name if found else self.known.get(hsa_id.upper(), hsa_id)
         self._known[key] = (time.monotonic(), name)
         return name
 
@@ -111,7 +110,7 @@ def _hidden(items: tuple[ItemDecision, ...], code: str) -> int:
 
 def overview_view(result: OverviewResult, directory: Directory) -> OverviewView:
     """The page's content for an allowed read."""
-    decision, names = result.decision, _Names(directory)
+    decision, names = result.decision, _Names(directory, result.source_names)
     rows = [_row(shown, names) for shown in result.items]
     order = {category: index for index, category in enumerate(P.CATEGORY_NAMES)}
     categories: dict[str, list[ItemRow]] = {}

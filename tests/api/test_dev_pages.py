@@ -13,9 +13,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.model import Validity
+from demo import organisation as catalog_demo
 from kernel import clock, runtime
 from tests.api.test_overview_pages import Clinic, clinic, overview_db, overview_site  # noqa: F401  (fixtures)
 

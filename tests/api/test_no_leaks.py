@@ -23,8 +23,8 @@ import pytest
 from sqlmodel import Session, select
 
 from api.app import create_app
-from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
+from demo import organisation as catalog_demo
 from kernel import runtime
 from overview import info
 from overview.models import AccessLog, Patient, ProducerItem

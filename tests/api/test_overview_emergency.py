@@ -12,7 +12,7 @@ import re
 
 from freezegun import freeze_time
 
-from catalog import demo as catalog_demo
+from demo import organisation as catalog_demo
 from kernel import clock
 from overview.models import EmergencyOpening
 from tests.api.test_overview_pages import (  # noqa: F401  (fixtures)

@@ -25,21 +25,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, func, text
 from sqlmodel import Session, select
 
-from api.app import create_app
 from api.sessions import WebSession
 from catalog import Directory
-from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.model import Person, Validity
 from catalog.slapd import ManagedSlapd
+from demo import organisation as catalog_demo
+from demo import patients as demo
+from demo import publication as demo_publication
+from demo.items import TELEFON_1177_UNIT
 from kernel import clock, runtime
 from kernel.outbox import OutboxMail
 from kernel.runtime import make_engine
 from kernel.settings import Settings
 from npo.certs import DevCA, Issued, with_dev_certificates
 from npo.db import upgrade
-from overview import demo, info
-from overview.demo_items import TELEFON_1177_UNIT
+from npo.web import create_app  # the app as the shell serves it: the demo's cast on the dev login
+from overview import info
 from overview.models import AccessLog, AssertedRelation, Consent, EmergencyOpening
 from tests.conftest import MailSink, free_port
 
@@ -129,6 +131,7 @@ def _migrate_with_patients(url: str) -> None:
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session:
+        demo_publication.load(session, now=clock.now())
         demo.load(session, patients=8)
         session.commit()
     engine.dispose()

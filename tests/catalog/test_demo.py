@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from catalog import Directory, demo
+from catalog import Directory
 from catalog.hrexport import read_export, write_export
 from catalog.model import VOB_PURPOSE, Management, RoleName
 from catalog.reconcile import run_sync
+from demo import organisation as demo
 
 TODAY = dt.date(2026, 11, 25)
 

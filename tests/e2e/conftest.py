@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from api.app import create_app
 from kernel import runtime
 from kernel.settings import Settings
+from npo.web import create_app  # the app as the shell serves it (the dev login lists the demo's cast)
 from tests.conftest import MailSink, free_port
 from tests.e2e.axe import AxeChecker
 from tests.world import World

@@ -21,7 +21,7 @@ import pytest
 
 from api.app import create_app
 from api.mtls import mtls_config
-from catalog import demo as catalog_demo
+from demo import organisation as catalog_demo
 from kernel import clock, runtime
 from kernel.settings import Settings
 from overview.models import Consent, EmergencyOpening

@@ -11,14 +11,15 @@ import pytest
 from sqlmodel import Session, func, select
 
 from catalog import Directory
-from catalog import demo as catalog_demo
 from catalog.identifiers import is_samordningsnummer, validate_personnummer
 from catalog.slapd import ManagedSlapd
+from demo import organisation as catalog_demo
+from demo import patients as demo
+from demo import publication as demo_publication
+from demo.items import PSYCHIATRY_UNIT
 from kernel import clock
-from overview import demo, service
 from overview import producers as P
-from overview.demo_items import PSYCHIATRY_UNIT
-from overview.facts import default_publication
+from overview import publication, service
 from overview.gate import Basis, Check, ItemFacts
 from overview.models import Block, BlockRevoke, CareContact, Consent, Patient, ProducerItem
 from tests.conftest import free_port
@@ -82,7 +83,7 @@ def test_items_come_from_every_producer_across_the_years(bundles: list[demo.Bund
     assert min(years) == 2010 and TODAY.year in years  # bookings lie ahead
     assert {"scannat", "brev", "remiss"} <= {i.document_kind for i in items if i.system == P.MELIOR}
     assert any(i.care_unit_hsa_id == PSYCHIATRY_UNIT for i in items)
-    rules = default_publication()
+    rules = publication.parse(demo_publication.DATA_FILE.read_text())  # the rules `npo demo load` puts in force
     now = clock.local_midnight(TODAY)
     refusals = Counter(rules.refusal(_facts(i), now) for i in items)
     assert refusals[None] > len(items) / 2  # most is published
@@ -130,7 +131,7 @@ def test_load_is_idempotent_and_grows_only_by_new_patients(session: Session) -> 
 # ---------------------------------------------------------------------- the named patients, through the real gate
 @pytest.fixture(scope="module")
 def demo_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
-    """A slapd of its own with catalog.demo loaded (the cast included)."""
+    """A slapd of its own with demo.organisation loaded (the cast included)."""
     instance = ManagedSlapd(tmp_path_factory.mktemp("demo-ldap"), port=free_port())
     instance.start()
     try:
@@ -145,6 +146,7 @@ def demo_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directo
 
 @pytest.fixture
 def named(session: Session, demo_directory: Directory) -> Session:
+    demo_publication.load(session, now=clock.now())
     demo.load(session, patients=8)
     for user in (SARA, ERIK, SOFIA, FATIMA, ANDERS, MIKAEL):
         service.acknowledge_information(session=session, user_hsa_id=user)

@@ -9,10 +9,12 @@ from sqlmodel import Session
 
 from catalog import Directory
 from catalog.model import Validity
+from demo import publication as demo_publication
+from demo.items import PSYCHIATRY_UNIT
+from demo.organisation import SKANE
 from overview import facts as F
-from overview import info
+from overview import info, publication
 from overview import producers as P
-from overview.demo_items import PSYCHIATRY_UNIT
 from overview.gate import (
     BlockKind,
     BlockState,
@@ -149,11 +151,12 @@ def test_the_highest_acknowledged_version_counts(session: Session) -> None:
 
 def test_load_facts_for_the_felsokning_page_and_for_a_patient(session: Session, clinic: Clinic) -> None:
     clinic.ready(session)
+    demo_publication.load(session, now=NOW)  # without rules given, the facts carry the rules in force (the table)
     without = F.load_facts(session=session, directory=clinic.directory, user_hsa_id=clinic.user.hsa_id,
                            commission_hsa_id=None, now=NOW, production=True)
     assert without.patient is None and without.items == () and len(without.commissions) == 1
     assert (without.info_version_current, without.info_version_acknowledged) == (info.VERSION, info.VERSION)
-    assert without.publication is F.default_publication()
+    assert without.publication is publication.current(session)
     patient = clinic.patient(session)
     loaded = F.load_facts(session=session, directory=clinic.directory, user_hsa_id=clinic.user.hsa_id,
                           commission_hsa_id=clinic.commission.hsa_id, now=NOW, production=False,
@@ -165,8 +168,9 @@ def test_load_facts_for_the_felsokning_page_and_for_a_patient(session: Session, 
     assert unknown.patient is not None and not unknown.patient.found and unknown.items == ()
 
 
-def test_default_publication_rules_know_the_demo_psychiatry_unit() -> None:
-    rules = F.default_publication()
-    note = ItemFacts(item_id="x", system=P.MELIOR, category="journalanteckning", care_provider_hsa_id=P.demo.SKANE,
+def test_default_publication_rules_know_the_demo_psychiatry_unit(session: Session) -> None:
+    demo_publication.load(session, now=NOW)
+    rules = publication.current(session)
+    note = ItemFacts(item_id="x", system=P.MELIOR, category="journalanteckning", care_provider_hsa_id=SKANE,
                      care_unit_hsa_id=PSYCHIATRY_UNIT, date=NOW, document_kind="mottagningsanteckning")
     assert rules.refusal(note, NOW) == "publication.unit_not_produced"

@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
+from demo.publication import demo_rules
 from overview.gate import Basis, BlockState, Check, RevokeReason, UserFacts, decide
-from overview.producers import demo_rules
 from tests.overview.test_gate_builders import (
     BLEKINGE,
     BLEKINGE_UNIT,

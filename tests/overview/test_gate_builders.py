@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
-from catalog import demo
 from catalog.identifiers import make_hsa_id
+from demo import organisation as demo
 from overview.gate import (
     BlockFacts,
     BlockKind,

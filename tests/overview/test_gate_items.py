@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 
+from demo.publication import demo_rules
 from kernel.clock import local_midnight
 from overview.gate import (
     Basis,
@@ -19,7 +20,6 @@ from overview.gate import (
     RelationKind,
     decide,
 )
-from overview.producers import demo_rules
 from tests.overview.test_gate_builders import (
     DAY,
     HALLAND,

@@ -12,6 +12,7 @@ from dataclasses import replace
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from demo.publication import demo_rules
 from overview.gate import (
     Basis,
     BlockFacts,
@@ -32,7 +33,7 @@ from overview.gate import (
     UserFacts,
     decide,
 )
-from overview.producers import DRUG_LIST_CATEGORY, EHM, demo_rules
+from overview.producers import DRUG_LIST_CATEGORY, EHM
 from tests.overview.test_gate_builders import (
     BLEKINGE,
     BLEKINGE_UNIT,

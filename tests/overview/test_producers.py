@@ -7,14 +7,15 @@ from dataclasses import replace
 
 import pytest
 
-from catalog import demo
 from catalog.model import CareUnit
+from demo import organisation as demo
+from demo.publication import demo_rules
 from kernel.clock import local_midnight
 from overview import producers as P
 from overview.gate import Check, ItemFacts, decide
 from tests.overview.test_gate_builders import HALLAND, HALLAND_UNIT, NOW, SKANE, consent, facts, item, shown, verdict
 
-RULES = P.demo_rules()
+RULES = demo_rules()
 _PROVIDERS, _UNITS = demo.organisation()
 SUS_MEDICIN = next(u for u in _UNITS if u.name == "Medicinska kliniken, SUS Lund")
 YSTAD = next(u for u in _UNITS if u.name == "Medicinska kliniken, Ystads lasarett")
@@ -41,7 +42,7 @@ def refusal(value: ItemFacts) -> str | None:
 
 # ---------------------------------------------------------------------- the demo rules as data
 def test_demo_rules_are_deterministic() -> None:
-    assert P.demo_rules() == RULES
+    assert demo_rules() == RULES
 
 
 def test_demo_rules_cover_the_seeds_systems_and_the_two_other_regions() -> None:
@@ -177,7 +178,7 @@ def test_private_providers_do_not_produce() -> None:
 def test_psychiatry_and_habilitation_units_are_not_produced() -> None:
     extra = [CareUnit("SE2321000255-V5001", "", "Vuxenpsykiatri, SUS Lund", SKANE, kind="sjukhus"),
              CareUnit("SE2321000255-V5002", "", "Habilitering & Hjälpmedel Skåne", SKANE, kind="förvaltning")]
-    rules = P.demo_rules(_PROVIDERS, [*_UNITS, *extra])
+    rules = demo_rules(_PROVIDERS, [*_UNITS, *extra])
     for unit in extra:
         assert rules.refusal(news(P.PASIS, "diagnos", unit=unit.hsa_id), NOW) == "publication.unit_not_produced"
     assert rules.refusal(news(P.PASIS, "diagnos"), NOW) is None
@@ -201,7 +202,7 @@ def test_unknown_system_is_not_published() -> None:
 
 def test_a_provider_not_marked_producer_gets_no_rules() -> None:
     providers = [replace(p, producer=False) if p.hsa_id == HALLAND else p for p in _PROVIDERS]
-    assert P.HALLAND_SYSTEM not in P.demo_rules(providers, _UNITS).systems
+    assert P.HALLAND_SYSTEM not in demo_rules(providers, _UNITS).systems
 
 
 # ---------------------------------------------------------------------- as gate step 9

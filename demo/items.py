@@ -1,6 +1,6 @@
 """Synthetic producer items for the demo patients: every producer system, 2010 to today, Swedish content.
 
-Used by overview/demo.py. Content is invented and clinically plausible only on the surface; it never describes a
+Used by demo/patients.py. Content is invented and clinically plausible only on the surface; it never describes a
 real person. Items deliberately include what the producers do not publish (before their start dates, Melior's
 scanned documents, letters and referrals, psychiatry) so that the gate's step 9 has something to refuse.
 """
@@ -14,20 +14,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from catalog import demo as catalog_demo
 from catalog.identifiers import make_hsa_id
 from catalog.model import CareUnit
+from demo import organisation as org
 from kernel.clock import local_midnight
 from overview import producers as P
 from overview.models import Patient, ProducerItem
 
 NAMESPACE = uuid.UUID("0b6f0f5e-3d1c-4f8e-9d1a-5a4f2c7e8b90")
-SKANE, HALLAND, BLEKINGE = catalog_demo.SKANE, catalog_demo.HALLAND, catalog_demo.BLEKINGE
-TELEFON_1177_UNIT = make_hsa_id(catalog_demo.SKANE_ORG, "V1177")  # 1177 Vårdguiden på telefon (not in the catalog)
-PSYCHIATRY_UNIT = make_hsa_id(catalog_demo.SKANE_ORG, "V3001")  # produces nothing to NPÖ (seed)
+SKANE, HALLAND, BLEKINGE = org.SKANE, org.HALLAND, org.BLEKINGE
+TELEFON_1177_UNIT = make_hsa_id(org.SKANE_ORG, "V1177")  # 1177 Vårdguiden på telefon (not in the catalog)
+PSYCHIATRY_UNIT = make_hsa_id(org.SKANE_ORG, "V3001")  # produces nothing to NPÖ (seed)
 PSYCHIATRY_UNIT_NAME = "Vuxenpsykiatri, Psykiatri Skåne Lund"
-# Units that deliver items but are not in catalog.demo's organisation (the publication rules must know them, and
-# the overview names them by these names).
+# Units that deliver items but are not in the demo organisation (demo/publication.py puts them into the demo's
+# publication rules: psychiatry produces nothing, and the overview names both by these names).
 PRODUCER_ONLY_UNITS = (CareUnit(PSYCHIATRY_UNIT, "", PSYCHIATRY_UNIT_NAME, SKANE, kind="psykiatri"),
                        CareUnit(TELEFON_1177_UNIT, "", "1177 Vårdguiden på telefon", SKANE, kind="telefonrådgivning"))
 HALLAND_UNITS = (make_hsa_id("2321000115", "V0001"), make_hsa_id("2321000115", "V0002"))

@@ -1,6 +1,6 @@
 """The named demo patients (the same in every demo) and the building blocks of every demo patient.
 
-Each named patient shows one thing the gate decides; overview/demo.py's docstring lists them. Their data does not
+Each named patient shows one thing the gate decides; demo/patients.py's docstring lists them. Their data does not
 depend on the seed; dates that must stay current (open care contacts, open-ended consents) have no end, and the few
 that must lie ahead (a booking, a temporary revoke) are placed relative to the day of loading.
 """
@@ -16,24 +16,24 @@ from typing import Any
 from sqlmodel import SQLModel
 from stdnum import luhn
 
-from catalog import demo as catalog_demo
 from catalog.directory import derived_commission_id
 from catalog.identifiers import make_hsa_id, validate_personnummer
+from demo import organisation as org
+from demo.items import HALLAND_UNITS, NAMESPACE, History, ItemMaker
 from kernel import clock
 from overview import producers as P
-from overview.demo_items import HALLAND_UNITS, NAMESPACE, History, ItemMaker
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind, RevokeReason
 from overview.models import Block, BlockRevoke, CareContact, Consent, Patient
 
-SKANE, HALLAND, BLEKINGE = catalog_demo.SKANE, catalog_demo.HALLAND, catalog_demo.BLEKINGE
-HORBY, SUS_AKUT, LAKARHUSET = catalog_demo.VC_HORBY, catalog_demo.SUS_AKUT, catalog_demo.LAKARHUSET
+SKANE, HALLAND, BLEKINGE = org.SKANE, org.HALLAND, org.BLEKINGE
+HORBY, SUS_AKUT, LAKARHUSET = org.VC_HORBY, org.SUS_AKUT, org.LAKARHUSET
 LAKARHUSET_PROVIDER = make_hsa_id("5567340004", "E00001")
-SUS_MEDICIN = make_hsa_id(catalog_demo.SKANE_ORG, "V1002")
-SUS_KVINNO = make_hsa_id(catalog_demo.SKANE_ORG, "V1010")  # Kvinnokliniken, SUS Malmö
-HELSINGBORG_MEDICIN = make_hsa_id(catalog_demo.SKANE_ORG, "V1012")
-SJOBO = make_hsa_id(catalog_demo.SKANE_ORG, "V2003")
-SARA, ERIK = make_hsa_id(catalog_demo.SKANE_ORG, "VCH2"), make_hsa_id(catalog_demo.SKANE_ORG, "VCH3")
-FATIMA = make_hsa_id(catalog_demo.SKANE_ORG, "SUS2")
+SUS_MEDICIN = make_hsa_id(org.SKANE_ORG, "V1002")
+SUS_KVINNO = make_hsa_id(org.SKANE_ORG, "V1010")  # Kvinnokliniken, SUS Malmö
+HELSINGBORG_MEDICIN = make_hsa_id(org.SKANE_ORG, "V1012")
+SJOBO = make_hsa_id(org.SKANE_ORG, "V2003")
+SARA, ERIK = make_hsa_id(org.SKANE_ORG, "VCH2"), make_hsa_id(org.SKANE_ORG, "VCH3")
+FATIMA = make_hsa_id(org.SKANE_ORG, "SUS2")
 MIKAEL = make_hsa_id("5567340004", "CHEF1")
 BLEKINGE_STAFF, HALLAND_STAFF = make_hsa_id("2321000081", "PDEMO1"), make_hsa_id("2321000115", "PDEMO1")
 
@@ -209,7 +209,7 @@ def cecilia(today: dt.date) -> Bundle:
     b.contact(HORBY, _at(dt.date(2024, 5, 1)))
     b.contact(SUS_AKUT, _at(dt.date(2025, 10, 1)))
     block = b.block(BlockKind.INNER, SKANE, SUS_KVINNO, _at(dt.date(2022, 1, 20)),
-                    make_hsa_id(catalog_demo.SKANE_ORG, "PDEMO1"), info_start=dt.date(2019, 1, 1),
+                    make_hsa_id(org.SKANE_ORG, "PDEMO1"), info_start=dt.date(2019, 1, 1),
                     info_end=dt.date(2021, 12, 31), excluded="upp")
     b.revoke(block, HORBY, _at(dt.date(2024, 6, 1)), _at(dt.date(2024, 5, 1)))  # expired
     b.revoke(block, SUS_AKUT, _at(today + dt.timedelta(days=365)), _at(dt.date(2025, 10, 1)), employee=FATIMA)
@@ -232,7 +232,7 @@ NAMED: dict[str, str] = {}  # personnummer → what the named patient demonstrat
 
 
 def named_bundles(today: dt.date) -> list[Bundle]:
-    """The named patients, in the order of overview/demo.py's table."""
+    """The named patients, in the order of demo/patients.py's table."""
     bundles = [make(today) for make in _NAMED]
     NAMED.update({b.patient.personnummer: make.__doc__ or "" for b, make in zip(bundles, _NAMED, strict=True)})
     return bundles

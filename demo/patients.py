@@ -32,19 +32,19 @@ from typing import Any
 from faker import Faker
 from sqlmodel import Session, col, select
 
-from catalog import demo as catalog_demo
+from demo import organisation as org
+from demo.items import History, ItemMaker
+from demo.named import NAMED, Bundle, make_personnummer, named_bundles
 from kernel import clock
-from overview.demo_items import History, ItemMaker
-from overview.demo_named import NAMED, Bundle, make_personnummer, named_bundles
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind
 from overview.models import Block, BlockRevoke, CareContact, Consent, Patient, ProducerItem
 
 __all__ = ["NAMED", "Bundle", "LoadReport", "generate", "load", "make_personnummer"]
 
-SKANE_CENTRES = [u for u in catalog_demo.organisation()[1]
-                 if u.provider_hsa_id == catalog_demo.SKANE and u.kind == "vårdcentral"]
-SKANE_HOSPITAL_UNITS = [u.hsa_id for u in catalog_demo.organisation()[1]
-                        if u.provider_hsa_id == catalog_demo.SKANE and u.kind == "sjukhus"]
+SKANE_CENTRES = [u for u in org.organisation()[1]
+                 if u.provider_hsa_id == org.SKANE and u.kind == "vårdcentral"]
+SKANE_HOSPITAL_UNITS = [u.hsa_id for u in org.organisation()[1]
+                        if u.provider_hsa_id == org.SKANE and u.kind == "sjukhus"]
 _ORDER = (Patient, ProducerItem, CareContact, Consent, Block, BlockRevoke)  # foreign keys point left
 
 
@@ -76,10 +76,10 @@ def _generated(rng: random.Random, fake: Faker, today: dt.date, used: set[str]) 
                       city=fake.city(), birth_date=birth, protected_identity=rng.random() < 0.02,
                       deceased_on=deceased)
     bundle = Bundle(patient)
-    centre = catalog_demo.VC_HORBY if rng.random() < 0.2 else rng.choice(SKANE_CENTRES).hsa_id
-    hospitals = tuple({catalog_demo.SUS_AKUT if rng.random() < 0.2 else rng.choice(SKANE_HOSPITAL_UNITS),
+    centre = org.VC_HORBY if rng.random() < 0.2 else rng.choice(SKANE_CENTRES).hsa_id
+    hospitals = tuple({org.SUS_AKUT if rng.random() < 0.2 else rng.choice(SKANE_HOSPITAL_UNITS),
                        rng.choice(SKANE_HOSPITAL_UNITS)})
-    region = rng.choice([catalog_demo.HALLAND, catalog_demo.BLEKINGE]) if rng.random() < 0.3 else None
+    region = rng.choice([org.HALLAND, org.BLEKINGE]) if rng.random() < 0.3 else None
     history = History(centre, hospitals, region, psychiatry=rng.random() < 0.05)
     maker = ItemMaker(patient, rng, today)
     maker.demographics(centre, next(u.name for u in SKANE_CENTRES if u.hsa_id == centre))
@@ -114,7 +114,7 @@ def _relations(bundle: Bundle, rng: random.Random, today: dt.date, history: Hist
 
 def _employee(unit: str) -> str:
     """The demo employee who registered something at ``unit``: a cast member where the cast works there."""
-    cast = [m.hsa_id for m in catalog_demo.CAST if m.member_of == unit]
+    cast = [m.hsa_id for m in org.CAST if m.member_of == unit]
     return cast[-1] if cast else f"{unit.split('-')[0]}-PDEMO1"
 
 
@@ -135,9 +135,9 @@ def _consents(bundle: Bundle, rng: random.Random, today: dt.date, history: Histo
         state = {"ended_at": start + dt.timedelta(days=20), "ended_by": by}
     elif 0.12 <= roll < 0.15:
         state = {"voided_at": start + dt.timedelta(hours=1), "voided_by": by}
-    bundle.consent(unit, catalog_demo.SKANE, by, start, end=end, scope=scope, represented_by=guardian, **state)
+    bundle.consent(unit, org.SKANE, by, start, end=end, scope=scope, represented_by=guardian, **state)
     if roll < 0.05:
-        bundle.consent(unit, catalog_demo.SKANE, by, start, end=end, scope=ConsentScope.EMPLOYEE,
+        bundle.consent(unit, org.SKANE, by, start, end=end, scope=ConsentScope.EMPLOYEE,
                        purpose=ConsentPurpose.DRUG_LIST)
 
 
@@ -148,7 +148,7 @@ def _block(bundle: Bundle, rng: random.Random, today: dt.date, history: History)
     else:
         unit = rng.choice(SKANE_HOSPITAL_UNITS)
         start = dt.date(rng.randint(2012, 2022), 1, 1) if rng.random() < 0.4 else None
-        block = bundle.block(BlockKind.INNER, catalog_demo.SKANE, unit, registered, _employee(unit), info_start=start,
+        block = bundle.block(BlockKind.INNER, org.SKANE, unit, registered, _employee(unit), info_start=start,
                              info_end=start.replace(year=start.year + 2) if start else None,
                              excluded=rng.choice(["", "", "upp", "lak,upp"]))
     if rng.random() < 0.2:

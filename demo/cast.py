@@ -1,7 +1,7 @@
 """The dev login's list of the demo cast, with what the directory says now about their VoB SJF commission.
 
-The cast's notes (catalog.demo.CAST) say who a person is in the demo; whether they or their unit hold the commission
-changes as the journeys run (an ordered commission is provisioned, a nurse is added), so it is read from the
+The cast's notes (demo.organisation.CAST) say who a person is in the demo; whether they or their unit hold the
+commission changes as the journeys run (an ordered commission is provisioned, a nurse is added), so it is read from the
 directory when the list is shown: one search for the commissions and memberships below the listed units.
 """
 
@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from catalog.demo import CAST, CastMember
 from catalog.directory import Directory
 from catalog.model import SJF_READ_RIGHT, VOB_PURPOSE, Commission
+from demo.organisation import CAST, CastMember
 
 UNIT_WITH, UNIT_WITHOUT = "enheten har VoB SJF", "enheten saknar uppdrag"
 PERSON_WITH, PERSON_WITHOUT = "har VoB SJF", "utan uppdrag"

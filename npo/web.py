@@ -1,0 +1,17 @@
+"""The web app as the shell serves it: api's app with the demo's cast on the dev login page (D-54).
+
+`make run` starts it as ``uvicorn npo.web:create_app --factory``; `npo certs serve` serves the same. The page lists
+the cast only with NPO_DEV_LOGIN=true outside production (api/routes/auth.py).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import create_app as create_api_app
+from demo.cast import cast_lines
+
+
+def create_app() -> FastAPI:
+    """The app with the demo's cast as the dev login's list."""
+    return create_api_app(sign_in_list=cast_lines)
