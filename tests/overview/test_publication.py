@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -11,6 +12,9 @@ from sqlmodel import Session, select
 
 from demo import publication as demo_publication
 from demo.publication import demo_rules
+from kernel import runtime
+from kernel.settings import Settings
+from npo.overview_cli import load_demo_patients
 from overview import publication
 from overview.gate import Check, decide
 from overview.models import PublicationRuleSet
@@ -46,6 +50,22 @@ def test_the_demo_file_reads_back_to_the_demo_rules() -> None:
                                                                                                    "file"])
 def test_dump_and_parse_are_inverse(rules: publication.PublicationRules) -> None:
     assert publication.parse(publication.dump(rules, header="Rad ett\nRad två")) == rules
+
+
+def test_npo_demo_load_puts_the_demo_file_in_force_once(db_url: str, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    runtime.configure(Settings(var_dir=tmp_path / "var", database_url=db_url))
+    try:
+        load_demo_patients(runtime.settings(), patients=2, seed=1)
+        load_demo_patients(runtime.settings(), patients=2, seed=1)  # `npo demo load` again
+        with runtime.session_scope() as session:
+            versions = session.exec(select(PublicationRuleSet)).all()
+            assert [(v.source, v.loaded_by) for v in versions] == [("demo/data/publication_rules.yaml",
+                                                                    "npo demo load")]
+            assert publication.current(session) == demo_publication.published_rules()
+    finally:
+        runtime.configure(Settings(var_dir=tmp_path / "unused"))
+    assert capsys.readouterr().out.count("Publiceringsregler: demo/data/publication_rules.yaml (version 1).") == 2
 
 
 # ---------------------------------------------------------------------- the table
