@@ -18,7 +18,7 @@ from catalog.runtime import directory_config, embedded_slapd
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
 from npo.cli_text import SwedishTyper
-from npo.overview_cli import LOG_EXTRACT_HELP, audit_app, load_demo_patients, log_extract
+from npo.overview_cli import LOG_EXTRACT_HELP, audit_app, ensure_demo_rules, load_demo_patients, log_extract
 from npo.schedules_cli import HELP as SCHEDULES_HELP
 from npo.schedules_cli import schedules
 
@@ -119,6 +119,13 @@ def catalog_env() -> None:
 
 
 # ---------------------------------------------------------------------- demo
+@demo_app.command("rules", help="Läs in demons publiceringsregler om databasen saknar regler; regler som redan "
+                                 "gäller lämnas orörda.")
+def demo_rules() -> None:
+    """Store the demo's publication rules unless rules are in force (make run calls it at every start)."""
+    ensure_demo_rules(_settings())
+
+
 @demo_app.command("load", help="Fyll katalogen med demodata och läs in demopatienterna; samma frö ger samma demo, "
                                 "och en ny körning ändrar inget som redan finns.")
 def demo_load(

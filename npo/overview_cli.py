@@ -94,6 +94,25 @@ def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens per
     typer.echo(accesslog.format_extract(pnr, lines))
 
 
+def ensure_demo_rules(settings: Settings) -> None:
+    """Put the demo's publication rules in force when no rules are (a var/ made before the rules were data); rules
+    already in force, the demo's or imported ones, stay."""
+    from demo import publication as demo_publication
+    from kernel import clock, runtime
+    from overview import publication
+
+    try:
+        with runtime.session_scope() as session:
+            if publication.current(session) is not publication.NO_RULES:
+                typer.echo("Publiceringsregler finns redan; inget ändrat.")
+                return
+            rules = demo_publication.load(session, now=clock.now(), loaded_by="npo demo rules")
+            version = f"{rules.source} (version {rules.id})"
+    except SQLAlchemyError as exc:
+        _fail(f"Publiceringsreglerna kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
+    typer.echo(f"Publiceringsregler: {version}.")
+
+
 def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
     """Migrate the SQL database and load the demo's publication rules and patients into it (idempotent)."""
     from demo import patients as demo_patients

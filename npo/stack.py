@@ -87,8 +87,9 @@ class Stack:
 
     # ------------------------------------------------------------------ parts
     def migrate(self) -> None:
-        """Bring the SQL schema up to date."""
+        """Bring the SQL schema up to date, and give a database without publication rules the demo's."""
         self._npo("db", "upgrade")
+        self._npo("demo", "rules")
 
     def start_directory(self) -> None:
         """Start slapd (embedded) and load the demo on its first start."""

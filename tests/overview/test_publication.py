@@ -14,7 +14,8 @@ from demo import publication as demo_publication
 from demo.publication import demo_rules
 from kernel import runtime
 from kernel.settings import Settings
-from npo.overview_cli import load_demo_patients
+from npo.db import upgrade
+from npo.overview_cli import ensure_demo_rules, load_demo_patients
 from overview import publication
 from overview.gate import Check, decide
 from overview.models import PublicationRuleSet
@@ -66,6 +67,28 @@ def test_npo_demo_load_puts_the_demo_file_in_force_once(db_url: str, tmp_path: P
     finally:
         runtime.configure(Settings(var_dir=tmp_path / "unused"))
     assert capsys.readouterr().out.count("Publiceringsregler: demo/data/publication_rules.yaml (version 1).") == 2
+
+
+def test_make_runs_npo_demo_rules_fills_only_a_database_without_rules(db_url: str, tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    upgrade(db_url)
+    runtime.configure(Settings(var_dir=tmp_path / "var", database_url=db_url))
+    try:
+        ensure_demo_rules(runtime.settings())  # a var/ made before the rules were data: the demo's go in
+        with runtime.session_scope() as session:
+            imported = publication.store(session, MINIMAL, loaded_by="SE2321000255-ADM1", source="import.yaml",
+                                         now=NOW)
+        ensure_demo_rules(runtime.settings())  # the next start: the imported rules stay in force
+        with runtime.session_scope() as session:
+            versions = session.exec(select(PublicationRuleSet)).all()
+            assert [(v.source, v.loaded_by) for v in versions] == [
+                ("demo/data/publication_rules.yaml", "npo demo rules"), ("import.yaml", "SE2321000255-ADM1")]
+            assert publication.current(session) == publication.parse(MINIMAL) and imported.id == versions[-1].id
+    finally:
+        runtime.configure(Settings(var_dir=tmp_path / "unused"))
+    out = capsys.readouterr().out
+    assert "Publiceringsregler: demo/data/publication_rules.yaml (version 1)." in out
+    assert "Publiceringsregler finns redan; inget ändrat." in out
 
 
 # ---------------------------------------------------------------------- the table
