@@ -15,7 +15,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from kernel.clock import (
@@ -27,6 +26,7 @@ from kernel.clock import (
     local_midnight,
     years_later,
 )
+from kernel.hsaid import HsaId
 
 __all__ = ["DELEGATION_YEARS", "DelegationRow", "active_delegations", "business_days_left", "deadline_after",
            "delegation_end", "delegation_end_error", "granted_by", "is_reminder_day", "last_day", "reminder_threshold",
@@ -102,8 +102,8 @@ Row = TypeVar("Row", bound=DelegationRow)
 
 
 def same_hsa_id(a: str | None, b: str | None) -> bool:
-    """True when both are given and name the same HSA-ID (HSA-IDs compare without case)."""
-    return bool(a and b and a.upper() == b.upper())
+    """True when both are given and name the same HSA-ID (as `HsaId`s: HSA-IDs compare without case)."""
+    return bool(a and b and HsaId(a) == HsaId(b))
 
 
 def active_delegations(session: Session, table: type[Row], now: dt.datetime, *, unit_hsa_id: str | None = None,
@@ -112,9 +112,9 @@ def active_delegations(session: Session, table: type[Row], now: dt.datetime, *, 
     query = select(table).where(col(table.valid_from) <= now, col(table.valid_to) > now,
                                 col(table.revoked_at).is_(None))
     if unit_hsa_id:
-        query = query.where(func.upper(col(table.unit_hsa_id)) == unit_hsa_id.upper())
+        query = query.where(col(table.unit_hsa_id) == unit_hsa_id)  # an HsaIdColumn: the value is normalised
     if delegate_hsa_id:
-        query = query.where(func.upper(col(table.delegate_hsa_id)) == delegate_hsa_id.upper())
+        query = query.where(col(table.delegate_hsa_id) == delegate_hsa_id)
     return list(session.exec(query.order_by(col(table.id))).all())
 
 

@@ -10,8 +10,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, DateTime, Result, String
+from sqlalchemy import Column, CursorResult, DateTime, Result, String
 from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field
 
 from kernel.hsaid import HsaId
 
@@ -36,16 +37,28 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 class HsaIdColumn(TypeDecorator[str]):
-    """An HSA-ID column: upper-cased as it is written, an `HsaId` as it is read (a VARCHAR in the schema)."""
+    """An HSA-ID column: upper-cased as it is written (a query's bound value too), an `HsaId` as it is read; a
+    VARCHAR of ``length`` in the schema, so existing columns change no DDL."""
 
-    impl = String(32)
+    impl = String
     cache_ok = True
+
+    def __init__(self, length: int = 32):
+        super().__init__(length)
 
     def process_bind_param(self, value: str | None, dialect: object) -> str | None:
         return HsaId(value) if value else value
 
     def process_result_value(self, value: str | None, dialect: object) -> str | None:
         return HsaId(value) if value else value
+
+
+def hsa_id_field(*, nullable: bool, index: bool | None = None, unique: bool | None = None, length: int = 32,
+                 primary_key: bool = False) -> Any:
+    """A SQLModel field for an HSA-ID column (Any: SQLModel's Field is typed as the Python value)."""
+    column: Column[str] = Column(HsaIdColumn(length), nullable=nullable, index=index, unique=unique,
+                                 primary_key=primary_key)
+    return Field(default=None, sa_column=column) if nullable else Field(sa_column=column)
 
 
 class _Stored(Protocol):

@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from kernel import clock
+from kernel.hsaid import HsaId
 from overview import accesslog, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, relation_kind, require
 from overview.accesslog import Action, Resource
@@ -101,15 +102,15 @@ def open_blocked_data(*, session: Session, directory: Directory | Gatekeeper, us
     if opening.providers_revealed_at is None:
         raise NotAllowed("Se först vilka vårdgivare som har spärrade uppgifter (steg 1), välj sedan vilka som ska "
                          "öppnas (steg 2).")
-    revealed = {p.upper(): p for p in decision.blocked_providers}
-    unknown = [p for p in chosen if p.upper() not in revealed]
+    revealed = {HsaId(p): p for p in decision.blocked_providers}
+    unknown = [p for p in chosen if HsaId(p) not in revealed]
     if unknown:
         raise InvalidInput("providers", f"{', '.join(unknown)} har inga spärrade uppgifter om patienten.")
-    done = {o.care_provider_hsa_id.upper() for o in session.exec(select(EmergencyProviderOpening).where(
+    done = {o.care_provider_hsa_id for o in session.exec(select(EmergencyProviderOpening).where(
         EmergencyProviderOpening.emergency_id == opening.id)).all()}
-    targets = [revealed[p.upper()] for p in chosen]
+    targets = [revealed[HsaId(p)] for p in chosen]
     session.add_all(EmergencyProviderOpening(emergency_id=opening.id, care_provider_hsa_id=p, opened_at=now)
-                    for p in targets if p.upper() not in done)
+                    for p in targets if HsaId(p) not in done)
     session.flush()
     accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
                                     action=Action.EMERGENCY, resource=Resource.BLOCK,

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.model import CareProvider, CareUnit, Commission, Membership
+from kernel.hsaid import HsaId
 from overview import info
 from overview import publication as rules_in_force
 from overview.gate import (
@@ -62,17 +63,17 @@ class GrantCache:
 
     def get(self, hsa_id: str) -> tuple[CommissionFacts, ...] | None:
         with self._lock:
-            hit = self._data.get(hsa_id.upper())
+            hit = self._data.get(HsaId(hsa_id))
         return hit[1] if hit and time.monotonic() - hit[0] < self.seconds else None
 
     def put(self, hsa_id: str, commissions: tuple[CommissionFacts, ...]) -> None:
         if self.seconds > 0:
             with self._lock:
-                self._data[hsa_id.upper()] = (time.monotonic(), commissions)
+                self._data[HsaId(hsa_id)] = (time.monotonic(), commissions)
 
     def drop(self, hsa_id: str) -> None:
         with self._lock:
-            self._data.pop(hsa_id.upper(), None)
+            self._data.pop(HsaId(hsa_id), None)
 
 
 # ---------------------------------------------------------------------- directory

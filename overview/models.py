@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from kernel.sqltypes import UTCDateTime
+from kernel.sqltypes import UTCDateTime, hsa_id_field
 
 HSA = 64  # column width of HSA-IDs (at most 31 characters are valid; room for foreign ids)
 PNR = 12  # personnummer / samordningsnummer, 12 digits
@@ -49,8 +49,8 @@ class ProducerItem(SQLModel, table=True):
     personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
     system: str = Field(max_length=32)
     category: str = Field(max_length=64)
-    care_provider_hsa_id: str = Field(max_length=HSA)
-    care_unit_hsa_id: str = Field(max_length=HSA)
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     date: dt.datetime = Field(sa_column=_at())
     date_end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # end of a period (admission)
     document_kind: str | None = Field(default=None, max_length=64)
@@ -69,7 +69,7 @@ class CareContact(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     personnummer: str = Field(foreign_key="patient.personnummer", max_length=PNR)
-    care_unit_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     kind: str = Field(max_length=16)  # gate.RelationKind.CARE_CONTACT or BOOKING
     start: dt.datetime = Field(sa_column=_at())
     end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
@@ -82,9 +82,9 @@ class AssertedRelation(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
-    care_unit_hsa_id: str = Field(max_length=HSA)
-    employee_hsa_id: str = Field(max_length=HSA)
-    commission_hsa_id: str = Field(max_length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    employee_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    commission_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     start: dt.datetime = Field(sa_column=_at())
     end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # None: the gate's default length
@@ -99,14 +99,14 @@ class Consent(SQLModel, table=True):
     personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
     purpose: str = Field(max_length=16)  # gate.ConsentPurpose
     scope: str = Field(max_length=16)  # gate.ConsentScope
-    care_provider_hsa_id: str = Field(max_length=HSA)
-    care_unit_hsa_id: str = Field(max_length=HSA)
-    employee_hsa_id: str | None = Field(default=None, max_length=HSA)
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    employee_hsa_id: str | None = hsa_id_field(nullable=True, length=HSA)
     start: dt.datetime = Field(sa_column=_at())
     end: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
     registered_at: dt.datetime = Field(sa_column=_at())
-    registered_by: str = Field(max_length=HSA)
-    registered_commission_hsa_id: str = Field(max_length=HSA)
+    registered_by: str = hsa_id_field(nullable=False, length=HSA)
+    registered_commission_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     represented_by: str | None = Field(default=None, max_length=PNR)  # guardian's personnummer
     ended_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
     ended_by: str | None = Field(default=None, max_length=HSA)
@@ -121,10 +121,10 @@ class EmergencyOpening(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
-    employee_hsa_id: str = Field(max_length=HSA)
-    commission_hsa_id: str = Field(max_length=HSA)
-    care_provider_hsa_id: str = Field(max_length=HSA)
-    care_unit_hsa_id: str = Field(max_length=HSA)
+    employee_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    commission_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     reason: str = Field(sa_column=Column(Text, nullable=False))
     opened_at: dt.datetime = Field(sa_column=_at())
     expires_at: dt.datetime = Field(sa_column=_at())
@@ -137,7 +137,7 @@ class EmergencyProviderOpening(SQLModel, table=True):
     __tablename__ = "emergency_provider_opening"
 
     emergency_id: str = Field(foreign_key="emergency_opening.id", primary_key=True, max_length=36)
-    care_provider_hsa_id: str = Field(primary_key=True, max_length=HSA)
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, primary_key=True, length=HSA)
     opened_at: dt.datetime = Field(sa_column=_at())
 
 
@@ -149,14 +149,14 @@ class Block(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=36)
     personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
     kind: str = Field(max_length=16)  # gate.BlockKind
-    care_provider_hsa_id: str = Field(max_length=HSA)
-    care_unit_hsa_id: str | None = Field(default=None, max_length=HSA)  # required for inner blocks
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_unit_hsa_id: str | None = hsa_id_field(nullable=True, length=HSA)  # required for inner blocks
     info_start: dt.date | None = None
     info_end: dt.date | None = None
     excluded_types: str = Field(default="", max_length=16)  # comma-separated subset of lak,upp
     state: str = Field(default="active", max_length=16)  # gate.BlockState
     registered_at: dt.datetime = Field(sa_column=_at())
-    registered_by: str = Field(max_length=HSA)
+    registered_by: str = hsa_id_field(nullable=False, length=HSA)
     registered_by_guardian: bool = False
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
 
@@ -168,8 +168,8 @@ class BlockRevoke(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=36)
     block_id: str = Field(foreign_key="block.id", index=True, max_length=36)
-    care_unit_hsa_id: str = Field(max_length=HSA)
-    employee_hsa_id: str | None = Field(default=None, max_length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    employee_hsa_id: str | None = hsa_id_field(nullable=True, length=HSA)
     start: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
     end: dt.datetime = Field(sa_column=_at())
     reason: str = Field(max_length=32)  # gate.RevokeReason
@@ -183,7 +183,7 @@ class InfoAcknowledgement(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("employee_hsa_id", "version", name="uq_info_ack_employee_version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    employee_hsa_id: str = Field(max_length=HSA, index=True)
+    employee_hsa_id: str = hsa_id_field(nullable=False, index=True, length=HSA)
     version: int
     acknowledged_at: dt.datetime = Field(sa_column=_at())
 

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.model import RoleName
 from kernel import clock
+from kernel.hsaid import HsaId
 from overview import accesslog, info, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
 from overview.accesslog import Action, Outcome, Resource
@@ -127,19 +128,18 @@ def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, p
     commission = decision.commission
     if commission is None:
         return ()
-    provider, unit, user = (commission.provider_hsa_id.upper(), (commission.unit_hsa_id or "").upper(),
-                            user_hsa_id.upper())
+    provider, unit, user = commission.provider_hsa_id, commission.unit_hsa_id, HsaId(user_hsa_id)
     rows = session.exec(select(Consent).where(col(Consent.personnummer) == pnr, col(Consent.ended_at).is_(None),
                                               col(Consent.voided_at).is_(None))).all()
     lines = []
     for c in rows:
-        applies = (c.scope == ConsentScope.UNIT.value and c.care_unit_hsa_id.upper() == unit) or \
-                  (c.scope == ConsentScope.EMPLOYEE.value and (c.employee_hsa_id or "").upper() == user)
-        if c.care_provider_hsa_id.upper() != provider or not applies or (c.end is not None and c.end <= now):
+        applies = (c.scope == ConsentScope.UNIT.value and c.care_unit_hsa_id == unit) or \
+                  (c.scope == ConsentScope.EMPLOYEE.value and c.employee_hsa_id == user)
+        if c.care_provider_hsa_id != provider or not applies or (c.end is not None and c.end <= now):
             continue
         lines.append(ConsentLine(c.id, ConsentPurpose(c.purpose), ConsentScope(c.scope), c.start, c.end,
                                  c.registered_at, c.registered_by, c.represented_by,
-                                 c.registered_by.upper() == user))
+                                 c.registered_by == user))
     return tuple(sorted(lines, key=lambda line: (line.registered_at, line.consent_id)))
 
 
@@ -291,7 +291,7 @@ def void_consent(*, session: Session, directory: Directory | Gatekeeper, user_hs
     made stay in the access log with the consent as their basis, and the void is logged beside them."""
     consent, commission, now = _consent_to_change(session, directory, user_hsa_id, commission_hsa_id, consent_id,
                                                   personnummer, now)
-    if consent.registered_by.upper() != user_hsa_id.upper():
+    if consent.registered_by != HsaId(user_hsa_id):
         raise NotAllowed("Bara den som registrerade samtycket kan makulera det. Om patienten har återkallat "
                          "samtycket: välj Avsluta i stället.")
     return _close_consent(session, consent, commission, user_hsa_id, now, voided=True)
@@ -326,7 +326,7 @@ def _consent_to_change(session: Session, directory: Directory | Gatekeeper, user
     _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
                                                       commission_hsa_id=commission_hsa_id, now=now)
     commission = require(decision, through=Check.ACKNOWLEDGEMENT)
-    if commission.provider_hsa_id.upper() != consent.care_provider_hsa_id.upper():
+    if commission.provider_hsa_id != consent.care_provider_hsa_id:
         raise NotAllowed("Samtycket är registrerat hos en annan vårdgivare; bara den vårdgivarens personal kan "
                          "ändra det.")
     return consent, commission, now

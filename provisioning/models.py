@@ -15,7 +15,7 @@ from sqlalchemy import Column, String, Text, UniqueConstraint, event, inspect
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
-from kernel.sqltypes import HsaIdColumn, UTCDateTime
+from kernel.sqltypes import UTCDateTime, hsa_id_field
 
 
 class OrderKind(StrEnum):
@@ -68,12 +68,6 @@ def _utc(*, nullable: bool, index: bool | None = None) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
-def _hsa(*, nullable: bool, index: bool | None = None) -> Any:
-    """An HSA-ID column (upper-cased as written, an HsaId as read; Any, like _enum)."""
-    return Field(default=None, sa_column=Column(HsaIdColumn(), nullable=nullable, index=index)) if nullable else \
-        Field(sa_column=Column(HsaIdColumn(), nullable=nullable, index=index))
-
-
 class Order(SQLModel, table=True):
     """One order. Request columns are frozen at submission; workflow columns move with the state machine."""
 
@@ -83,14 +77,14 @@ class Order(SQLModel, table=True):
     reference: str = Field(sa_column=Column(String(24), unique=True, nullable=False))
     kind: OrderKind = _enum(OrderKind, nullable=False, index=True)
     # -- the request (immutable)
-    unit_hsa_id: str = _hsa(nullable=False, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True)
     unit_name: str = Field(max_length=200)
-    provider_hsa_id: str = _hsa(nullable=False)
+    provider_hsa_id: str = hsa_id_field(nullable=False)
     provider_name: str = Field(max_length=200)
     route: Route = _enum(Route, nullable=False)
-    requested_by: str = _hsa(nullable=False, index=True)
+    requested_by: str = hsa_id_field(nullable=False, index=True)
     requested_by_name: str = Field(max_length=200)
-    on_behalf_of: str | None = _hsa(nullable=True)  # the manager, when a delegate ordered
+    on_behalf_of: str | None = hsa_id_field(nullable=True)  # the manager, when a delegate ordered
     justification: str = Field(sa_column=Column(Text, nullable=False))
     contact_name: str = Field(max_length=120)
     contact_phone: str = Field(max_length=40)
@@ -109,7 +103,7 @@ class Order(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: dt.datetime | None = _utc(nullable=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    commission_hsa_id: str | None = _hsa(nullable=True)
+    commission_hsa_id: str | None = hsa_id_field(nullable=True)
     depends_on: int | None = Field(default=None, foreign_key="orders.id")
     version: int = Field(default=1, nullable=False)
 
@@ -129,7 +123,7 @@ class OrderLine(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     order_id: int = Field(foreign_key="orders.id", index=True)
     action: LineAction = _enum(LineAction, nullable=False)
-    person_hsa_id: str = _hsa(nullable=False)
+    person_hsa_id: str = hsa_id_field(nullable=False)
     person_name: str = Field(max_length=200)
     person_mail: str | None = Field(default=None, max_length=254)
     valid_from: dt.date
@@ -146,7 +140,7 @@ class Decision(SQLModel, table=True):
     order_id: int = Field(foreign_key="orders.id", index=True)
     stage: OrderState = _enum(OrderState, nullable=False)
     outcome: Outcome = _enum(Outcome, nullable=False)
-    decided_by: str = _hsa(nullable=False)
+    decided_by: str = hsa_id_field(nullable=False)
     decided_by_name: str = Field(max_length=200)
     reason: str | None = Field(default=None, sa_column=Column(Text))
     decided_at: dt.datetime = _utc(nullable=False)
@@ -174,9 +168,9 @@ class Delegation(SQLModel, table=True):
     __tablename__ = "delegations"
 
     id: int | None = Field(default=None, primary_key=True)
-    unit_hsa_id: str = _hsa(nullable=False, index=True)
-    manager_hsa_id: str = _hsa(nullable=False)
-    delegate_hsa_id: str = _hsa(nullable=False, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True)
+    manager_hsa_id: str = hsa_id_field(nullable=False)
+    delegate_hsa_id: str = hsa_id_field(nullable=False, index=True)
     delegate_name: str = Field(max_length=200)
     valid_from: dt.datetime = _utc(nullable=False)
     valid_to: dt.datetime = _utc(nullable=False)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
@@ -82,13 +81,13 @@ def reviewer(session: Session, directory: Directory, unit_hsa_id: str, hsa_id: s
 
 def reviewable_units(session: Session, directory: Directory, hsa_id: str, now: dt.datetime) -> list[ReviewUnit]:
     """The units whose log the person reviews now: as verksamhetschef, or as a delegate (by unit name)."""
-    found = {u.hsa_id.upper(): ReviewUnit(u.hsa_id, u.name, Reviewer(hsa_id, "", None, ReviewerRole.MANAGER))
+    found = {u.hsa_id: ReviewUnit(u.hsa_id, u.name, Reviewer(hsa_id, "", None, ReviewerRole.MANAGER))
              for u in directory.units_managed_by(hsa_id)}
     for delegation in _active(session, now, delegate_hsa_id=hsa_id):
         unit = directory.unit(delegation.unit_hsa_id)
-        if unit is None or unit.hsa_id.upper() in found or not granted_by(delegation, unit.manager_hsa_id):
+        if unit is None or unit.hsa_id in found or not granted_by(delegation, unit.manager_hsa_id):
             continue
-        found[unit.hsa_id.upper()] = ReviewUnit(unit.hsa_id, unit.name, Reviewer(
+        found[unit.hsa_id] = ReviewUnit(unit.hsa_id, unit.name, Reviewer(
             hsa_id, "", None, ReviewerRole.DELEGATE, delegation.manager_hsa_id, delegation.id))
     return sorted(found.values(), key=lambda u: u.name)
 
@@ -151,7 +150,6 @@ def history(session: Session, unit_hsa_ids: list[str]) -> list[LogReviewDelegati
     """Every delegation of these units, current and past, newest first (the documentation)."""
     if not unit_hsa_ids:
         return []
-    wanted = [u.upper() for u in unit_hsa_ids]
     return list(session.exec(select(LogReviewDelegation).where(
-        func.upper(LogReviewDelegation.unit_hsa_id).in_(wanted))
+        col(LogReviewDelegation.unit_hsa_id).in_(unit_hsa_ids))  # an HsaIdColumn: the values are normalised
         .order_by(col(LogReviewDelegation.created_at).desc(), col(LogReviewDelegation.id).desc())).all())

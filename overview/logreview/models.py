@@ -14,7 +14,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Column, ForeignKey, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
-from kernel.sqltypes import UTCDateTime
+from kernel.sqltypes import UTCDateTime, hsa_id_field
 from overview.models import HSA
 
 
@@ -29,11 +29,11 @@ class LogReviewRound(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("unit_hsa_id", "day", name="uq_log_review_round_unit_day"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    unit_hsa_id: str = Field(max_length=HSA, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True, length=HSA)
     unit_name: str = Field(default="", max_length=200)
-    provider_hsa_id: str | None = Field(default=None, max_length=HSA)
+    provider_hsa_id: str | None = hsa_id_field(nullable=True, length=HSA)
     day: dt.date = Field(index=True)  # the Swedish calendar date whose accesses are reviewed
-    manager_hsa_id: str | None = Field(default=None, max_length=HSA)  # the verksamhetschef when the round opened
+    manager_hsa_id: str | None = hsa_id_field(nullable=True, length=HSA)  # the verksamhetschef when the round opened
     population: int = 0  # logged accesses to patient data at the unit that day
     emergency_count: int = 0  # tasks picked because of a nödöppning
     asserted_count: int = 0  # … an asserted patient relation
@@ -64,7 +64,7 @@ class LogReviewTask(SQLModel, table=True):
     reasons: str = Field(max_length=120)  # comma-separated rules.Why values
     outcome: str = Field(default="open", max_length=20, index=True)  # rules.Outcome
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
-    decided_by: str | None = Field(default=None, max_length=HSA)
+    decided_by: str | None = hsa_id_field(nullable=True, length=HSA)
     decided_by_name: str | None = Field(default=None, max_length=200)
     decided_as: str | None = Field(default=None, max_length=20)  # rules.ReviewerRole
     decided_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
@@ -79,10 +79,10 @@ class LogReviewDecision(SQLModel, table=True):
     task_id: int = Field(foreign_key="log_review_task.id", index=True)
     outcome: str = Field(max_length=20)
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
-    decided_by: str = Field(max_length=HSA)
+    decided_by: str = hsa_id_field(nullable=False, length=HSA)
     decided_by_name: str = Field(max_length=200)
     decided_as: str = Field(max_length=20)  # verksamhetschef or delegat
-    on_behalf_of: str | None = Field(default=None, max_length=HSA)  # the manager who delegated, for a delegate
+    on_behalf_of: str | None = hsa_id_field(nullable=True, length=HSA)  # the manager who delegated, for a delegate
     delegation_id: int | None = Field(default=None, foreign_key="log_review_delegation.id")
     decided_at: dt.datetime = Field(sa_column=_at())
 
@@ -93,18 +93,18 @@ class LogReviewDelegation(SQLModel, table=True):
     __tablename__ = "log_review_delegation"
 
     id: int | None = Field(default=None, primary_key=True)
-    unit_hsa_id: str = Field(max_length=HSA, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True, length=HSA)
     unit_name: str = Field(default="", max_length=200)
-    manager_hsa_id: str = Field(max_length=HSA)
+    manager_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
     manager_name: str = Field(default="", max_length=200)
-    delegate_hsa_id: str = Field(max_length=HSA, index=True)
+    delegate_hsa_id: str = hsa_id_field(nullable=False, index=True, length=HSA)
     delegate_name: str = Field(default="", max_length=200)
     note: str = Field(default="", sa_column=Column(Text, nullable=False))  # the decision's reference or scope
     valid_from: dt.datetime = Field(sa_column=_at())
     valid_to: dt.datetime = Field(sa_column=_at())  # exclusive
     created_at: dt.datetime = Field(sa_column=_at())
     revoked_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
-    revoked_by: str | None = Field(default=None, max_length=HSA)
+    revoked_by: str | None = hsa_id_field(nullable=True, length=HSA)
 
 
 class LogReviewSummary(SQLModel, table=True):
@@ -114,7 +114,7 @@ class LogReviewSummary(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("unit_hsa_id", "month", name="uq_log_review_summary_unit_month"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    unit_hsa_id: str = Field(max_length=HSA, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True, length=HSA)
     unit_name: str = Field(default="", max_length=200)
     month: dt.date  # the first day of the month summarised
     created_at: dt.datetime = Field(sa_column=_at())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
@@ -135,9 +134,8 @@ def get_round(session: Session, actor: Actor, round_id: int) -> RecertificationR
 def rounds_for(session: Session, actor: Actor, *, now: dt.datetime) -> list[RoundView]:
     """The open rounds of the actor's units, then their latest closed ones."""
     require_reviewer(actor)
-    units = [u.upper() for u in actor.orderable_units()]
     rounds = session.exec(select(RecertificationRound).where(
-        func.upper(RecertificationRound.unit_hsa_id).in_(units))
+        col(RecertificationRound.unit_hsa_id).in_(actor.orderable_units()))
         .order_by(col(RecertificationRound.state).desc(), col(RecertificationRound.opened_at).desc())
         .limit(ROUNDS_SHOWN)).all()
     return [view(session, r, now=now) for r in rounds]
@@ -202,7 +200,7 @@ def _validate(actor: Actor, round_: RecertificationRound, items: dict[int, Recer
         elif not choice.confirm and not reason:
             errors[f"motivering-{item.id}"] = (f"Ange varför {item.person_name} ska tas bort, t.ex. slutat, bytt "
                                                "tjänst eller behöver inte NPÖ.")
-        if choice.confirm and delegate and item.person_hsa_id.upper() == actor.hsa_id.upper():
+        if choice.confirm and delegate and item.person_hsa_id == actor.hsa_id:
             errors[f"beslut-{item.id}"] = "Din egen behörighet bekräftas av verksamhetschefen, inte av dig som delegat."
     if errors:
         raise InvalidInputs(errors)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from catalog import Directory
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id
 from kernel.clock import local_date
+from kernel.hsaid import HsaId
 from kernel.review import delegation_end, delegation_end_error, revoke_once
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs, NotAllowed, NotFound
@@ -22,7 +23,7 @@ from provisioning.models import Delegation
 def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: str, delegate_hsa_id: str,
           valid_to: dt.date | None, now: dt.datetime) -> Delegation:
     """Delegate the ordering right for a unit the actor manages (until and including ``valid_to``)."""
-    if not any(u.hsa_id.upper() == unit_hsa_id.upper() for u in actor.managed_units):
+    if not any(u.hsa_id == HsaId(unit_hsa_id) for u in actor.managed_units):
         raise NotAllowed("Bara enhetens verksamhetschef kan delegera beställningsrätten.")
     errors: dict[str, str] = {}
     delegate = None
@@ -30,7 +31,7 @@ def grant(*, session: Session, directory: Directory, actor: Actor, unit_hsa_id: 
         delegate = directory.find_person(validate_hsa_id(delegate_hsa_id.strip()))
         if delegate is None or not delegate.usable:
             errors["delegate_hsa_id"] = f"{delegate_hsa_id} finns inte som aktiv person i Skånekatalogen."
-        elif delegate.hsa_id.upper() == actor.hsa_id.upper():
+        elif delegate.hsa_id == actor.hsa_id:
             errors["delegate_hsa_id"] = "Du kan inte delegera till dig själv."
     except InvalidIdentifier as exc:
         errors["delegate_hsa_id"] = exc.message
@@ -52,7 +53,7 @@ def revoke(*, session: Session, actor: Actor, delegation_id: int, now: dt.dateti
     delegation = session.get(Delegation, delegation_id)
     if delegation is None:
         raise NotFound("Delegeringen finns inte.")
-    if not any(u.hsa_id.upper() == delegation.unit_hsa_id.upper() for u in actor.managed_units):
+    if not any(u.hsa_id == delegation.unit_hsa_id for u in actor.managed_units):
         raise NotAllowed("Bara enhetens verksamhetschef kan återkalla delegeringen.")
     revoke_once(session, delegation, now)
     return delegation

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import Column, String, Text, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
+from kernel.sqltypes import hsa_id_field
 from provisioning.models import _enum, _utc
 
 
@@ -52,10 +53,10 @@ class RecertificationRound(SQLModel, table=True):
     __tablename__ = "recertification_rounds"
 
     id: int | None = Field(default=None, primary_key=True)
-    unit_hsa_id: str = Field(max_length=32, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True)
     unit_name: str = Field(max_length=200)
-    commission_hsa_id: str = Field(max_length=32)
-    manager_hsa_id: str | None = Field(default=None, max_length=32)  # the verksamhetschef when the round opened
+    commission_hsa_id: str = hsa_id_field(nullable=False)
+    manager_hsa_id: str | None = hsa_id_field(nullable=True)  # the verksamhetschef when the round opened
     trigger: RoundTrigger = _enum(RoundTrigger, nullable=False)
     opened_by: str = Field(max_length=64)  # an HSA-ID, or "system" for the flow
     opened_by_name: str = Field(max_length=200)
@@ -63,7 +64,7 @@ class RecertificationRound(SQLModel, table=True):
     # the deadline is exclusive: local midnight after the last day the manager may decide
     deadline: dt.datetime = _utc(nullable=False)
     state: RoundState = _enum(RoundState, nullable=False, index=True)
-    open_unit: str | None = Field(default=None, sa_column=Column(String(32), unique=True, nullable=True))
+    open_unit: str | None = hsa_id_field(nullable=True, unique=True)
     closed_at: dt.datetime | None = _utc(nullable=True)
 
     @property
@@ -80,7 +81,7 @@ class RecertificationItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="recertification_rounds.id", index=True)
-    person_hsa_id: str = Field(max_length=32)
+    person_hsa_id: str = hsa_id_field(nullable=False)
     person_name: str = Field(max_length=200)
     person_mail: str | None = Field(default=None, max_length=254)
     valid_from: dt.datetime = _utc(nullable=False)
@@ -88,7 +89,7 @@ class RecertificationItem(SQLModel, table=True):
     decision: ItemDecision = _enum(ItemDecision, nullable=False, index=True)
     decided_by: str | None = Field(default=None, max_length=64)
     decided_by_name: str | None = Field(default=None, max_length=200)
-    on_behalf_of: str | None = Field(default=None, max_length=32)  # the manager, when a delegate decided
+    on_behalf_of: str | None = hsa_id_field(nullable=True)  # the manager, when a delegate decided
     decided_at: dt.datetime | None = _utc(nullable=True)
     reason: str | None = Field(default=None, sa_column=Column(Text))
 
@@ -102,9 +103,9 @@ class CommissionReviewEvent(SQLModel, table=True):
     key: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
     at: dt.datetime = _utc(nullable=False)
     kind: ReviewEventKind = _enum(ReviewEventKind, nullable=False, index=True)
-    unit_hsa_id: str = Field(max_length=32, index=True)
-    commission_hsa_id: str = Field(max_length=32)
-    person_hsa_id: str | None = Field(default=None, max_length=32, index=True)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True)
+    commission_hsa_id: str = hsa_id_field(nullable=False)
+    person_hsa_id: str | None = hsa_id_field(nullable=True, index=True)
     round_id: int | None = Field(default=None, foreign_key="recertification_rounds.id", index=True)
     actor: str = Field(max_length=64)
     actor_name: str = Field(max_length=200)

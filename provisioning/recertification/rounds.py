@@ -13,13 +13,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.model import CareUnit, Commission, Membership
 from kernel import outbox
 from kernel.clock import local_date
+from kernel.hsaid import HsaId
 from kernel.review import business_days_left, deadline_after, last_day, reminder_threshold
 from kernel.sqltypes import rowcount, stored_id, stored_ids
 from provisioning.automation import SYSTEM, SYSTEM_NAME
@@ -63,13 +64,13 @@ def lapse_reason(round_: RecertificationRound) -> str:
 def open_round_of(session: Session, unit_hsa_id: str) -> RecertificationRound | None:
     """The unit's open round, if any."""
     return session.exec(select(RecertificationRound).where(
-        RecertificationRound.open_unit == unit_hsa_id.upper())).first()
+        RecertificationRound.open_unit == unit_hsa_id)).first()  # HsaIdColumns: the values are normalised
 
 
 def latest_round_of(session: Session, unit_hsa_id: str) -> RecertificationRound | None:
     """The unit's most recently opened round."""
     return session.exec(select(RecertificationRound).where(
-        func.upper(RecertificationRound.unit_hsa_id) == unit_hsa_id.upper())
+        RecertificationRound.unit_hsa_id == unit_hsa_id)
         .order_by(col(RecertificationRound.opened_at).desc())).first()
 
 
@@ -102,7 +103,7 @@ def current_members(directory: Directory, commission_hsa_id: str, now: dt.dateti
 
 def _membership(directory: Directory, commission_hsa_id: str, person_hsa_id: str) -> Membership | None:
     return next((m for m in directory.memberships_of(person_hsa_id)
-                 if m.commission_hsa_id.upper() == commission_hsa_id.upper()), None)
+                 if m.commission_hsa_id == HsaId(commission_hsa_id)), None)
 
 
 # ---------------------------------------------------------------------- opening
@@ -143,7 +144,7 @@ def open_round(session: Session, directory: Directory, config: ReviewConfig, uni
         session, RecertificationRound, "open_unit", unit_hsa_id=unit.hsa_id, unit_name=unit.name,
         commission_hsa_id=commission.hsa_id, manager_hsa_id=unit.manager_hsa_id, trigger=trigger, opened_by=by,
         opened_by_name=by_name, opened_at=now, deadline=deadline_after(now, config.deadline_business_days),
-        state=RoundState.OPEN, open_unit=unit.hsa_id.upper())
+        state=RoundState.OPEN, open_unit=unit.hsa_id)
     if round_id is None:
         return None  # another run opened the unit's round first
     round_ = session.get(RecertificationRound, round_id)
