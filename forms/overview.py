@@ -19,6 +19,7 @@ from forms.orders import Field
 from kernel.clock import local_date, local_midnight
 from overview import inputs
 from overview.errors import InvalidInput
+from overview.fault_report import FaultReport
 from overview.gate import ConsentScope
 
 PNR_MAX = 20  # a personnummer is at most 13 characters typed; longer input is refused before it is parsed
@@ -159,14 +160,6 @@ def parse_emergency_hours(raw: Mapping[str, object]) -> dt.timedelta:
     if value not in {str(h) for h in EMERGENCY_HOURS}:
         raise FormInvalid({"hours": "Välj hur länge nödåtkomsten ska gälla."})
     return dt.timedelta(hours=int(value))
-
-
-@dataclass(frozen=True)
-class FaultReport:
-    """What the user adds to the diagnosis sent to the service desk."""
-
-    description: str
-    phone: str
 
 
 def parse_fault_report(raw: Mapping[str, object]) -> FaultReport:
