@@ -142,7 +142,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CertificateRejected)
     async def _refused(request: Request, exc: CertificateRejected) -> Response:
-        return error_response(request, exc.status, exc.message) if _wants_json(request) else refused(request, exc)
+        if _wants_json(request):
+            return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+        return refused(request, exc)
 
     @app.exception_handler(SeeOther)
     async def _see_other(_request: Request, exc: SeeOther) -> Response:
