@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from forms.orders import Field
 from kernel.clock import local_date, local_midnight
 from overview import inputs
-from overview.errors import InvalidInput
+from overview.errors import InvalidInput, InvalidInputs
 from overview.fault_report import FaultReport
 from overview.gate import ConsentScope
 
@@ -54,12 +54,9 @@ _PHONE = re.compile(r"[0-9 +\-()]*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class FormInvalid(Exception):
-    """One or more fields are wrong; ``errors`` maps field name → Swedish message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class FormInvalid(InvalidInputs):
+    """One or more fields of an overview form are wrong; ``errors`` maps field name → Swedish message (a route that
+    does not show its form again gets the one answer of api/errors.py for InvalidInputs)."""
 
 
 def raw_values(form: FormData) -> dict[str, object]:
