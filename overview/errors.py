@@ -7,8 +7,6 @@ overview.gate.Reason), when there is one.
 
 from __future__ import annotations
 
-from kernel.errors import Conflict, DomainError, InvalidInput, InvalidInputs, NotAllowed, NotFound
+from kernel.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 
-OverviewError = DomainError
-
-__all__ = ["Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound", "OverviewError"]
+__all__ = ["Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound"]

@@ -5,8 +5,6 @@ They carry no HTTP: api/errors.py maps them once (STYLE.md §8).
 
 from __future__ import annotations
 
-from kernel.errors import Conflict, DomainError, InvalidInput, InvalidInputs, NotAllowed, NotFound
+from kernel.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 
-ProvisioningError = DomainError
-
-__all__ = ["Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound", "ProvisioningError"]
+__all__ = ["Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound"]
