@@ -1,20 +1,32 @@
-"""Domain errors → HTTP, in one place (STYLE.md §8). JSON under /api/, a Swedish page everywhere else."""
+"""Errors → HTTP, in one place (STYLE.md §8): one table from error class to status and rendering.
+
+Routes and dependencies raise; they never build an error response. Every expected failure of the domain is a
+kernel.errors.DomainError (``message`` Swedish); the catalog's, the SITHS refusal, the session and CSRF checks, the
+order's state table and FastAPI's own validation errors have their rule here too. Under /api/ the answer is JSON
+(``error``, and ``field``/``errors`` for bad values); elsewhere the Swedish error page, or, for a bad value or a
+conflict on a form that asked for it (``keep_form``), the form again with the message beside its field.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import CsrfRejected, NotSignedIn, login_redirect
+from api.pages import SeeOther
 from api.params import CONTROL_ERROR, MAX_ROW_ID, ROW_ID_ERROR
+from api.routes.overview_base import refused
+from api.siths import CertificateRejected
 from api.templating import templates
 from catalog import DirectoryError, DirectoryUnavailable
-from overview import errors as overview_errors
-from provisioning import errors as order_errors
+from catalog.identifiers import InvalidIdentifier
+from kernel.errors import Conflict, DomainError, InvalidInput, InvalidInputs, NotAllowed, NotFound
 from provisioning.models import ImmutableOrder
 from provisioning.states import InvalidTransition
 
@@ -22,6 +34,43 @@ log = logging.getLogger(__name__)
 
 TITLES = {400: "Felaktig begäran", 401: "Inloggning krävs", 403: "Behörighet saknas", 404: "Finns inte",
           405: "Metoden stöds inte", 409: "Redan ändrad", 422: "Kontrollera uppgifterna", 503: "Tillfälligt avbrott"}
+SERVICE_DESK = "ring servicedesk 30000 (internt) eller 0776-73 00 00 (externt)"
+FORM_KEY = "form_page"
+
+FormPage = Callable[[DomainError, int], Response | None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one class of error is answered: its status, the sentence (None: the error's own ``message``), whether
+    the directory's own text is logged, and whether a form that asked for it (``keep_form``) is shown again."""
+
+    status: int
+    message: str | None = None
+    log: str | None = None
+    form: bool = False
+
+
+RULES: dict[type[Exception], Rule] = {
+    InvalidInputs: Rule(422, form=True),
+    InvalidInput: Rule(422, form=True),
+    NotAllowed: Rule(403),
+    NotFound: Rule(404),
+    Conflict: Rule(409, form=True),
+    DomainError: Rule(422),
+    InvalidIdentifier: Rule(422),
+    CsrfRejected: Rule(403, "Formuläret har gått ut eller kom inte från den här sidan. Ladda om sidan och försök "
+                            "igen; inget har sparats."),
+    InvalidTransition: Rule(409, "Beställningen har ändrats under tiden; ladda om sidan."),
+    ImmutableOrder: Rule(409, "En inskickad beställning kan inte ändras; gör en ny beställning."),
+    DirectoryUnavailable: Rule(503, "Skånekatalogen svarar inte just nu. Inget har gått förlorat; försök igen om en "
+                                    f"stund. Kvarstår felet: {SERVICE_DESK}.", log="directory unavailable"),
+    # The directory's own text (DNs, result codes, English) is for NPÖ-förvaltningen: it goes to the log with the
+    # time, the person gets a sentence they can act on.
+    DirectoryError: Rule(422, "Skånekatalogen kunde inte utföra det du bad om, så inget har ändrats. Försök igen om "
+                              f"en stund. Kvarstår felet: {SERVICE_DESK} och uppge tidpunkten; NPÖ-förvaltningen "
+                              "ser orsaken i loggen.", log="directory refused"),
+}
 
 
 def _wants_json(request: Request) -> bool:
@@ -43,8 +92,47 @@ def error_response(request: Request, status: int, message: str, *, field: str | 
                                       status_code=status)
 
 
+def keep_form(request: Request, page: FormPage) -> None:
+    """A form route's way to be shown again when it raises a bad value or a conflict: ``page(error, status)`` is
+    the form with what was typed and the message (None: the error page after all). The route only raises."""
+    setattr(request.state, FORM_KEY, page)
+
+
+def rule_for(exc: Exception) -> Rule:
+    """The rule of the nearest class in RULES (a subclass is answered like its base unless it has its own)."""
+    return next(RULES[cls] for cls in type(exc).__mro__ if cls in RULES)
+
+
+def answer(request: Request, exc: Exception) -> Response:
+    """The one answer to an error that RULES knows."""
+    rule = rule_for(exc)
+    if rule.log:
+        log.warning("%s %s %s: %s", rule.log, request.method, request.url.path, getattr(exc, "message", exc))
+    page: FormPage | None = getattr(request.state, FORM_KEY, None)
+    if rule.form and page is not None and isinstance(exc, DomainError) and not _wants_json(request):
+        setattr(request.state, FORM_KEY, None)  # once: a form that cannot be shown again gets the error page
+        try:
+            shown = page(exc, rule.status)
+        except DomainError as refused_again:  # e.g. the task vanished meanwhile
+            return answer(request, refused_again)
+        if shown is not None:
+            return shown
+    message = rule.message or getattr(exc, "message", None) or "Fel."
+    if isinstance(exc, InvalidInputs):
+        return error_response(request, rule.status, message, errors=exc.errors)
+    if isinstance(exc, InvalidInput):
+        return error_response(request, rule.status, message, field=exc.field, errors={exc.field: message})
+    return error_response(request, rule.status, message)
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers on the app."""
+    """Register the handlers on the app: RULES, and the answers that are not an error page."""
+
+    async def _rule(request: Request, exc: Exception) -> Response:
+        return answer(request, exc)
+
+    for cls in RULES:
+        app.add_exception_handler(cls, _rule)
 
     @app.exception_handler(NotSignedIn)
     async def _not_signed_in(request: Request, _exc: NotSignedIn) -> Response:
@@ -52,68 +140,15 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"error": "Logga in först (SITHS-kort)."}, status_code=401)
         return login_redirect(request)
 
-    @app.exception_handler(CsrfRejected)
-    async def _csrf(request: Request, _exc: CsrfRejected) -> Response:
-        return error_response(request, 403, "Formuläret har gått ut eller kom inte från den här sidan. Ladda om "
-                                            "sidan och försök igen; inget har sparats.")
+    @app.exception_handler(CertificateRejected)
+    async def _refused(request: Request, exc: CertificateRejected) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"error": exc.message, "code": exc.code}, status_code=exc.status)
+        return refused(request, exc)
 
-    @app.exception_handler(order_errors.InvalidInputs)
-    async def _invalid_inputs(request: Request, exc: order_errors.InvalidInputs) -> Response:
-        return error_response(request, 422, exc.message, errors=exc.errors)
-
-    @app.exception_handler(order_errors.InvalidInput)
-    async def _invalid(request: Request, exc: order_errors.InvalidInput) -> Response:
-        return error_response(request, 422, exc.message, field=exc.field, errors={exc.field: exc.message})
-
-    @app.exception_handler(order_errors.NotAllowed)
-    async def _not_allowed(request: Request, exc: order_errors.NotAllowed) -> Response:
-        return error_response(request, 403, exc.message)
-
-    @app.exception_handler(order_errors.NotFound)
-    async def _not_found(request: Request, exc: order_errors.NotFound) -> Response:
-        return error_response(request, 404, exc.message)
-
-    @app.exception_handler(order_errors.Conflict)
-    async def _conflict(request: Request, exc: order_errors.Conflict) -> Response:
-        return error_response(request, 409, exc.message)
-
-    # The gated overview's domain errors (overview/errors.py): refused by the gate, not found, a bad value.
-    @app.exception_handler(overview_errors.InvalidInput)
-    async def _overview_invalid(request: Request, exc: overview_errors.InvalidInput) -> Response:
-        return error_response(request, 422, exc.message, field=exc.field, errors={exc.field: exc.message})
-
-    @app.exception_handler(overview_errors.NotAllowed)
-    async def _overview_not_allowed(request: Request, exc: overview_errors.NotAllowed) -> Response:
-        return error_response(request, 403, exc.message)
-
-    @app.exception_handler(overview_errors.NotFound)
-    async def _overview_not_found(request: Request, exc: overview_errors.NotFound) -> Response:
-        return error_response(request, 404, exc.message)
-
-    @app.exception_handler(InvalidTransition)
-    async def _transition(request: Request, _exc: InvalidTransition) -> Response:
-        return error_response(request, 409, "Beställningen har ändrats under tiden; ladda om sidan.")
-
-    @app.exception_handler(ImmutableOrder)
-    async def _immutable(request: Request, _exc: ImmutableOrder) -> Response:
-        return error_response(request, 409, "En inskickad beställning kan inte ändras; gör en ny beställning.")
-
-    @app.exception_handler(DirectoryUnavailable)
-    async def _ldap_down(request: Request, exc: DirectoryUnavailable) -> Response:
-        log.warning("directory unavailable: %s", exc.message)
-        return error_response(request, 503, "Skånekatalogen svarar inte just nu. Inget har gått förlorat; försök "
-                                            "igen om en stund. Kvarstår felet: ring servicedesk 30000 (internt) "
-                                            "eller 0776-73 00 00 (externt).")
-
-    @app.exception_handler(DirectoryError)
-    async def _ldap_refused(request: Request, exc: DirectoryError) -> Response:
-        # The directory's own text (DNs, result codes, English) is for NPÖ-förvaltningen: it goes to the log with
-        # the time, the person gets a sentence they can act on.
-        log.warning("directory refused %s %s: %s", request.method, request.url.path, exc.message)
-        return error_response(request, 422, "Skånekatalogen kunde inte utföra det du bad om, så inget har ändrats. "
-                                            "Försök igen om en stund. Kvarstår felet: ring servicedesk 30000 "
-                                            "(internt) eller 0776-73 00 00 (externt) och uppge tidpunkten; "
-                                            "NPÖ-förvaltningen ser orsaken i loggen.")
+    @app.exception_handler(SeeOther)
+    async def _see_other(_request: Request, exc: SeeOther) -> Response:
+        return RedirectResponse(exc.location, status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -13,6 +13,15 @@ from overview.logreview import delegations as logreview_delegation
 from provisioning.authz import Actor
 
 
+class SeeOther(Exception):  # noqa: N818 - named for the answer it gives (303 See Other)
+    """Not an error: the request belongs on another page (a POST about a patient when none is chosen goes to the
+    start); api/errors.py answers it with a 303 to ``location``."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
 def nav(actor: Actor | None) -> dict[str, bool]:
     """Which menu entries the actor sees."""
     if actor is None:

@@ -39,14 +39,20 @@ _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE--
 _PERSONNUMMER = re.compile(r"(19|20)?\d{6}[-+]?\d{4}")
 
 
-class CertificateRejected(Exception):
-    """A client certificate that does not identify a SITHS user; ``message`` tells the user what to do."""
+class CertificateRejected(HTTPException):
+    """A client certificate that does not identify a SITHS user; ``message`` tells the user what to do.
+
+    It is an HTTPException (``status``, the message as ``detail``), so that even an app without our handlers answers
+    it; api/errors.py renders it as the refusal page (or JSON under /api/)."""
 
     def __init__(self, code: str, message: str, *, status: int = 401):
-        super().__init__(message)
+        super().__init__(status_code=status, detail=message)
         self.code = code
         self.message = message
         self.status = status
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -432,11 +438,9 @@ def identity_or_refusal(request: Request) -> SithsIdentity | CertificateRejected
 
 
 def current_identity(request: Request) -> SithsIdentity:
-    """Dependency: the verified SITHS user; else HTTP 401 (503 when unconfigured) carrying the Swedish reason."""
-    try:
-        return identify(request)
-    except CertificateRejected as exc:
-        raise HTTPException(status_code=exc.status, detail=exc.message) from None
+    """Dependency: the verified SITHS user; else CertificateRejected (HTTP 401, 503 when unconfigured) with the
+    Swedish reason, which api/errors.py answers with the refusal page."""
+    return identify(request)
 
 
 CurrentIdentity = Annotated[SithsIdentity, Depends(current_identity)]

@@ -18,7 +18,8 @@ from starlette.datastructures import FormData
 from forms.orders import Field
 from kernel.clock import local_date, local_midnight
 from overview import inputs
-from overview.errors import InvalidInput
+from overview.errors import InvalidInput, InvalidInputs
+from overview.fault_report import FaultReport
 from overview.gate import ConsentScope
 
 PNR_MAX = 20  # a personnummer is at most 13 characters typed; longer input is refused before it is parsed
@@ -53,12 +54,9 @@ _PHONE = re.compile(r"[0-9 +\-()]*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class FormInvalid(Exception):
-    """One or more fields are wrong; ``errors`` maps field name → Swedish message."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
+class FormInvalid(InvalidInputs):
+    """One or more fields of an overview form are wrong; ``errors`` maps field name → Swedish message (a route that
+    does not show its form again gets the one answer of api/errors.py for InvalidInputs)."""
 
 
 def raw_values(form: FormData) -> dict[str, object]:
@@ -159,14 +157,6 @@ def parse_emergency_hours(raw: Mapping[str, object]) -> dt.timedelta:
     if value not in {str(h) for h in EMERGENCY_HOURS}:
         raise FormInvalid({"hours": "Välj hur länge nödåtkomsten ska gälla."})
     return dt.timedelta(hours=int(value))
-
-
-@dataclass(frozen=True)
-class FaultReport:
-    """What the user adds to the diagnosis sent to the service desk."""
-
-    description: str
-    phone: str
 
 
 def parse_fault_report(raw: Mapping[str, object]) -> FaultReport:

@@ -1,9 +1,9 @@
 """Logguppföljning: the reviewer's open tasks, reviewing one access, a round's documentation, the delegation page.
 
 Thin routes over overview.logreview_*: who may review is decided there (the unit's verksamhetschef in Skånekatalogen,
-or a documented delegate), from the signed-in HSA-ID. The log review's domain errors (refused, not found, a stale or
-final judgement, bad fields) are mapped here, beside the routes that raise them, so that a form re-renders with the
-message beside its field and nothing typed is lost.
+or a documented delegate), from the signed-in HSA-ID. The routes only raise; api/errors.py answers the log review's
+domain errors like every other (refused, not found, a stale or final judgement, bad fields), and a form route that
+asked for it (``keep_form``) comes back with the message beside its field and nothing typed lost.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf
-from api.errors import error_response
+from api.errors import keep_form
 from api.pages import render
 from api.params import RowId
 from catalog import runtime as catalog_runtime
 from kernel import runtime
 from kernel.clock import now
+from kernel.errors import DomainError
 from kernel.review import last_day
-from overview.errors import NotAllowed, NotFound, OverviewError
+from overview.errors import NotAllowed
 from overview.logreview import delegations as delegation
 from overview.logreview import queries, tasks
 from overview.logreview.rules import (
@@ -37,12 +38,7 @@ from overview.logreview.rules import (
 from provisioning.authz import Actor
 
 router = APIRouter()
-STATUS = {NotAllowed: 403, NotFound: 404, Conflict: 409, InvalidTransition: 409}
 LABELS = {"outcomes": OUTCOME_LABELS, "why": WHY_LABELS, "last_day": last_day}
-
-
-def _refused(request: Request, exc: OverviewError) -> Response:
-    return error_response(request, STATUS.get(type(exc), 422), exc.message)
 
 
 @router.get("/loggranskning", name="logreview_index")
@@ -53,9 +49,8 @@ def index(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
         work = queries.work_of(session=session, directory=catalog_runtime.directory(), reviewer_hsa_id=actor.hsa_id,
                                now=at)
     if not work:
-        return _refused(request, NotAllowed(
-            "Logguppföljningen görs av enhetens verksamhetschef, eller av den som verksamhetschefen dokumenterat har "
-            "delegerat den till. Du har ingen sådan uppgift just nu."))
+        raise NotAllowed("Logguppföljningen görs av enhetens verksamhetschef, eller av den som verksamhetschefen "
+                         "dokumenterat har delegerat den till. Du har ingen sådan uppgift just nu.")
     return render(request, "logreview/index.html", actor=actor, work=work, now=at, labels=LABELS,
                   flash="Granskningen är sparad." if klart else "")
 
@@ -77,11 +72,8 @@ def _task_page(request: Request, actor: Actor, task_id: int, *, values: dict[str
 @router.get("/loggranskning/atkomst/{task_id}", name="logreview_task")
 def task_page(request: Request, task_id: RowId, actor: CurrentActor, klart: int = 0) -> Response:
     """Granska en åtkomst: what was read, by whom, when, on what basis; and the three outcomes."""
-    try:
-        return _task_page(request, actor, task_id,
-                          flash="Bedömningen är sparad. Här är nästa åtkomst i omgången." if klart else "")
-    except OverviewError as exc:
-        return _refused(request, exc)
+    return _task_page(request, actor, task_id,
+                      flash="Bedömningen är sparad. Här är nästa åtkomst i omgången." if klart else "")
 
 
 @router.post("/loggranskning/atkomst/{task_id}", name="logreview_decide")
@@ -90,20 +82,22 @@ async def decide(request: Request, task_id: RowId, actor: CurrentActor) -> Respo
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     values = {"outcome": str(form.get("outcome", ""))[:40], "comment": str(form.get("comment", ""))[:4000]}
-    try:
-        with runtime.session_scope() as session:
-            decided = tasks.decide(session=session, directory=catalog_runtime.directory(), task_id=task_id,
-                                   reviewer_hsa_id=actor.hsa_id, reviewer_name=actor.name, outcome=values["outcome"],
-                                   comment=values["comment"], expected=str(form.get("expected", ""))[:40] or None,
-                                   now=now())
-            following = queries.next_open_task(session, decided.round_id)
-            round_id = decided.round_id
-    except InvalidInputs as exc:
-        return _task_page(request, actor, task_id, values=values, errors=exc.errors, status=422)
-    except (Conflict, InvalidTransition) as exc:
-        return _task_page(request, actor, task_id, message=exc.message, status=409)
-    except OverviewError as exc:
-        return _refused(request, exc)
+
+    def again(exc: DomainError, _status: int) -> Response | None:
+        if isinstance(exc, InvalidInputs):
+            return _task_page(request, actor, task_id, values=values, errors=exc.errors, status=422)
+        if isinstance(exc, (Conflict, InvalidTransition)):
+            return _task_page(request, actor, task_id, message=exc.message, status=409)
+        return None
+
+    keep_form(request, again)
+    with runtime.session_scope() as session:
+        decided = tasks.decide(session=session, directory=catalog_runtime.directory(), task_id=task_id,
+                               reviewer_hsa_id=actor.hsa_id, reviewer_name=actor.name, outcome=values["outcome"],
+                               comment=values["comment"], expected=str(form.get("expected", ""))[:40] or None,
+                               now=now())
+        following = queries.next_open_task(session, decided.round_id)
+        round_id = decided.round_id
     target = f"/loggranskning/atkomst/{following}?klart=1" if following else f"/loggranskning/omgang/{round_id}"
     return RedirectResponse(target + ("" if following else "?klart=1"), status_code=303)
 
@@ -112,12 +106,9 @@ async def decide(request: Request, task_id: RowId, actor: CurrentActor) -> Respo
 def round_page(request: Request, round_id: RowId, actor: CurrentActor, klart: int = 0) -> Response:
     """A round's documentation: the day, the sample, every access picked, the outcomes and who judged them."""
     at = now()
-    try:
-        with runtime.session_scope() as session:
-            doc = queries.documentation(session=session, directory=catalog_runtime.directory(), round_id=round_id,
-                                        reviewer_hsa_id=actor.hsa_id, now=at)
-    except OverviewError as exc:
-        return _refused(request, exc)
+    with runtime.session_scope() as session:
+        doc = queries.documentation(session=session, directory=catalog_runtime.directory(), round_id=round_id,
+                                    reviewer_hsa_id=actor.hsa_id, now=at)
     return render(request, "logreview/round.html", actor=actor, doc=doc, now=at, labels=LABELS,
                   flash="Alla uttagna åtkomster i omgången är granskade." if klart else "")
 
@@ -139,10 +130,7 @@ def _delegation_page(request: Request, actor: Actor, *, values: dict[str, str] |
 @router.get("/loggranskning/delegering", name="logreview_delegation")
 def delegation_page(request: Request, actor: CurrentActor, klart: int = 0) -> Response:
     """Delegera logguppföljningen (the verksamhetschef), with every delegation made kept as documentation."""
-    try:
-        _require_manager(actor)
-    except NotAllowed as exc:
-        return _refused(request, exc)
+    _require_manager(actor)
     return _delegation_page(request, actor, flash="Delegeringen är dokumenterad." if klart else "")
 
 
@@ -153,23 +141,23 @@ async def delegate(request: Request, actor: CurrentActor) -> Response:
     check_csrf(request, str(form.get("csrf", "")))
     values = {key: str(form.get(key, ""))[:limit] for key, limit in (
         ("unit_hsa_id", 64), ("delegate_hsa_id", 64), ("valid_to", 20), ("note", 2000))}
+    _require_manager(actor)
     try:
-        _require_manager(actor)
         valid_to = dt.date.fromisoformat(values["valid_to"]) if values["valid_to"] else None
-    except NotAllowed as exc:
-        return _refused(request, exc)
     except ValueError:
         return _delegation_page(request, actor, values=values, errors={"valid_to": "Ange datumet som ÅÅÅÅ-MM-DD."},
                                 status=422)
-    try:
-        with runtime.session_scope() as session:
-            delegation.grant(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
-                             unit_hsa_id=values["unit_hsa_id"], delegate_hsa_id=values["delegate_hsa_id"],
-                             valid_to=valid_to, note=values["note"], now=now())
-    except InvalidInputs as exc:
-        return _delegation_page(request, actor, values=values, errors=exc.errors, status=422)
-    except OverviewError as exc:
-        return _refused(request, exc)
+
+    def again(exc: DomainError, _status: int) -> Response | None:
+        if isinstance(exc, InvalidInputs):
+            return _delegation_page(request, actor, values=values, errors=exc.errors, status=422)
+        return None
+
+    keep_form(request, again)
+    with runtime.session_scope() as session:
+        delegation.grant(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
+                         unit_hsa_id=values["unit_hsa_id"], delegate_hsa_id=values["delegate_hsa_id"],
+                         valid_to=valid_to, note=values["note"], now=now())
     return RedirectResponse("/loggranskning/delegering?klart=1", status_code=303)
 
 
@@ -178,10 +166,7 @@ async def revoke(request: Request, delegation_id: RowId, actor: CurrentActor) ->
     """End a delegation now (it stays in the documentation as revoked)."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
-    try:
-        with runtime.session_scope() as session:
-            delegation.revoke(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
-                              delegation_id=delegation_id, now=now())
-    except OverviewError as exc:
-        return _refused(request, exc)
+    with runtime.session_scope() as session:
+        delegation.revoke(session=session, directory=catalog_runtime.directory(), manager_hsa_id=actor.hsa_id,
+                          delegation_id=delegation_id, now=now())
     return RedirectResponse("/loggranskning/delegering", status_code=303)

@@ -14,20 +14,19 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.routes import overview_admin, overview_consent, overview_emergency, overview_help
 from api.routes.overview_base import (
+    CertifiedForm,
     access,
-    certified_form,
     format_pnr,
     gatekeeper,
     is_admin,
     page,
     pop_flash,
-    refused,
     remember,
     state,
     usable_commissions,
 )
 from api.routes.overview_view import overview_view
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.siths import CurrentIdentity, SithsIdentity
 from catalog import runtime as catalog_runtime
 from forms import overview as F
 from kernel import runtime
@@ -54,10 +53,8 @@ def start_page(request: Request, identity: SithsIdentity, facts: GateFacts, deci
 
 # ---------------------------------------------------------------------- start, commission, information
 @router.get("/oversikt", name="overview_start")
-def overview_start(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_start(request: Request, who: CurrentIdentity) -> Response:
     """Start: what the gate says about the signed-in user, then the patient search."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     facts, decision = access(request, who)
     if decision.needs_choice:
         return RedirectResponse("/oversikt/uppdrag", status_code=303)
@@ -75,21 +72,15 @@ def _choose_page(request: Request, identity: SithsIdentity, facts: GateFacts, *,
 
 
 @router.get("/oversikt/uppdrag", name="overview_choose")
-def overview_choose(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_choose(request: Request, who: CurrentIdentity) -> Response:
     """Välj medarbetaruppdrag: the unit where the patient is cared for now."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     facts, _decision = access(request, who)
     return _choose_page(request, who, facts)
 
 
 @router.post("/oversikt/uppdrag", name="overview_choose_submit")
-async def overview_choose_submit(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_choose_submit(request: Request, who: CurrentIdentity, form: CertifiedForm) -> Response:
     """Use the chosen commission from now on (the patient is chosen again under it)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     facts, _decision = access(request, who)
     wanted = str(form.get("commission", "")).strip()[:64].upper()
     match = next((c for c in usable_commissions(facts) if c.hsa_id.upper() == wanted), None)
@@ -109,20 +100,14 @@ def _information_page(request: Request, identity: SithsIdentity, *, error: str =
 
 
 @router.get("/oversikt/information", name="overview_information")
-def overview_information(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_information(request: Request, who: CurrentIdentity) -> Response:
     """Information innan start med NPÖ, with the acknowledgement."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     return _information_page(request, who)
 
 
 @router.post("/oversikt/information", name="overview_acknowledge")
-async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_acknowledge(request: Request, who: CurrentIdentity, form: CertifiedForm) -> Response:
     """Record that the user has read this version (logged)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     if str(form.get("read", "")) != "1":
         return _information_page(request, who, status_code=422,
                                  error="Kryssa i att du har läst informationen innan du bekräftar.")
@@ -138,12 +123,8 @@ async def overview_acknowledge(request: Request, who: IdentityOrRefusal) -> Resp
 
 # ---------------------------------------------------------------------- the patient
 @router.post("/oversikt/patient", name="overview_search")
-async def overview_search(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_search(request: Request, who: CurrentIdentity, form: CertifiedForm) -> Response:
     """Search a patient by personnummer (kept in this browser's session, never in the URL)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)
@@ -180,28 +161,20 @@ def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
 
 
 @router.get("/oversikt/patient", name="overview_patient")
-def overview_patient(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_patient(request: Request, who: CurrentIdentity) -> Response:
     """The patient's overview by category."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     return _read(request, who, "kategori")
 
 
 @router.get("/oversikt/patient/tidslinje", name="overview_timeline")
-def overview_timeline(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_timeline(request: Request, who: CurrentIdentity) -> Response:
     """The patient's overview as a timeline."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     return _read(request, who, "tidslinje")
 
 
 @router.post("/oversikt/patient/stang", name="overview_close")
-async def overview_close(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_close(request: Request, who: CurrentIdentity, _form: CertifiedForm) -> Response:
     """Close the patient (this browser forgets the personnummer)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     remember(request, who, patient=None)
     return _see_start()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.routes.overview_base import certified_form, format_pnr, gatekeeper, is_admin, page, refused
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.routes.overview_base import CertifiedForm, format_pnr, gatekeeper, is_admin, page
+from api.siths import CurrentIdentity, SithsIdentity
 from forms import overview as F
 from kernel import runtime
 from overview import accesslog, service
@@ -28,10 +28,8 @@ def _extract_page(request: Request, identity: SithsIdentity, *, values: dict[str
 
 
 @router.get("/oversikt/loggutdrag", name="overview_log_extract_form")
-def overview_log_extract_form(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_log_extract_form(request: Request, who: CurrentIdentity) -> Response:
     """Loggutdrag: the search form (system administration only)."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     if not is_admin(who):
         raise NotAllowed("Loggutdrag tas fram av NPÖ:s systemförvaltning (rollen npo-forvaltning i "
                          "Skånekatalogen). Patienten begär utdraget hos vårdgivaren.")
@@ -39,12 +37,8 @@ def overview_log_extract_form(request: Request, who: IdentityOrRefusal) -> Respo
 
 
 @router.post("/oversikt/loggutdrag", name="overview_log_extract")
-async def overview_log_extract(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_log_extract(request: Request, who: CurrentIdentity, form: CertifiedForm) -> Response:
     """The extract for one personnummer, as a table or (``format=text``) as plain text."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         personnummer = F.parse_personnummer(raw)

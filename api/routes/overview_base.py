@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.auth import check_csrf
-from api.pages import render
+from api.pages import SeeOther, render
 from api.routes.siths import ADVICE, SERVICE_DESK, SITHS_TEST_URL
-from api.siths import CertificateRejected, SithsIdentity
+from api.siths import CertificateRejected, CurrentIdentity, SithsIdentity
 from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from kernel import runtime
@@ -180,25 +180,25 @@ class PatientPost:
     personnummer: str
 
 
-async def certified_form(request: Request, who: SithsIdentity | CertificateRejected) -> FormData | Response:
-    """The common start of every overview POST: a verified certificate (otherwise the refusal page) and the CSRF
-    token (otherwise CsrfRejected); the form."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
+async def certified_form(request: Request, _identity: CurrentIdentity) -> FormData:
+    """Dependency, the common start of every overview POST: a verified certificate (otherwise CertificateRejected,
+    answered with the refusal page) and the CSRF token (otherwise CsrfRejected); the form."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     return form
 
 
-async def patient_post(request: Request, who: SithsIdentity | CertificateRejected) -> PatientPost | Response:
-    """The common start of every POST about the patient in view: ``certified_form`` and a chosen patient
-    (otherwise back to the start)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)
-    chosen = state(request, who)
+CertifiedForm = Annotated[FormData, Depends(certified_form)]
+
+
+def patient_post(request: Request, identity: CurrentIdentity, form: CertifiedForm) -> PatientPost:
+    """Dependency, the common start of every POST about the patient in view: ``certified_form`` and a chosen
+    patient (otherwise back to the start)."""
+    chosen = state(request, identity)
     personnummer = chosen.get("patient")
     if not personnummer:
-        return RedirectResponse("/oversikt", status_code=303)
+        raise SeeOther("/oversikt")
     return PatientPost(form, chosen, personnummer)
+
+
+PatientPosted = Annotated[PatientPost, Depends(patient_post)]

@@ -8,17 +8,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.routes.overview_base import (
+    PatientPosted,
     access,
     dialog_page,
     format_pnr,
     gatekeeper,
     page,
-    patient_post,
-    refused,
     remember,
     state,
 )
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.siths import CurrentIdentity, SithsIdentity
 from forms import overview as F
 from kernel import runtime
 from kernel.clock import local_date, now, until_text
@@ -46,12 +45,8 @@ def relation_page(request: Request, identity: SithsIdentity, commission: Commiss
 
 
 @router.post("/oversikt/patient/relation", name="overview_relation")
-async def overview_relation(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_relation(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """Assert a patient relation with a reason (logged, always sampled in log follow-up)."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen = post.form, post.chosen
     raw = F.raw_values(form)
     try:
@@ -78,21 +73,15 @@ def consent_page(request: Request, identity: SithsIdentity, personnummer: str, *
 
 
 @router.get("/oversikt/patient/samtycke", name="overview_consent_form")
-def overview_consent_form(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_consent_form(request: Request, who: CurrentIdentity) -> Response:
     """Samtycke: the dialog."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     personnummer = state(request, who).get("patient")
     return consent_page(request, who, personnummer) if personnummer else _see_start()
 
 
 @router.post("/oversikt/patient/samtycke", name="overview_consent")
-async def overview_consent(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_consent(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """Register the patient's consent(s) under the commission's unit (logged); then show the overview again."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     at = now()
@@ -131,13 +120,9 @@ CONSENT_CHANGES = {"avsluta": (service.end_consent, "Samtycket är avslutat frå
 
 
 @router.post("/oversikt/patient/samtycke/andra", name="overview_consent_change")
-async def overview_consent_change(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_consent_change(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """End a consent the patient withdrew, or void one registered in error (logged); then the overview again,
     without what only that consent let through."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     change = CONSENT_CHANGES.get(str(post.form.get("action", "")))
     if change is None:
         raise InvalidInput("action", "Välj om samtycket ska avslutas eller makuleras.")

@@ -7,8 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.routes.overview_base import dialog_page, gatekeeper, patient_post, refused, remember, state
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.routes.overview_base import PatientPosted, dialog_page, gatekeeper, remember, state
+from api.siths import CurrentIdentity, SithsIdentity
 from forms import overview as F
 from kernel import runtime
 from kernel.clock import STOCKHOLM
@@ -29,10 +29,8 @@ def emergency_page(request: Request, identity: SithsIdentity, personnummer: str,
 
 
 @router.get("/oversikt/patient/nodatkomst", name="overview_emergency_form")
-def overview_emergency_form(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_emergency_form(request: Request, who: CurrentIdentity) -> Response:
     """Nödåtkomst: the form."""
-    if isinstance(who, CertificateRejected):
-        return refused(request, who)
     personnummer = state(request, who).get("patient")
     if not personnummer:
         return RedirectResponse("/oversikt", status_code=303)
@@ -40,12 +38,8 @@ def overview_emergency_form(request: Request, who: IdentityOrRefusal) -> Respons
 
 
 @router.post("/oversikt/patient/nodatkomst", name="overview_emergency")
-async def overview_emergency(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_emergency(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """Open emergency access (reason required, time-boxed, logged as Nödöppning)."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     raw = F.raw_values(form)
     try:
@@ -80,12 +74,8 @@ def _reveal(identity: SithsIdentity, chosen: dict, personnummer: str) -> tuple:
 
 
 @router.post("/oversikt/patient/sparrat/steg1", name="overview_blocked_where")
-async def overview_blocked_where(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_blocked_where(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """Step 1: which vårdgivare hold blocked data (needs an open emergency access; logged)."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     chosen, personnummer = post.chosen, post.personnummer
     try:
         providers = _reveal(who, chosen, personnummer)
@@ -95,12 +85,8 @@ async def overview_blocked_where(request: Request, who: IdentityOrRefusal) -> Re
 
 
 @router.post("/oversikt/patient/sparrat/steg2", name="overview_blocked_open")
-async def overview_blocked_open(request: Request, who: IdentityOrRefusal) -> Response:
+def overview_blocked_open(request: Request, who: CurrentIdentity, post: PatientPosted) -> Response:
     """Step 2: open the blocked data of the vårdgivare the user picked (logged as Nödöppning)."""
-    post = await patient_post(request, who)
-    if isinstance(post, Response):
-        return post
-    assert isinstance(who, SithsIdentity)  # patient_post answered a rejected certificate
     form, chosen, personnummer = post.form, post.chosen, post.personnummer
     picked = [str(p)[:64] for p in form.getlist("providers")][:50]
     try:

@@ -4,52 +4,25 @@ service desk through the outbox (D3). The diagnosis never carries patient data."
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
-from dataclasses import dataclass
-
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.routes.overview_base import CHECK_NAMES, access, certified_form, gatekeeper, page
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.routes.overview_base import CHECK_NAMES, CertifiedForm, access, gatekeeper, page
+from api.siths import CertificateRejected, CurrentIdentity, IdentityOrRefusal, SithsIdentity
 from flows.steps import deliver
 from forms import overview as F
-from kernel import outbox, runtime
-from kernel.clock import STOCKHOLM, now
+from kernel import runtime
+from kernel.clock import now
+from overview import fault_report
 from overview.facts import load_facts
-from overview.gate import Check, CommissionFacts, Decision, GateFacts, Reason, commission_problem, decide
+from overview.gate import Decision, GateFacts, decide
 
 router = APIRouter()
 
-ACCESS_CHECKS = (Check.CERTIFICATE, Check.USER, Check.COMMISSION, Check.CONSUMER, Check.ACKNOWLEDGEMENT)
-COMMISSION_STATES = {None: "kan användas för NPÖ", "commission.not_yet_valid": "gäller inte ännu",
-                     "commission.expired": "har gått ut", "commission.purpose": "har fel ändamål",
-                     "commission.right_missing": "saknar rättigheten Läsa;Alla;SJF",
-                     "commission.no_unit": "hör inte till någon vårdenhet"}
 SENT_KEY = "fault_report_sent"
 
 
-@dataclass(frozen=True)
-class CheckRow:
-    """One check of the diagnosis: its name, and the gate's reason (None: not checked because an earlier failed)."""
-
-    number: int
-    name: str
-    reason: Reason | None
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """Checks 1–5 for this request, and the commissions the user holds."""
-
-    rows: list[CheckRow]
-    allowed: bool
-    commissions: list[tuple[CommissionFacts, str]]
-    at: dt.datetime
-
-
-def diagnose(request: Request, who: SithsIdentity | CertificateRejected) -> Diagnosis:
+def diagnose(request: Request, who: SithsIdentity | CertificateRejected) -> fault_report.Diagnosis:
     """The gate's checks 1–5 for this request's certificate (refused too: check 1 then explains why)."""
     at = now()
     if isinstance(who, CertificateRejected):
@@ -61,10 +34,7 @@ def diagnose(request: Request, who: SithsIdentity | CertificateRejected) -> Diag
         decision: Decision = decide(facts, at)
     else:
         facts, decision = access(request, who)
-    reasons = {r.check: r for r in decision.reasons}
-    rows = [CheckRow(n, CHECK_NAMES[check], reasons.get(check)) for n, check in enumerate(ACCESS_CHECKS, 1)]
-    held = [(c, COMMISSION_STATES.get(commission_problem(c, at), "")) for c in facts.commissions]
-    return Diagnosis(rows, decision.allowed, held, at)
+    return fault_report.diagnose(facts, decision, names=CHECK_NAMES, at=at)
 
 
 def _help_page(request: Request, who: SithsIdentity | CertificateRejected, *, values: dict[str, object] | None = None,
@@ -85,24 +55,20 @@ def overview_help(request: Request, who: IdentityOrRefusal) -> Response:
 
 
 @router.post("/oversikt/felsokning", name="overview_fault_report")
-async def overview_fault_report(request: Request, who: IdentityOrRefusal, background: BackgroundTasks) -> Response:
+def overview_fault_report(request: Request, who: CurrentIdentity, form: CertifiedForm,
+                          background: BackgroundTasks) -> Response:
     """Felanmälan: the diagnosis and the user's description, mailed to the service desk (needs a SITHS identity)."""
-    form = await certified_form(request, who)
-    if isinstance(form, Response):
-        return form
-    assert isinstance(who, SithsIdentity)  # certified_form answered a rejected certificate
     raw = F.raw_values(form)
     try:
         report = F.parse_fault_report(raw)
     except F.FormInvalid as exc:
         return _help_page(request, who, values=raw, errors=exc.errors, status_code=422)
-    reference = f"FEL-{uuid.uuid4().hex[:8].upper()}"
-    context = {"reference": reference, "identity": who, "diagnosis": diagnose(request, who), "report": report,
-               "user_agent": request.headers.get("user-agent", "")[:300], "listener": request.url.netloc,
-               "at": now().astimezone(STOCKHOLM), "service_desk": runtime.settings().service_desk_mail}
+    diagnosis = diagnose(request, who)
     with runtime.session_scope() as session:
-        outbox.enqueue(session, template="felanmalan", to=[runtime.settings().service_desk_mail], context=context,
-                       dedupe_key=f"felanmalan:{reference}", now=now())
+        reference = fault_report.report_fault(
+            session=session, reporter=who, diagnosis=diagnosis, report=report,
+            service_desk=runtime.settings().service_desk_mail, user_agent=request.headers.get("user-agent", ""),
+            listener=request.url.netloc, now=now())
     background.add_task(deliver)
     request.session[SENT_KEY] = reference
     return RedirectResponse("/oversikt/felsokning", status_code=303)

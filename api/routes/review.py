@@ -6,12 +6,14 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf, flash
+from api.errors import keep_form
 from api.pages import render
 from api.params import RowId
 from catalog import runtime as catalog_runtime
 from flows.steps import deliver
 from kernel import runtime
 from kernel.clock import now
+from kernel.errors import DomainError
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs
 from provisioning.recertification import decisions
@@ -93,13 +95,17 @@ async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
               if key.startswith(("beslut-", "motivering-"))}
     rows = [str(r)[:12] for r in form.getlist("rad")][:1000]
     choices = _choices(values, rows, confirm_rest=str(form.get("alla", "")) == CONFIRM)
-    try:
-        with runtime.session_scope() as session:
-            report = decisions.decide(session=session, directory=catalog_runtime.directory(), config=_config(),
-                                      actor=actor,
-                                      round_id=round_id, choices=choices, now=now())
-    except InvalidInputs as exc:
-        return _round_page(request, actor, round_id, values=values, errors=exc.errors, status=422)
+
+    def again(exc: DomainError, _status: int) -> Response | None:
+        if isinstance(exc, InvalidInputs):
+            return _round_page(request, actor, round_id, values=values, errors=exc.errors, status=422)
+        return None
+
+    keep_form(request, again)
+    with runtime.session_scope() as session:
+        report = decisions.decide(session=session, directory=catalog_runtime.directory(), config=_config(),
+                                  actor=actor,
+                                  round_id=round_id, choices=choices, now=now())
     background.add_task(deliver)
     text = f"{report.decided} beslut sparade."
     if report.already:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 
-from api.siths import CertificateRejected, IdentityOrRefusal, SithsIdentity
+from api.schemas import ErrorPublic, SithsIdentityPublic
+from api.siths import CertificateRejected, CurrentIdentity, IdentityOrRefusal
 from api.templating import templates
 
 router = APIRouter()
@@ -44,16 +45,12 @@ def whoami_page(request: Request, result: IdentityOrRefusal) -> HTMLResponse:
     return templates.TemplateResponse(request, "siths/vem-ar-jag.html", context, status_code=status)
 
 
-@router.get("/api/siths/whoami", name="siths_whoami")
-def whoami(result: IdentityOrRefusal) -> JSONResponse:
+@router.get("/api/siths/whoami", name="siths_whoami", responses={
+    401: {"model": ErrorPublic, "description": "Certifikatet godtas inte (``code`` säger varför)"},
+    503: {"model": ErrorPublic, "description": "SITHS är inte konfigurerat på servern"}})
+def whoami(identity: CurrentIdentity) -> SithsIdentityPublic:
     """The verified SITHS identity as JSON; when refused 401 (503 unconfigured) with ``error`` and ``code``."""
-    if isinstance(result, CertificateRejected):
-        return JSONResponse({"error": result.message, "code": result.code}, status_code=result.status)
-    return JSONResponse(_as_json(result))
-
-
-def _as_json(identity: SithsIdentity) -> dict[str, str]:
-    return {"hsa_id": identity.hsa_id, "name": identity.name, "given_name": identity.given_name,
-            "surname": identity.surname, "serial": identity.serial, "issuer": identity.issuer,
-            "not_after": identity.not_after.isoformat(), "fingerprint": identity.fingerprint,
-            "transport": identity.transport}
+    return SithsIdentityPublic(hsa_id=identity.hsa_id, name=identity.name, given_name=identity.given_name,
+                               surname=identity.surname, serial=identity.serial, issuer=identity.issuer,
+                               not_after=identity.not_after.isoformat(), fingerprint=identity.fingerprint,
+                               transport=identity.transport)

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import cast
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
 from sqlalchemy import func
 from sqlmodel import col, select
 
 from api.auth import OptionalActor
 from api.pages import render
+from api.schemas import DeploymentPublic, HealthPublic, PartPublic
 from api.status import (
     PartStatus,
     database_status,
@@ -112,15 +113,19 @@ def status_page(request: Request, actor: OptionalActor) -> HTMLResponse:
                   in_process=not runtime.settings().prefect_api_url)
 
 
-@router.get("/api/health", name="health")
-def health(actor: OptionalActor) -> JSONResponse:
+@router.get("/api/health", name="health", response_model_exclude_unset=True,
+            responses={503: {"model": HealthPublic, "description": "Något är nere"}})
+def health(actor: OptionalActor, response: Response) -> HealthPublic:
     """Machine-readable health, 503 when something is down; the parts only for NPÖ-förvaltningen."""
     report = collect()
-    body: dict[str, object] = {"ok": report.ok}
-    if _may_see_detail(actor):
-        body["parts"] = {p.key: {"healthy": p.healthy, "detail": p.detail, "where": p.where, "ms": round(p.millis, 1)}
-                         for p in report.parts}
-        body["deployments"] = [{**asdict(d), "next_run": d.next_run and d.next_run.isoformat(),
-                                "last_completed": d.last_completed and d.last_completed.isoformat()}
-                               for d in report.deployments]
-    return JSONResponse(body, status_code=200 if report.ok else 503)
+    response.status_code = 200 if report.ok else 503
+    if not _may_see_detail(actor):
+        return HealthPublic(ok=report.ok)
+    return HealthPublic(
+        ok=report.ok,
+        parts={p.key: PartPublic(healthy=p.healthy, detail=p.detail, where=p.where, ms=round(p.millis, 1))
+               for p in report.parts},
+        deployments=[DeploymentPublic(name=d.name, schedule=d.schedule, healthy=d.healthy, verdict=d.verdict,
+                                      next_run=d.next_run.isoformat() if d.next_run else None,
+                                      last_completed=d.last_completed.isoformat() if d.last_completed else None)
+                     for d in report.deployments])

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from kernel.clock import end_of_day, is_office_hours, local_date
+from overview import errors
 from overview.accesslog import Action
-from overview.errors import OverviewError
 from overview.gate import RelationKind
 
 SETTLE = dt.timedelta(minutes=30)  # a day is reviewed once it has been over this long (late commits land first)
@@ -68,20 +68,16 @@ class ReviewerRole(StrEnum):
     DELEGATE = "delegat"
 
 
-class InvalidTransition(OverviewError):
+class InvalidTransition(errors.Conflict):
     """The task's outcome cannot move that way (it is final)."""
 
 
-class Conflict(OverviewError):
+class Conflict(errors.Conflict):
     """Someone else decided the task first (→ 409)."""
 
 
-class InvalidInputs(OverviewError):
+class InvalidInputs(errors.InvalidInputs):
     """Several fields are wrong at once; each message goes beside its field (→ 422)."""
-
-    def __init__(self, errors: dict[str, str]):
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 def next_outcome(current: Outcome, wanted: Outcome) -> Outcome:
