@@ -30,6 +30,7 @@ from api.siths import CurrentIdentity, SithsIdentity
 from catalog import runtime as catalog_runtime
 from forms import overview as F
 from kernel import runtime
+from kernel.hsaid import HsaId
 from overview import info, service
 from overview.errors import InvalidInput
 from overview.gate import Check, Decision, GateFacts
@@ -82,8 +83,8 @@ def overview_choose(request: Request, who: CurrentIdentity) -> Response:
 def overview_choose_submit(request: Request, who: CurrentIdentity, form: CertifiedForm) -> Response:
     """Use the chosen commission from now on (the patient is chosen again under it)."""
     facts, _decision = access(request, who)
-    wanted = str(form.get("commission", "")).strip()[:64].upper()
-    match = next((c for c in usable_commissions(facts) if c.hsa_id.upper() == wanted), None)
+    wanted = HsaId(str(form.get("commission", "")).strip()[:64])
+    match = next((c for c in usable_commissions(facts) if c.hsa_id == wanted), None)
     if match is None:
         return _choose_page(request, who, facts, status_code=422,
                             error="Välj ett av dina medarbetaruppdrag i listan.")

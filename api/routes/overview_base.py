@@ -83,8 +83,8 @@ def usable_commissions(facts: GateFacts) -> list[CommissionFacts]:
     """The commissions that can be used for NPÖ right now, once each."""
     at, seen, usable = now(), set(), []
     for commission in facts.commissions:
-        if commission_problem(commission, at) is None and commission.hsa_id.upper() not in seen:
-            seen.add(commission.hsa_id.upper())
+        if commission_problem(commission, at) is None and commission.hsa_id not in seen:
+            seen.add(commission.hsa_id)
             usable.append(commission)
     return usable
 

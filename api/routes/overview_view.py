@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from catalog import Directory
 from kernel.clock import STOCKHOLM
+from kernel.hsaid import HsaId
 from overview import producers as P
 from overview.gate import Basis, Check, ItemDecision
 from overview.service import BlockedNotice, OverviewResult, ShownItem
@@ -73,12 +74,12 @@ class _Names:
         self.known = known  # producers not in Skånekatalogen (eHälsomyndigheten, 1177): the publication rules' names
 
     def _name(self, kind: str, hsa_id: str) -> str:
-        key = f"{kind}:{hsa_id.upper()}"
+        key = f"{kind}:{HsaId(hsa_id)}"
         hit = self._known.get(key)
         if hit is not None and time.monotonic() - hit[0] < self.TTL:
             return hit[1]
         found = self.directory.unit(hsa_id) if kind == "u" else self.directory.provider(hsa_id)
-        name = found.name if found else self.known.get(hsa_id.upper(), hsa_id)
+        name = found.name if found else self.known.get(HsaId(hsa_id), hsa_id)
         self._known[key] = (time.monotonic(), name)
         return name
 
