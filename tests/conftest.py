@@ -169,14 +169,78 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pg_dump_schema(base: str, schema: str) -> str:
+    """The SQL that recreates ``schema`` of the database at ``base`` with its rows (pg_dump, psql's meta-commands
+    such as \\restrict left out)."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    target = make_url(base)
+    command = [shutil.which("pg_dump") or "pg_dump", "--schema", schema, "--inserts", "--no-owner", "--no-privileges",
+               "--dbname", target.database or "", "--host", target.host or "127.0.0.1",
+               "--port", str(target.port or 5432), "--username", target.username or "postgres"]
+    env = {**os.environ, **({"PGPASSWORD": target.password} if target.password else {})}
+    dump = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    return "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+
+
+class PostgresTemplate:
+    """One migrated PostgreSQL schema per session, as a script (pg_dump of it, with its rows: alembic_version, the
+    access log's head) that creates a copy under another name. Replaying it costs a fraction of migrating; the copy
+    is the schema the migrations made, functions, triggers and sequences included (tests/test_migrations.py
+    compares a copy with a freshly migrated schema). Without pg_dump every test migrates its own schema."""
+
+    PLACEHOLDER = "npo_template_schema"
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.script: str | None = None
+        if shutil.which("pg_dump") is None:
+            return
+        with postgres_schema("tpl") as url:
+            schema = url.rsplit("%3D", 1)[1]
+            # the schema's name is unique (random), so replacing it is exact
+            self.script = pg_dump_schema(base, schema).replace(schema, self.PLACEHOLDER)
+
+    @contextmanager
+    def copy(self, prefix: str = "t") -> Iterator[str]:
+        """A schema of this test's own, equal to a freshly migrated one (dropped afterwards)."""
+        if self.script is None:
+            with postgres_schema(prefix) as url:
+                yield url
+            return
+        from sqlalchemy import create_engine, text
+
+        schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+        admin = create_engine(self.base)
+        try:
+            with admin.begin() as connection:  # psycopg itself: without parameters it leaves a '%' in the SQL alone
+                connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    self.script.replace(self.PLACEHOLDER, schema))
+            yield with_search_path(self.base, schema)
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> PostgresTemplate:
+    """The session's migrated PostgreSQL schema, as a script that copies it (only when PostgreSQL is configured)."""
+    return PostgresTemplate(os.environ["NPO_TEST_DATABASE_URL"])
+
+
 @pytest.fixture
-def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
-    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
+def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A freshly migrated database: a copy of the session's migrated SQLite file, or of its migrated PostgreSQL
+    schema (a schema of this test's own)."""
     if db_backend == "sqlite":
         shutil.copy(_sqlite_template, tmp_path / "npo.db")
         yield f"sqlite:///{tmp_path / 'npo.db'}"
         return
-    with postgres_schema() as url:
+    template: PostgresTemplate = request.getfixturevalue("_postgres_template")
+    with template.copy() as url:
         yield url
 
 
@@ -197,16 +261,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # ---------------------------------------------------------------------- application
 @pytest.fixture
-def app_settings(tmp_path: Path, directory_config: DirectoryConfig):  # type: ignore[no-untyped-def]
-    """Settings for an app on the session's slapd and a fresh, migrated SQLite database; runtime uses them."""
+def app_settings(tmp_path: Path, directory_config: DirectoryConfig, _sqlite_template: Path):  # type: ignore[no-untyped-def]
+    """Settings for an app on the session's slapd and a fresh, migrated SQLite database (a copy of the session's
+    template); runtime uses them."""
     from kernel import runtime
     from kernel.settings import Settings
-    from npo.db import upgrade
 
+    shutil.copy(_sqlite_template, tmp_path / "npo.db")  # the session's migrated file (migrating costs more)
     settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'npo.db'}",
                         ldap_url=directory_config.url, ldap_bind_dn=directory_config.bind_dn,
                         ldap_password=directory_config.password, ldap_cache_seconds=0, env="test")
-    upgrade(settings.sql_url)
     runtime.configure(settings)
     yield settings
     runtime.configure(Settings(var_dir=tmp_path / "unused"))
