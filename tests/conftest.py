@@ -185,17 +185,47 @@ def pg_dump_schema(base: str, schema: str) -> str:
     return "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
 
 
+# A schema's shape, to tell whether a test changed it (a trigger disabled and not enabled again, say).
+_SHAPE = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = n.oid),
+  (SELECT string_agg(conname || ':' || contype::text || ':' || pg_get_constraintdef(oid), ',' ORDER BY conname)
+     FROM pg_constraint WHERE connamespace = n.oid),
+  (SELECT string_agg(t.tgname || ':' || t.tgenabled::text, ',' ORDER BY t.tgname) FROM pg_trigger t
+     JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(proname || ':' || md5(prosrc), ',' ORDER BY proname) FROM pg_proc WHERE pronamespace = n.oid),
+  (SELECT string_agg(c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':'
+                     || a.attnotnull || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), ','
+                     ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relnamespace = n.oid AND a.attnum > 0 AND NOT a.attisdropped)))
+FROM pg_namespace n WHERE n.nspname = %s
+"""
+
+
 class PostgresTemplate:
-    """One migrated PostgreSQL schema per session, as a script (pg_dump of it, with its rows: alembic_version, the
-    access log's head) that creates a copy under another name. Replaying it costs a fraction of migrating; the copy
-    is the schema the migrations made, functions, triggers and sequences included (tests/test_migrations.py
-    compares a copy with a freshly migrated schema). Without pg_dump every test migrates its own schema."""
+    """One migrated PostgreSQL schema per session (per xdist worker), as a script (pg_dump of it, with its rows:
+    alembic_version, the access log's head) that creates a copy under another name, the schema the migrations
+    made, functions, triggers and sequences included (tests/test_migrations.py compares a copy with a freshly
+    migrated schema).
+
+    Creating and dropping a schema per test costs most of a second of catalog work; `fresh()` instead hands each
+    test the worker's one copy emptied and refilled with the template's rows and sequence values (a few
+    milliseconds; D-56), unless anything could tell: a connection of the previous test still busy in it (each
+    copy's connections carry its name as application_name), its shape changed (_SHAPE), or the reset failed or
+    waited on a lock. Then the test gets a new copy, and the old one is dropped at the end of the session. Without
+    pg_dump every test migrates its own schema."""
 
     PLACEHOLDER = "npo_template_schema"
 
     def __init__(self, base: str) -> None:
         self.base = base
         self.script: str | None = None
+        self._reused: str | None = None  # the copy that fresh() hands out, reset, to the next test
+        self._shape = ""
+        self._reset = ""
+        self._made: list[str] = []  # every copy fresh() made, dropped by close()
         if shutil.which("pg_dump") is None:
             return
         with postgres_schema("tpl") as url:
@@ -203,44 +233,104 @@ class PostgresTemplate:
             # the schema's name is unique (random), so replacing it is exact
             self.script = pg_dump_schema(base, schema).replace(schema, self.PLACEHOLDER)
 
+    def _create(self, connection, schema: str) -> None:  # type: ignore[no-untyped-def]
+        assert self.script is not None
+        with connection.transaction():  # psycopg itself: without parameters it leaves a '%' in the SQL alone
+            connection.execute(self.script.replace(self.PLACEHOLDER, schema))
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.base).set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(url, autocommit=True)
+
     @contextmanager
     def copy(self, prefix: str = "t") -> Iterator[str]:
-        """A schema of this test's own, equal to a freshly migrated one (dropped afterwards)."""
+        """A new schema of the caller's own, equal to a freshly migrated one (dropped afterwards)."""
         if self.script is None:
             with postgres_schema(prefix) as url:
                 yield url
             return
-        from sqlalchemy import create_engine, text
-
         schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
-        admin = create_engine(self.base)
+        with self._connect() as connection:
+            self._create(connection, schema)
         try:
-            with admin.begin() as connection:  # psycopg itself: without parameters it leaves a '%' in the SQL alone
-                connection.connection.driver_connection.execute(  # type: ignore[union-attr]
-                    self.script.replace(self.PLACEHOLDER, schema))
             yield with_search_path(self.base, schema)
         finally:
-            with admin.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-            admin.dispose()
+            with self._connect() as connection:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    @contextmanager
+    def fresh(self) -> Iterator[str]:
+        """A schema equal to a freshly migrated one for one test: the reused copy, reset, or a new copy."""
+        if self.script is None:
+            with postgres_schema() as url:
+                yield url
+            return
+        with self._connect() as connection:
+            if not (self._reused and self._reset_reused(connection)):
+                self._reused = f"t_{uuid.uuid4().hex[:16]}"
+                self._made.append(self._reused)
+                self._create(connection, self._reused)
+                self._shape = self._shape_of(connection, self._reused)
+                tables = [row[0] for row in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (self._reused,))]
+                rows = [line for line in self.script.replace(self.PLACEHOLDER, self._reused).splitlines()
+                        if line.startswith(("INSERT INTO ", "SELECT pg_catalog.setval("))]
+                self._reset = "\n".join([  # replica: neither foreign keys nor the append-only triggers fire
+                    "SET LOCAL session_replication_role = replica;", "SET LOCAL lock_timeout = '2s';",
+                    *(f"DELETE FROM {self._reused}.{table};" for table in tables), *rows])
+        yield f"{with_search_path(self.base, self._reused)}&application_name={self._reused}"
+
+    @staticmethod
+    def _shape_of(connection, schema: str) -> str:  # type: ignore[no-untyped-def]
+        return connection.execute(_SHAPE, (schema,)).fetchone()[0]
+
+    def _reset_reused(self, connection) -> bool:  # type: ignore[no-untyped-def]
+        """Empty the reused copy and refill it with the template's rows; False if it cannot be trusted to be fresh."""
+        import psycopg
+
+        assert self._reused is not None
+        busy = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                                  "AND state <> 'idle'", (self._reused,)).fetchone()[0]
+        if busy or self._shape_of(connection, self._reused) != self._shape:
+            return False
+        try:
+            with connection.transaction():
+                connection.execute(self._reset)
+        except psycopg.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Drop every copy fresh() made (a connection left open in one could make a drop wait: 30 s at most)."""
+        if not self._made:
+            return
+        with self._connect() as connection:
+            connection.execute("SET lock_timeout = '30s'")
+            for schema in self._made:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
 @pytest.fixture(scope="session")
-def _postgres_template() -> PostgresTemplate:
+def _postgres_template() -> Iterator[PostgresTemplate]:
     """The session's migrated PostgreSQL schema, as a script that copies it (only when PostgreSQL is configured)."""
-    return PostgresTemplate(os.environ["NPO_TEST_DATABASE_URL"])
+    template = PostgresTemplate(os.environ["NPO_TEST_DATABASE_URL"])
+    yield template
+    template.close()
 
 
 @pytest.fixture
 def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A freshly migrated database: a copy of the session's migrated SQLite file, or of its migrated PostgreSQL
-    schema (a schema of this test's own)."""
+    """A freshly migrated database: a copy of the session's migrated SQLite file, or a PostgreSQL schema equal to
+    a freshly migrated one (PostgresTemplate.fresh)."""
     if db_backend == "sqlite":
         shutil.copy(_sqlite_template, tmp_path / "npo.db")
         yield f"sqlite:///{tmp_path / 'npo.db'}"
         return
     template: PostgresTemplate = request.getfixturevalue("_postgres_template")
-    with template.copy() as url:
+    with template.fresh() as url:
         yield url
 
 
