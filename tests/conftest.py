@@ -334,12 +334,28 @@ def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path, request: pyt
         yield url
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """For pytest-xdist (`make test` runs two workers, --dist loadgroup): a file's tests stay on one worker, so its
-    module fixtures start once, and every test on a Prefect server shares one worker, so the servers start once."""
+    module fixtures start once, and every test on a Prefect server shares one worker, so the servers start once.
+
+    The marks go on before xdist's worker reads them. xdist 3.8 then puts each test's group into its node ID
+    (`…@group`, which the loadgroup scheduler reads) by setting `_nodeid`, which pytest 9.2 no longer reads
+    (pytest-xdist issue #1386); without the structured ID set here, every test was scheduled on its own and each
+    Prefect server started on both workers (D-56)."""
     for item in items:
         on_prefect = {"prefect_server", "prefect_stack"} & set(getattr(item, "fixturenames", ()))
         item.add_marker(pytest.mark.xdist_group("prefect" if on_prefect else item.nodeid.split("::")[0]))
+    yield
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest reads `_nodeid` itself
+        return
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            grouped = getattr(item, "_nodeid", None)
+            if isinstance(grouped, str) and grouped != item.nodeid and "@" in grouped:
+                item._id = NodeId.parse(grouped)  # type: ignore[attr-defined]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
