@@ -169,23 +169,193 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pg_dump_schema(base: str, schema: str) -> str:
+    """The SQL that recreates ``schema`` of the database at ``base`` with its rows (pg_dump, psql's meta-commands
+    such as \\restrict left out)."""
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    target = make_url(base)
+    command = [shutil.which("pg_dump") or "pg_dump", "--schema", schema, "--inserts", "--no-owner", "--no-privileges",
+               "--dbname", target.database or "", "--host", target.host or "127.0.0.1",
+               "--port", str(target.port or 5432), "--username", target.username or "postgres"]
+    env = {**os.environ, **({"PGPASSWORD": target.password} if target.password else {})}
+    dump = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+    return "\n".join(line for line in dump.splitlines() if not line.startswith("\\"))
+
+
+# A schema's shape, to tell whether a test changed it (a trigger disabled and not enabled again, say).
+_SHAPE = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(relname || ':' || relkind::text, ',' ORDER BY relname) FROM pg_class WHERE relnamespace = n.oid),
+  (SELECT string_agg(conname || ':' || contype::text || ':' || pg_get_constraintdef(oid), ',' ORDER BY conname)
+     FROM pg_constraint WHERE connamespace = n.oid),
+  (SELECT string_agg(t.tgname || ':' || t.tgenabled::text, ',' ORDER BY t.tgname) FROM pg_trigger t
+     JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = n.oid),
+  (SELECT string_agg(proname || ':' || md5(prosrc), ',' ORDER BY proname) FROM pg_proc WHERE pronamespace = n.oid),
+  (SELECT string_agg(c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod) || ':'
+                     || a.attnotnull || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), ''), ','
+                     ORDER BY c.relname, a.attnum)
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+     WHERE c.relnamespace = n.oid AND a.attnum > 0 AND NOT a.attisdropped)))
+FROM pg_namespace n WHERE n.nspname = %s
+"""
+
+
+class PostgresTemplate:
+    """One migrated PostgreSQL schema per session (per xdist worker), as a script (pg_dump of it, with its rows:
+    alembic_version, the access log's head) that creates a copy under another name, the schema the migrations
+    made, functions, triggers and sequences included (tests/test_migrations.py compares a copy with a freshly
+    migrated schema).
+
+    Creating and dropping a schema per test costs most of a second of catalog work; `fresh()` instead hands each
+    test the worker's one copy emptied and refilled with the template's rows and sequence values (a few
+    milliseconds; D-56), unless anything could tell: a connection of the previous test still busy in it (each
+    copy's connections carry its name as application_name), its shape changed (_SHAPE), or the reset failed or
+    waited on a lock. Then the test gets a new copy, and the old one is dropped at the end of the session. Without
+    pg_dump every test migrates its own schema."""
+
+    PLACEHOLDER = "npo_template_schema"
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.script: str | None = None
+        self._reused: str | None = None  # the copy that fresh() hands out, reset, to the next test
+        self._shape = ""
+        self._reset = ""
+        self._made: list[str] = []  # every copy fresh() made, dropped by close()
+        if shutil.which("pg_dump") is None:
+            return
+        with postgres_schema("tpl") as url:
+            schema = url.rsplit("%3D", 1)[1]
+            # the schema's name is unique (random), so replacing it is exact
+            self.script = pg_dump_schema(base, schema).replace(schema, self.PLACEHOLDER)
+
+    def _create(self, connection, schema: str) -> None:  # type: ignore[no-untyped-def]
+        assert self.script is not None
+        with connection.transaction():  # psycopg itself: without parameters it leaves a '%' in the SQL alone
+            connection.execute(self.script.replace(self.PLACEHOLDER, schema))
+
+    def _connect(self):  # type: ignore[no-untyped-def]
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.base).set(drivername="postgresql").render_as_string(hide_password=False)
+        return psycopg.connect(url, autocommit=True)
+
+    @contextmanager
+    def copy(self, prefix: str = "t") -> Iterator[str]:
+        """A new schema of the caller's own, equal to a freshly migrated one (dropped afterwards)."""
+        if self.script is None:
+            with postgres_schema(prefix) as url:
+                yield url
+            return
+        schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+        with self._connect() as connection:
+            self._create(connection, schema)
+        try:
+            yield with_search_path(self.base, schema)
+        finally:
+            with self._connect() as connection:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+    @contextmanager
+    def fresh(self) -> Iterator[str]:
+        """A schema equal to a freshly migrated one for one test: the reused copy, reset, or a new copy."""
+        if self.script is None:
+            with postgres_schema() as url:
+                yield url
+            return
+        with self._connect() as connection:
+            if not (self._reused and self._reset_reused(connection)):
+                self._reused = f"t_{uuid.uuid4().hex[:16]}"
+                self._made.append(self._reused)
+                self._create(connection, self._reused)
+                self._shape = self._shape_of(connection, self._reused)
+                tables = [row[0] for row in connection.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", (self._reused,))]
+                rows = [line for line in self.script.replace(self.PLACEHOLDER, self._reused).splitlines()
+                        if line.startswith(("INSERT INTO ", "SELECT pg_catalog.setval("))]
+                self._reset = "\n".join([  # replica: neither foreign keys nor the append-only triggers fire
+                    "SET LOCAL session_replication_role = replica;", "SET LOCAL lock_timeout = '2s';",
+                    *(f"DELETE FROM {self._reused}.{table};" for table in tables), *rows])
+        yield f"{with_search_path(self.base, self._reused)}&application_name={self._reused}"
+
+    @staticmethod
+    def _shape_of(connection, schema: str) -> str:  # type: ignore[no-untyped-def]
+        return connection.execute(_SHAPE, (schema,)).fetchone()[0]
+
+    def _reset_reused(self, connection) -> bool:  # type: ignore[no-untyped-def]
+        """Empty the reused copy and refill it with the template's rows; False if it cannot be trusted to be fresh."""
+        import psycopg
+
+        assert self._reused is not None
+        busy = connection.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+                                  "AND state <> 'idle'", (self._reused,)).fetchone()[0]
+        if busy or self._shape_of(connection, self._reused) != self._shape:
+            return False
+        try:
+            with connection.transaction():
+                connection.execute(self._reset)
+        except psycopg.Error:
+            return False
+        return True
+
+    def close(self) -> None:
+        """Drop every copy fresh() made (a connection left open in one could make a drop wait: 30 s at most)."""
+        if not self._made:
+            return
+        with self._connect() as connection:
+            connection.execute("SET lock_timeout = '30s'")
+            for schema in self._made:
+                connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[PostgresTemplate]:
+    """The session's migrated PostgreSQL schema, as a script that copies it (only when PostgreSQL is configured)."""
+    template = PostgresTemplate(os.environ["NPO_TEST_DATABASE_URL"])
+    yield template
+    template.close()
+
+
 @pytest.fixture
-def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path) -> Iterator[str]:
-    """A freshly migrated database: a SQLite file, or a PostgreSQL schema of this test's own."""
+def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A freshly migrated database: a copy of the session's migrated SQLite file, or a PostgreSQL schema equal to
+    a freshly migrated one (PostgresTemplate.fresh)."""
     if db_backend == "sqlite":
         shutil.copy(_sqlite_template, tmp_path / "npo.db")
         yield f"sqlite:///{tmp_path / 'npo.db'}"
         return
-    with postgres_schema() as url:
+    template: PostgresTemplate = request.getfixturevalue("_postgres_template")
+    with template.fresh() as url:
         yield url
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """For pytest-xdist (`make test` runs two workers, --dist loadgroup): a file's tests stay on one worker, so its
-    module fixtures start once, and every test on a Prefect server shares one worker, so the servers start once."""
+    module fixtures start once, and every test on a Prefect server shares one worker, so the servers start once.
+
+    The marks go on before xdist's worker reads them. xdist 3.8 then puts each test's group into its node ID
+    (`…@group`, which the loadgroup scheduler reads) by setting `_nodeid`, which pytest 9.2 no longer reads
+    (pytest-xdist issue #1386); without the structured ID set here, every test was scheduled on its own and each
+    Prefect server started on both workers (D-56)."""
     for item in items:
         on_prefect = {"prefect_server", "prefect_stack"} & set(getattr(item, "fixturenames", ()))
         item.add_marker(pytest.mark.xdist_group("prefect" if on_prefect else item.nodeid.split("::")[0]))
+    yield
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest reads `_nodeid` itself
+        return
+    if getattr(config.option, "loadgroup", False):
+        for item in items:
+            grouped = getattr(item, "_nodeid", None)
+            if isinstance(grouped, str) and grouped != item.nodeid and "@" in grouped:
+                item._id = NodeId.parse(grouped)  # type: ignore[attr-defined]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -197,16 +367,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 # ---------------------------------------------------------------------- application
 @pytest.fixture
-def app_settings(tmp_path: Path, directory_config: DirectoryConfig):  # type: ignore[no-untyped-def]
-    """Settings for an app on the session's slapd and a fresh, migrated SQLite database; runtime uses them."""
+def app_settings(tmp_path: Path, directory_config: DirectoryConfig, _sqlite_template: Path):  # type: ignore[no-untyped-def]
+    """Settings for an app on the session's slapd and a fresh, migrated SQLite database (a copy of the session's
+    template); runtime uses them."""
     from kernel import runtime
     from kernel.settings import Settings
-    from npo.db import upgrade
 
+    shutil.copy(_sqlite_template, tmp_path / "npo.db")  # the session's migrated file (migrating costs more)
     settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'npo.db'}",
                         ldap_url=directory_config.url, ldap_bind_dn=directory_config.bind_dn,
                         ldap_password=directory_config.password, ldap_cache_seconds=0, env="test")
-    upgrade(settings.sql_url)
     runtime.configure(settings)
     yield settings
     runtime.configure(Settings(var_dir=tmp_path / "unused"))

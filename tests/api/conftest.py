@@ -22,15 +22,17 @@ class Browser:
 
     def login(self, hsa_id: str) -> Browser:
         self.client.cookies.clear()
-        self.client.get("/login")
-        token = self.csrf()
+        token = self._token(self.client.get("/login").text)  # the login page of the new session carries its token
         response = self.client.post("/dev/login", data={"hsa_id": hsa_id, "csrf": token, "next": "/status"},
                                     follow_redirects=False)
         assert response.status_code == 303, response.text
         return self
 
     def csrf(self) -> str:
-        page = self.client.get("/login").text
+        return self._token(self.client.get("/login").text)
+
+    @staticmethod
+    def _token(page: str) -> str:
         marker = 'name="csrf" value="'
         return page.split(marker, 1)[1].split('"', 1)[0] if marker in page else ""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from kernel.clock import STOCKHOLM, local_minute
+from tests.cli import npo
 from tests.prefect_stack import PrefectStack, wait_for
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]  # the first one starts the server: slow under load
@@ -131,11 +131,8 @@ def test_a_due_cron_schedule_fires_and_its_run_completes_on_the_worker(prefect_s
 
 
 def npo_schedules(*args: str, api_url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
-    if api_url:
-        env["NPO_PREFECT_API_URL"] = api_url
-    return subprocess.run([sys.executable, "-m", "npo.cli", "schedules", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    """`npo schedules` (in this process, tests/cli.py) with NPO_PREFECT_API_URL set to ``api_url`` or unset."""
+    return npo("schedules", *args, env={"NPO_PREFECT_API_URL": api_url} if api_url else {})
 
 
 def test_npo_schedules_lists_each_deployment_with_schedule_next_and_last_run(prefect_stack: PrefectStack) -> None:

@@ -54,7 +54,8 @@ def _holidays() -> None:
 
 # (module whose mutants the cache would hide, whether the selection needs it, the warmer)
 WARMERS: list[tuple[str, Callable[[list[pytest.Item]], bool], Callable[[], None]]] = [
-    ("npo/db.py", lambda items: any("db_url" in getattr(i, "fixturenames", ()) for i in items), _migrate_once),
+    ("npo/db.py", lambda items: any("_sqlite_template" in getattr(i, "fixturenames", ()) for i in items),
+     _migrate_once),
     ("kernel/clock.py", lambda items: True, _holidays),
 ]
 _warmed = False

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from npo.certs import (
     safe_stem,
     with_dev_certificates,
 )
+from tests.cli import npo as run_npo
 
 ROOT = Path(__file__).resolve().parents[2]
 HSA_ID = "SE2321000255-ABC1"
@@ -129,11 +128,9 @@ def test_dev_certificates_fill_the_settings_but_never_in_production(tmp_path: Pa
     assert with_dev_certificates(configured) == configured
 
 
-# ---------------------------------------------------------------------- npo certs, as a real process
+# ---------------------------------------------------------------------- npo certs (in this process, tests/cli.py)
 def npo(*args: str, var: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
-    return subprocess.run([sys.executable, "-m", "npo.cli", "certs", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**clean, "NPO_VAR_DIR": str(var), **env})
+    return run_npo("certs", *args, env={"NPO_VAR_DIR": str(var), **env})
 
 
 def test_npo_certs_issue_writes_a_certificate_the_verifier_accepts(tmp_path: Path) -> None:

@@ -1,25 +1,16 @@
-"""The `npo` command line, run as a real process: the embedded catalog cycle, sync, and clear failures."""
+"""The `npo` command line: the embedded catalog cycle, sync, and clear failures (in this process, tests/cli.py; the
+refused configuration also as the installed entry point, a real process)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from catalog.slapd import ManagedSlapd
+from tests.cli import installed_npo, npo
 from tests.conftest import Org, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-NPO = [sys.executable, "-m", "npo.cli"]
-
-
-def npo(*args: str, env: dict[str, str], check: bool = False) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
-    return subprocess.run([*NPO, *args], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True,
-                          check=check, timeout=300)
 
 
 def test_embedded_catalog_cycle_env_and_ldapsearch(tmp_path: Path) -> None:
@@ -98,8 +89,8 @@ def test_ldap_down_exits_1_with_a_message(tmp_path: Path) -> None:
 
 
 def test_production_refuses_the_dev_login(tmp_path: Path) -> None:
-    result = npo("catalog", "env", env={"NPO_ENV": "production", "NPO_DEV_LOGIN": "true",
-                                        "NPO_SECRET_KEY": "x" * 40, "NPO_VAR_DIR": str(tmp_path)})
+    result = installed_npo("catalog", "env", env={"NPO_ENV": "production", "NPO_DEV_LOGIN": "true",
+                                                  "NPO_SECRET_KEY": "x" * 40, "NPO_VAR_DIR": str(tmp_path)})
     assert result.returncode == 3 and "NPO_DEV_LOGIN" in result.stderr
 
 

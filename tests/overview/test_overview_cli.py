@@ -1,26 +1,17 @@
-"""`npo audit verify`, `npo log-extract` and the demo patients of `npo demo load`, run as real processes."""
+"""`npo audit verify`, `npo log-extract` and the demo patients of `npo demo load` (in this process, tests/cli.py;
+`npo audit verify` on an unreadable database also as the installed entry point)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlmodel import Session, func, select
 
 from overview import accesslog
 from overview.models import Patient
+from tests.cli import installed_npo, npo
 from tests.conftest import free_port
 from tests.overview.test_accesslog import OTHER_PATIENT, PATIENT, tamper, write
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def npo(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
-    return subprocess.run([sys.executable, "-m", "npo.cli", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=300)
 
 
 def _env(db_url: str, tmp_path: Path) -> dict[str, str]:
@@ -61,7 +52,7 @@ def test_audit_head_prints_an_anchor_that_verify_checks(session: Session, db_url
 
 
 def test_audit_verify_reports_an_unreadable_database(tmp_path: Path) -> None:
-    result = npo("audit", "verify", env=_env(f"sqlite:///{tmp_path / 'tom.db'}", tmp_path))
+    result = installed_npo("audit", "verify", env=_env(f"sqlite:///{tmp_path / 'tom.db'}", tmp_path))
     assert result.returncode == 1 and "kunde inte läsas" in result.stderr and "Traceback" not in result.stderr
 
 
