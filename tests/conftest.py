@@ -376,7 +376,8 @@ def app_settings(tmp_path: Path, directory_config: DirectoryConfig, _sqlite_temp
     shutil.copy(_sqlite_template, tmp_path / "npo.db")  # the session's migrated file (migrating costs more)
     settings = Settings(var_dir=tmp_path / "var", database_url=f"sqlite:///{tmp_path / 'npo.db'}",
                         ldap_url=directory_config.url, ldap_bind_dn=directory_config.bind_dn,
-                        ldap_password=directory_config.password, ldap_cache_seconds=0, env="test")
+                        ldap_password=directory_config.password, ldap_cache_seconds=0, env="test",
+                        smtp_port=free_port())  # nothing listens; not 8025, where make run's sink may
     runtime.configure(settings)
     yield settings
     runtime.configure(Settings(var_dir=tmp_path / "unused"))

@@ -108,7 +108,7 @@ def overview_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Overview
         settings = Settings(var_dir=root / "var", database_url=f"sqlite:///{template}", env="test",
                             ldap_url=config.url, ldap_base=config.base, ldap_bind_dn=config.bind_dn,
                             ldap_password=config.password, ldap_cache_seconds=0, trusted_proxies=["testclient"],
-                            service_desk_mail="servicedesk@skane.example")
+                            service_desk_mail="servicedesk@skane.example", smtp_port=free_port())  # not 8025 (make run)
         settings = with_dev_certificates(settings)
         _migrate_with_patients(settings.sql_url)
         (root / "files").mkdir()
