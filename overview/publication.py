@@ -86,9 +86,9 @@ def parse(text: str) -> PublicationRules:
     # an unquoted system key of digits (1177) is a YAML integer: the key is its text
     rules = {_text(str(key) if isinstance(key, int) else key, "ett systemnamn under systems"): _system(str(key), value)
              for key, value in systems.items()}
-    excluded = frozenset(_hsa(u, "excluded_units").upper() for u in _list(top.get("excluded_units", []),
+    excluded = frozenset(_hsa(u, "excluded_units") for u in _list(top.get("excluded_units", []),
                                                                           "excluded_units"))
-    names = {_hsa(k, "names").upper(): _text(v, f"names.{k}")
+    names = {_hsa(k, "names"): _text(v, f"names.{k}")
              for k, v in _mapping(top.get("names", {}), "names").items()}
     return PublicationRules(rules, excluded, names)
 
@@ -113,7 +113,7 @@ def _system(key: str, value: object) -> SystemRule:
         provider_hsa_id=None if provider is None else _hsa(provider, f"{where}.provider_hsa_id"),
         categories=sets["categories"],
         from_date=None if rule.get("from_date") is None else _date(rule["from_date"], f"{where}.from_date"),
-        unit_from={_hsa(unit, f"{where}.unit_from").upper(): _date(day, f"{where}.unit_from.{unit}")
+        unit_from={_hsa(unit, f"{where}.unit_from"): _date(day, f"{where}.unit_from.{unit}")
                    for unit, day in _mapping(rule.get("unit_from", {}), f"{where}.unit_from").items()},
         early=frozenset(early),
         document_kinds={_text(category, f"{where}.document_kinds"):
@@ -152,6 +152,7 @@ def _strings(value: object, where: str) -> frozenset[str]:
 
 
 def _hsa(value: object, where: str) -> str:
+    """A validated HSA-ID (an `HsaId`: upper-cased, D-57)."""
     try:
         return validate_hsa_id(_text(value, where))
     except InvalidIdentifier as exc:
