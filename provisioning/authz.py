@@ -10,11 +10,12 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from catalog import Directory
 from catalog.identifiers import HsaId
 from catalog.model import CareUnit, RoleName
+from kernel.review import active_delegations, granted_by
 from provisioning.errors import NotAllowed
 from provisioning.models import Delegation, Order, OrderState
 from provisioning.routing import queue_for, queues_on_route
@@ -124,22 +125,20 @@ def load_actor(directory: Directory, session: Session, hsa_id: str, *, now: dt.d
     person = directory.find_person(hsa_id)
     if person is None or not person.usable:
         return None
-    delegations = session.exec(select(Delegation).where(
-        Delegation.delegate_hsa_id == person.hsa_id, Delegation.valid_from <= now, Delegation.valid_to > now,
-        col(Delegation.revoked_at).is_(None))).all()
+    delegations = active_delegations(session, Delegation, now, delegate_hsa_id=person.hsa_id)
     return Actor(
         hsa_id=person.hsa_id, name=person.name, mail=person.mail,
         managed_units=tuple(directory.units_managed_by(person.hsa_id)),
         delegated_units=tuple((d.unit_hsa_id, d.manager_hsa_id) for d in delegations
-                              if _still_manages(directory, d.unit_hsa_id, d.manager_hsa_id)),
+                              if _still_granted(directory, d)),
         roles=frozenset((r.name, r.scope) for r in directory.roles_of(person.hsa_id)),
     )
 
 
-def _still_manages(directory: Directory, unit_hsa_id: str, manager_hsa_id: str) -> bool:
-    """A delegation lapses when the person who granted it no longer manages the unit."""
-    unit = directory.unit(unit_hsa_id)
-    return bool(unit and unit.manager_hsa_id and unit.manager_hsa_id == HsaId(manager_hsa_id))
+def _still_granted(directory: Directory, delegation: Delegation) -> bool:
+    """A delegation lapses when the person who granted it no longer manages the unit (kernel.review.granted_by)."""
+    unit = directory.unit(delegation.unit_hsa_id)
+    return unit is not None and granted_by(delegation, unit.manager_hsa_id)
 
 
 def require_orderer(actor: Actor) -> None:
