@@ -1,4 +1,5 @@
-"""The status of the workflow side: the worker (heartbeat), the scheduler (upcoming runs), and each deployment
+"""The status of the workflow side: the worker (heartbeat), the task workers (connected now), the scheduler (upcoming
+runs), and each deployment
 (last completed run, overdue against its schedule, last run failed). Read from the Prefect API in one snapshot."""
 
 from __future__ import annotations
@@ -8,11 +9,13 @@ import time
 from dataclasses import dataclass
 
 from api.status import PartStatus
-from flows.engine import WORK_POOL, Deployment, EngineUnavailable, PrefectEngine, Worker
+from flows.background import TASKS
+from flows.engine import WORK_POOL, Deployment, EngineUnavailable, PrefectEngine, TaskWorker, Worker
 from flows.schedules import overdue_since
 from kernel.clock import local_minute
 
 WORKER = "Worker (arbetspool npo)"
+TASK_WORKERS = "Uppgiftsarbetare (beställningssteg, e-post)"
 SCHEDULER = "Schemaläggaren"
 IN_PROCESS = "ingen Prefect-server konfigurerad: flödena körs i webbprocessen"
 
@@ -65,6 +68,21 @@ def worker_part(workers: list[Worker], now: dt.datetime, millis: float) -> PartS
     return PartStatus("worker", WORKER, bool(fresh), detail, WORK_POOL, millis)
 
 
+def task_worker_part(workers: list[TaskWorker], millis: float) -> PartStatus:
+    """Healthy when every task the web submits has at least one task worker subscribed to it."""
+    names = {t.task_key: t.name for t in TASKS}
+    unserved = [name for key, name in names.items() if not any(key in w.task_keys for w in workers)]
+    ours = sorted(w.identifier for w in workers if set(w.task_keys) & set(names))
+    if not ours:
+        return PartStatus("task_workers", TASK_WORKERS, False,
+                          "ingen uppgiftsarbetare är ansluten: beställningar väntar på svepet (var 5:e minut)", "–",
+                          millis)
+    if unserved:
+        return PartStatus("task_workers", TASK_WORKERS, False,
+                          f"{len(ours)} anslutna, men ingen kör {', '.join(unserved)}", ", ".join(ours), millis)
+    return PartStatus("task_workers", TASK_WORKERS, True, f"{len(ours)} anslutna: {', '.join(ours)}", "–", millis)
+
+
 def scheduler_part(deployments: list[Deployment], millis: float) -> PartStatus:
     """Healthy when every scheduled, unpaused deployment has an upcoming scheduled run."""
     scheduled = [d for d in deployments if d.schedules and not d.paused]
@@ -82,17 +100,20 @@ def engine_status(api_url: str | None, now: dt.datetime) -> tuple[list[PartStatu
     """The worker and scheduler parts and every deployment; without a Prefect server, both parts are not in use."""
     if not api_url:
         return [PartStatus("worker", WORKER, True, IN_PROCESS, "–", 0.0),
+                PartStatus("task_workers", TASK_WORKERS, True, IN_PROCESS, "–", 0.0),
                 PartStatus("scheduler", SCHEDULER, True, IN_PROCESS, "–", 0.0)], []
     started = time.perf_counter()
     engine = PrefectEngine(api_url)
     try:
-        deployments, workers = engine.deployments(now), engine.workers()
+        deployments, workers, task_workers = engine.deployments(now), engine.workers(), engine.task_workers()
     except EngineUnavailable as exc:
         millis = (time.perf_counter() - started) * 1000
         return [PartStatus("worker", WORKER, False, f"okänt: {exc.message}", WORK_POOL, millis),
+                PartStatus("task_workers", TASK_WORKERS, False, f"okänt: {exc.message}", "–", millis),
                 PartStatus("scheduler", SCHEDULER, False, f"okänt: {exc.message}", "–", millis)], []
     finally:
         engine.close()
     millis = (time.perf_counter() - started) * 1000
-    return ([worker_part(workers, now, millis), scheduler_part(deployments, millis)],
+    return ([worker_part(workers, now, millis), task_worker_part(task_workers, millis),
+             scheduler_part(deployments, millis)],
             [deployment_status(d, now) for d in deployments])

@@ -64,6 +64,15 @@ class Worker:
     heartbeat_seconds: float
 
 
+@dataclass(frozen=True)
+class TaskWorker:
+    """A task worker process connected to the server now (``hostname-pid``) and the tasks it serves."""
+
+    identifier: str
+    task_keys: tuple[str, ...]
+    since: dt.datetime | None
+
+
 def _time(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
@@ -126,6 +135,12 @@ class PrefectEngine:
         raws = self._post("/deployments/filter", {"sort": "NAME_ASC", "limit": 200})
         with ThreadPoolExecutor(max_workers=6) as pool:
             return list(pool.map(lambda raw: self._deployment(raw, now), raws))
+
+    def task_workers(self) -> list[TaskWorker]:
+        """The task workers subscribed right now (the server forgets one when its websocket closes)."""
+        return [TaskWorker(identifier=w["identifier"], task_keys=tuple(w.get("task_keys") or ()),
+                           since=_time(w.get("timestamp")))
+                for w in self._post("/task_workers/filter", {})]
 
     def workers(self, pool: str = WORK_POOL) -> list[Worker]:
         """The workers the server knows in ``pool``; EngineUnavailable (404) when the pool does not exist."""

@@ -1,6 +1,6 @@
 """What the ordering flows do, as plain functions over the runtime's resources (no Prefect here).
 
-The flows wrap these in tasks; the web calls `advance_in_process` when no Prefect server is configured.
+The background tasks and flows wrap these; the web calls `advance_in_process` when no Prefect server is configured.
 Each step runs in its own transaction (STYLE.md: the caller owns the transaction).
 """
 
@@ -42,12 +42,12 @@ class StepSummary(TypedDict):
     note: str
 
 
-def one_step(order_id: int) -> StepSummary:
+def one_step(order_id: int, run_id: str | None = None) -> StepSummary:
     """One automated step of one order, committed."""
     with runtime.session_scope() as session:
         result = automation.advance_one(session=session, directory=catalog_runtime.directory(),
-                                        config=provisioning_config(),
-                                        order_id=order_id, now=now(), information=INFORMATION.plain_text())
+                                        config=provisioning_config(), order_id=order_id, now=now(),
+                                        information=INFORMATION.plain_text(), run_id=run_id)
     return {"order_id": result.order_id, "state": result.state.value, "more": result.more,
             "follow_ups": result.follow_ups, "note": result.note}
 
@@ -58,37 +58,30 @@ def deliver(order_id: int | None = None) -> dict[str, int]:
     return {"sent": len(report.sent), "failed": len(report.failed)}
 
 
+def advance(order_id: int, run_id: str | None = None) -> tuple[list[str], list[int]]:
+    """Every automated step of one order until a person must act, it is finished, or another worker has it;
+    returns the states it passed and the orders it released (a commission's waiting memberships)."""
+    states: list[str] = []
+    follow_ups: list[int] = []
+    for _ in range(MAX_STEPS):
+        step = one_step(order_id, run_id)
+        states.append(str(step["state"]))
+        follow_ups += list(step["follow_ups"])
+        if not step["more"]:
+            break
+    return states, follow_ups
+
+
 def advance_in_process(order_id: int) -> list[str]:
-    """Every automated step of an order and of the orders it releases, then its mail (no Prefect)."""
+    """Every automated step of an order and of the orders it releases, then their mail (no Prefect)."""
     states, pending = [], [order_id]
     while pending:
         current = pending.pop(0)
-        for _ in range(MAX_STEPS):
-            step = one_step(current)
-            states.append(str(step["state"]))
-            pending += list(step["follow_ups"])
-            if not step["more"]:
-                break
+        passed, released = advance(current)
+        states += passed
+        pending += released
         deliver(current)
     return states
-
-
-def drain(*, passes: int = 20) -> list[int]:
-    """Advance every order waiting for an automated step, each once, looking again until none is new.
-
-    advance-order runs one at a time and Prefect cancels triggers that arrive meanwhile (prefect.yaml), so the run
-    that is going does their work: one flow run serves a burst of orders (docs/decisions.md D-28).
-    """
-    settled: set[int] = set()
-    for _ in range(passes):
-        with runtime.session_scope() as session:
-            todo = [i for i in sweeping.due_orders(session, now=now()) if i not in settled]
-        if not todo:
-            break
-        for order_id in todo:
-            advance_in_process(order_id)
-            settled.add(order_id)
-    return sorted(settled)
 
 
 def stalled() -> list[int]:

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     npo_url: str = "https://npo.sjunet.org"
 
-    # Prefect: when prefect_api_url is set, the web triggers flows through deployments; otherwise in-process
+    # Prefect: when prefect_api_url is set, the web submits background tasks (flows.background); otherwise in-process
     prefect_api_url: str | None = None
     prefect_port: int = 4200
 

@@ -229,14 +229,36 @@ def db_upgrade() -> None:
 def run(
     demo_persons: Annotated[int, typer.Option(min=20, help="personer i demon vid första start")] = 2000,
     prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
-                                          help="starta Prefect-servern och dess arbetsprocess")] = True,
+                                          help="starta Prefect-servern och dess arbetsprocesser")] = True,
+    task_workers: Annotated[int, typer.Option(min=1, max=16, help="uppgiftsarbetare (processer) med Prefect")] = 2,
 ) -> None:
     """Start the whole embedded stack with demo data; Ctrl-C stops it."""
     from npo.stack import Stack
 
     settings = _settings()
     with _errors():
-        Stack(settings, demo_persons=demo_persons, with_prefect=prefect).run_forever()
+        Stack(settings, demo_persons=demo_persons, with_prefect=prefect, task_workers=task_workers).run_forever()
+
+
+# ---------------------------------------------------------------------- tasks
+tasks_app = SwedishTyper(help="Prefect-uppgifter som webben startar (bakgrundsuppgifter)", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+
+
+@tasks_app.command("serve", help="Kör en uppgiftsarbetare: tar emot beställningssteg och e-post från Prefect-servern "
+                                 "(NPO_PREFECT_API_URL) och kör dem tills processen stoppas.")
+def tasks_serve(
+    limit: Annotated[int, typer.Option(min=1, max=64, help="uppgifter samtidigt i den här processen")] = 4,
+) -> None:
+    """A task worker for flows.background (the stack starts two)."""
+    settings = _settings()
+    if not settings.prefect_api_url:
+        _fail("NPO_PREFECT_API_URL är inte satt: uppgiftsarbetaren behöver en Prefect-server.", EXIT_BAD_INPUT)
+    from prefect.task_worker import serve
+
+    from flows.background import TASKS
+
+    serve(*TASKS, limit=limit)
 
 
 def main() -> None:

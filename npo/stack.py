@@ -1,5 +1,6 @@
 """The embedded stack of `make run`: slapd with demo data, the SQL schema, an SMTP sink, a Prefect server with a
-worker serving the deployments of prefect.yaml, the web app and its SITHS (mTLS) listener. Ctrl-C stops all of it.
+worker serving the scheduled deployments of prefect.yaml and task workers for what the web starts (D-58), the web
+app and its SITHS (mTLS) listener. Ctrl-C stops all of it.
 
 Every part is a child process (logs in var/log/); the stack watches them and stops them in reverse order.
 """
@@ -48,6 +49,7 @@ class Stack:
     demo_persons: int = 2000
     demo_seed: int = 1
     with_prefect: bool = True
+    task_workers: int = 2
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. Prefect scheduler settings in tests
     children: list[Child] = field(default_factory=list)
     started_slapd: bool = False
@@ -72,7 +74,9 @@ class Stack:
                     if value is not None}
         env = {**os.environ, **explicit, "NPO_VAR_DIR": str(self.settings.var_dir), "NPO_ROOT": str(ROOT),
                "PREFECT_HOME": str(self.settings.var_dir / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-               "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1"}
+               "DO_NOT_TRACK": "1", "PREFECT_WORKER_QUERY_SECONDS": "2", "PYTHONUNBUFFERED": "1",
+               # a background task run has no flow run, so its log lines stay in the worker's log (var/log)
+               "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
         if self.settings.env is not Environment.PRODUCTION:
             env.setdefault("NPO_DEV_LOGIN", "true")  # the demo's people can sign in without a card
             env.setdefault("NPO_AUDIT_ANCHOR_MAIL", "loggarkiv@skane.example")  # the demo's log archive (sink)
@@ -116,7 +120,8 @@ class Stack:
         self._wait_port(self.settings.smtp_host, self.settings.smtp_port, "SMTP-sänkan")
 
     def start_prefect(self) -> None:
-        """The Prefect server, the work pool, the deployments of prefect.yaml, and a worker."""
+        """The Prefect server, the work pool, the deployments of prefect.yaml, a worker for them, and the task
+        workers (long-lived processes that run what the web submits)."""
         self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
                                        str(self.settings.prefect_port)])
         self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
@@ -125,6 +130,8 @@ class Stack:
         # each flow run is a subprocess (~3 s of CPU on this machine): four at a time keeps 2 cores and memory sane
         self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", WORK_POOL, "--name", "npo-embedded",
                                        "--limit", "4"])
+        for number in range(1, self.task_workers + 1):
+            self._spawn(f"task-worker-{number}", [sys.executable, "-m", "npo.cli", "tasks", "serve"])
 
     def start_web(self) -> None:
         """The web app (plain HTTP, admin pages) and its SITHS mTLS listener."""
@@ -247,7 +254,8 @@ class Stack:
             self.start_directory()
             self.start_mail()
             if self.with_prefect:
-                self._say("Startar Prefect (server, arbetspool, driftsättningar, worker) …")
+                self._say(f"Startar Prefect (server, arbetspool, driftsättningar, worker, {self.task_workers} "
+                          "uppgiftsarbetare) …")
                 self.start_prefect()
             self.start_web()
             self._say("\nnpo-access kör:")

@@ -86,7 +86,8 @@ def decide(*, session: Session, directory: Directory, config: ProvisioningConfig
                                  Outcome.REJECTED, decided_by=actor.hsa_id, decided_by_name=actor.name,
                                  reason=reason, decided_at=now))
             target = transition(session, order, Event.APPROVE if approve else Event.REJECT, actor=actor.hsa_id,
-                                actor_name=actor.name, now=now, reason=reason, **_workflow_after(order, approve, now))
+                                actor_name=actor.name, now=now, reason=reason, run_id=None,
+                                **_workflow_after(order, approve, now))
     except (IntegrityError, InvalidTransition):  # the stage was decided, or the order moved, since it was read
         raise _already_decided(session, order, stage) from None
     notify.decision(session, directory, config, order, stage=stage, approved=approve, decided_by=actor.name,

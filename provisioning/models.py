@@ -160,6 +160,7 @@ class AuditEvent(SQLModel, table=True):
     from_state: OrderState | None = _enum(OrderState, nullable=True)
     to_state: OrderState = _enum(OrderState, nullable=False)
     reason: str | None = Field(default=None, sa_column=Column(Text))
+    task_run_id: str | None = Field(default=None, max_length=36)  # the Prefect task run of an automated step
 
 
 class Delegation(SQLModel, table=True):

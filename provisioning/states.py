@@ -109,10 +109,11 @@ def next_state(kind: OrderKind, state: OrderState, event: Event) -> OrderState:
 
 
 def transition(session: Session, order: Order, event: Event, *, actor: str, actor_name: str, now: dt.datetime,
-               reason: str | None = None, **workflow: object) -> OrderState:
+               reason: str | None = None, run_id: str | None = None, **workflow: object) -> OrderState:
     """Move ``order`` by ``event``: conditional UPDATE on (id, version), audit row, workflow columns in one go.
 
-    Extra keyword arguments set workflow columns (queue, due_at, attempts, …) in the same UPDATE. Raises
+    ``run_id`` is the Prefect task run of an automated step (the timeline links to it). Extra keyword arguments
+    set workflow columns (queue, due_at, attempts, …) in the same UPDATE. Raises
     InvalidTransition when the move is illegal or another transaction moved the order first.
     """
     target = next_state(order.kind, order.state, event)
@@ -123,7 +124,7 @@ def transition(session: Session, order: Order, event: Event, *, actor: str, acto
     if rowcount(result) != 1:
         raise InvalidTransition(order.kind, order.state, event, f"order {order.reference} was changed concurrently")
     session.add(AuditEvent(order_id=stored_id(order), at=now, actor=actor, actor_name=actor_name, event=event.value,
-                           from_state=order.state, to_state=target, reason=reason))
+                           from_state=order.state, to_state=target, reason=reason, task_run_id=run_id))
     session.flush()
     session.refresh(order)
     return target

@@ -28,15 +28,6 @@ def stalled_orders(session: Session, *, now: dt.datetime, limit: int = 500) -> l
     return stored_ids(rows)
 
 
-def due_orders(session: Session, *, now: dt.datetime, limit: int = 2000) -> list[int]:
-    """Orders waiting for an automated step right now (a retry that is not yet due excluded)."""
-    rows = session.exec(select(Order.id).where(
-        col(Order.state).in_([s.value for s in AUTOMATED]),
-        or_(col(Order.next_attempt_at).is_(None), col(Order.next_attempt_at) <= now),
-    ).order_by(col(Order.id)).limit(limit)).all()
-    return stored_ids(rows)
-
-
 def remind_overdue(*, session: Session, directory: Directory, config: ProvisioningConfig,
                    now: dt.datetime) -> tuple[int, int]:
     """Remind after 2 and escalate after 5 Swedish business days in a person's queue; (reminded, escalated)."""

@@ -77,8 +77,8 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 180, every: f
 @pytest.fixture(scope="session")
 def prefect_stack(tmp_path_factory: pytest.TempPathFactory, directory_config: DirectoryConfig,
                   _sqlite_template: Path) -> Iterator[PrefectStack]:
-    """Prefect server + work pool npo + `prefect deploy --all` + worker, with a database and the session's slapd
-    for the flows the worker runs (sweep, every five minutes)."""
+    """Prefect server + work pool npo + `prefect deploy --all` + worker + two task workers, with a database and the
+    session's slapd for the flows the worker runs (sweep, every five minutes) and the tasks the task workers run."""
     import shutil
 
     var = tmp_path_factory.mktemp("stack")
@@ -91,6 +91,7 @@ def prefect_stack(tmp_path_factory: pytest.TempPathFactory, directory_config: Di
         stack.start_prefect()
         running = PrefectStack(stack, f"{stack.prefect_url}/api")
         wait_for("the worker's first heartbeat", lambda: running.post("/work_pools/npo/workers/filter", {}))
+        wait_for("both task workers", lambda: len(running.post("/task_workers/filter", {})) == stack.task_workers)
         yield running
     finally:
         stack.stop()

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.routes.overview_base import CHECK_NAMES, CertifiedForm, access, gatekeeper, page
 from api.siths import CertificateRejected, CurrentIdentity, IdentityOrRefusal, SithsIdentity
-from flows.steps import deliver
+from flows.trigger import deliver_later
 from forms import overview as F
 from kernel import runtime
 from kernel.clock import now
@@ -69,6 +69,6 @@ def overview_fault_report(request: Request, who: CurrentIdentity, form: Certifie
             session=session, reporter=who, diagnosis=diagnosis, report=report,
             service_desk=runtime.settings().service_desk_mail, user_agent=request.headers.get("user-agent", ""),
             listener=request.url.netloc, now=now())
-    background.add_task(deliver)
+    background.add_task(deliver_later)
     request.session[SENT_KEY] = reference
     return RedirectResponse("/oversikt/felsokning", status_code=303)

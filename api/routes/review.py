@@ -10,7 +10,7 @@ from api.errors import keep_form
 from api.pages import render
 from api.params import RowId
 from catalog import runtime as catalog_runtime
-from flows.steps import deliver
+from flows.trigger import deliver_later
 from kernel import runtime
 from kernel.clock import now
 from kernel.errors import DomainError
@@ -60,7 +60,7 @@ async def review_start(request: Request, actor: CurrentActor, background: Backgr
         started = decisions.start_round(session=session, directory=catalog_runtime.directory(), config=_config(),
                                         actor=actor, unit_hsa_id=str(form.get("unit_hsa_id", ""))[:64], now=now())
         round_id = started.id
-    background.add_task(deliver)  # after the commit; SMTP down leaves the mail in the outbox for the sweep
+    background.add_task(deliver_later)  # after the commit; SMTP down leaves the mail in the outbox for the sweep
     return RedirectResponse(f"/behorighetskontroll/{round_id}", status_code=303)
 
 
@@ -106,7 +106,7 @@ async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
         report = decisions.decide(session=session, directory=catalog_runtime.directory(), config=_config(),
                                   actor=actor,
                                   round_id=round_id, choices=choices, now=now())
-    background.add_task(deliver)
+    background.add_task(deliver_later)
     text = f"{report.decided} beslut sparade."
     if report.already:
         text += " Redan beslutade av någon annan: " + "; ".join(report.already)

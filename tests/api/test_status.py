@@ -25,7 +25,8 @@ from tests.conftest import free_port
 from tests.prefect_stack import PrefectStack
 from tests.world import World
 
-EVERY_PART = ["web", "database", "directory", "smtp", "prefect", "worker", "scheduler", "mtls", "siths"]
+EVERY_PART = ["web", "database", "directory", "smtp", "prefect", "worker", "task_workers", "scheduler", "mtls",
+              "siths"]
 
 
 def configure(**updates: object) -> Settings:
@@ -77,7 +78,7 @@ def test_forvaltning_sees_every_part_healthy(admin: Browser, listener: int, worl
     assert "Ingen Prefect-server är konfigurerad: flödena körs i webbprocessen." in page.text
     found = parts(admin)
     assert list(found) == EVERY_PART
-    assert found["worker"]["detail"] == found["scheduler"]["detail"] == (
+    assert found["worker"]["detail"] == found["task_workers"]["detail"] == found["scheduler"]["detail"] == (
         "ingen Prefect-server konfigurerad: flödena körs i webbprocessen")
     assert found["mtls"]["detail"].startswith("svarar med TLSv1.3; servercertifikatet gäller till ")
     assert found["mtls"]["where"] == f"https://127.0.0.1:{listener}"
@@ -145,7 +146,7 @@ def test_directory_down_is_shown_not_a_500(app_settings: Settings) -> None:
 def test_a_prefect_server_that_does_not_answer_makes_worker_and_scheduler_unknown(admin: Browser) -> None:
     configure(prefect_api_url=f"http://127.0.0.1:{free_port()}/api")
     found = parts(admin)
-    for key in ("prefect", "worker", "scheduler"):
+    for key in ("prefect", "worker", "task_workers", "scheduler"):
         assert found[key]["healthy"] is False, key
     assert found["worker"]["detail"].startswith("okänt: Prefect svarar inte")
     assert "Inga driftsättningar kunde läsas från Prefect." in admin.client.get("/status").text
@@ -159,12 +160,14 @@ def test_worker_scheduler_and_deployments_from_a_real_prefect_server_and_an_over
     found = parts(admin)
     assert found["prefect"]["healthy"] and found["worker"]["healthy"], found
     assert "npo-embedded: senaste livstecken" in found["worker"]["detail"]
+    assert found["task_workers"]["healthy"] and found["task_workers"]["detail"].startswith("2 anslutna: "), \
+        found["task_workers"]
     assert found["scheduler"]["healthy"] and "schemalagda driftsättningar har en kommande körning" in \
         found["scheduler"]["detail"]
     page = admin.client.get("/status").text
-    for name in ("catalog-sync", "commission-review", "log-followup", "sweep", "advance-order"):
+    for name in ("catalog-sync", "commission-review", "log-followup", "sweep"):
         assert f'<tr class="ok" data-deployment="{name}">' in page, name
-    assert "dagligen kl. 02:30 (Stockholmstid)" in page and "inget schema (startas vid behov)" in page
+    assert "dagligen kl. 02:30 (Stockholmstid)" in page and "advance-order" not in page  # a task, not a deployment
     with freeze_time(now() + dt.timedelta(hours=3), tick=True):  # three hours on, no sweep has completed since
         admin.login(world.sysadmin.hsa_id)  # three idle hours ended the session (D-33)
         response = admin.client.get("/api/health")

@@ -29,19 +29,17 @@ def test_a_retry_waits_for_its_back_off(sessions, state: OrderState) -> None:  #
         order_id = make_order(session, state=state, since=NOW - dt.timedelta(hours=1), attempts=1,
                               next_attempt_at=retry_at).id
     with sessions() as session:
-        for picks in (sweeping.stalled_orders, sweeping.due_orders):
-            assert order_id not in picks(session, now=retry_at - US), picks.__name__  # not early, although stalled
-            assert order_id in picks(session, now=retry_at), picks.__name__
-            assert order_id in picks(session, now=retry_at + US), picks.__name__
+        assert order_id not in sweeping.stalled_orders(session, now=retry_at - US)  # not early, although stalled
+        assert order_id in sweeping.stalled_orders(session, now=retry_at)
+        assert order_id in sweeping.stalled_orders(session, now=retry_at + US)
 
 
-def test_an_order_without_a_retry_is_stalled_after_two_minutes_but_due_at_once(sessions) -> None:  # type: ignore[no-untyped-def]
+def test_an_order_without_a_retry_is_stalled_after_two_minutes(sessions) -> None:  # type: ignore[no-untyped-def]
     with sessions() as session:
         order_id = make_order(session, state=S.APPROVED, since=NOW).id
     with sessions() as session:
         assert order_id not in sweeping.stalled_orders(session, now=NOW + sweeping.STALLED_AFTER - US)
         assert order_id in sweeping.stalled_orders(session, now=NOW + sweeping.STALLED_AFTER)
-        assert order_id in sweeping.due_orders(session, now=NOW)
 
 
 @pytest.mark.parametrize("state", [S.AWAITING_CATALOG_ADMIN, S.PROVISIONING_FAILED, S.PROVISIONED, S.REJECTED])
@@ -50,7 +48,7 @@ def test_orders_waiting_for_a_person_or_finished_are_never_re_advanced(sessions,
         order_id = make_order(session, state=state, since=NOW - dt.timedelta(days=30), next_attempt_at=NOW).id
     with sessions() as session:
         later = NOW + dt.timedelta(days=1)
-        assert order_id not in sweeping.stalled_orders(session, now=later) + sweeping.due_orders(session, now=later)
+        assert order_id not in sweeping.stalled_orders(session, now=later)
 
 
 def test_the_second_stage_of_a_private_commission_gets_its_own_deadline_and_is_escalated(  # type: ignore[no-untyped-def]
