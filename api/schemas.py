@@ -118,6 +118,8 @@ class TimelineEntryPublic(BaseModel):
     to: OrderState
     actor: str
     reason: str | None
+    task_run_id: str | None = Field(default=None, description="the Prefect task run of an automated step "
+                                                              "(for system administrators)")
 
 
 class OrderDetailPublic(OrderPublic):

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     # Prefect: when prefect_api_url is set, the web submits background tasks (flows.background); otherwise in-process
     prefect_api_url: str | None = None
     prefect_port: int = 4200
+    prefect_ui_url: str | None = Field(default=None, description="the Prefect UI the order timeline links to; "
+                                                                   "default: the API's address without /api")
 
     # Region Skåne's own vårdgivare: its units order the public way (Skåneförvaltningen)
     region_provider_hsa_id: str = "SE2321000255-E00001"
@@ -92,6 +94,14 @@ class Settings(BaseSettings):
             if not self.secret_key or len(self.secret_key) < 32:
                 raise ValueError("NPO_SECRET_KEY must be set to a random value of at least 32 characters in production")
         return self
+
+    def prefect_ui(self) -> str | None:
+        """Where the Prefect UI is (None without a Prefect server)."""
+        if self.prefect_ui_url:
+            return self.prefect_ui_url.rstrip("/")
+        if self.prefect_api_url:
+            return self.prefect_api_url.rstrip("/").removesuffix("/api")
+        return None
 
     def secret(self) -> str:
         """The secret key: the configured one, else (never in production) a random one kept in var/secret.key."""

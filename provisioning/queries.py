@@ -9,12 +9,12 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from catalog.model import RoleName
-from kernel.clock import business_days_between
+from kernel.clock import business_days_between, local_minute
 from provisioning.authz import Actor
 from provisioning.automation import lines_of, planned_writes
 from provisioning.models import AuditEvent, Decision, Order, OrderLine, OrderState
 from provisioning.routing import QUEUE_LABELS, REMIND_AFTER_BUSINESS_DAYS
-from provisioning.states import AWAITING_PERSON, STATE_LABELS, Event
+from provisioning.states import AUTOMATED, AWAITING_PERSON, STATE_LABELS, Event
 
 MAX_ROWS = 500
 
@@ -41,6 +41,7 @@ class TimelineEntry:
     actor: str
     actor_name: str
     reason: str | None
+    task_run_id: str | None = None  # the Prefect task run of an automated step
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class OrderView:
     error: str | None  # the latest provisioning problem, in words for the viewer
     overdue: bool
     age_days: int
-
+    waiting: str | None = None  # an automated step waiting for a retry, in words
 
 # States whose label already names who acts: "… (Koncernkontoret)" needs no "hos Koncernkontoret" after it.
 _LABEL_NAMES_QUEUE = frozenset({OrderState.AWAITING_CONTRACT_MANAGER, OrderState.PROVISIONING_FAILED})
@@ -156,7 +157,16 @@ def _timeline(session: Session, actor: Actor, order: Order) -> list[TimelineEntr
     admin = actor.is_system_admin
     rows = session.exec(select(AuditEvent).where(col(AuditEvent.order_id) == order.id).order_by(col(AuditEvent.id)))
     return [TimelineEntry(e.at, e.event, e.to_state, e.actor, e.actor_name,
-                          FAILED_FOR_OTHERS if e.event == Event.FAIL.value and not admin else e.reason) for e in rows]
+                          FAILED_FOR_OTHERS if e.event == Event.FAIL.value and not admin else e.reason,
+                          e.task_run_id) for e in rows]
+
+
+def waiting_for_directory(order: Order) -> str | None:
+    """While an automated step waits for a retry because Skånekatalogen did not answer: when it tries again."""
+    if order.state not in AUTOMATED or order.next_attempt_at is None:
+        return None
+    tried = "1 försök" if order.attempts == 1 else f"{order.attempts} försök"
+    return f"Väntar på Skånekatalogen ({tried} utan svar). Nästa försök omkring {local_minute(order.next_attempt_at)}."
 
 
 def order_view(session: Session, actor: Actor, order: Order, *, now: dt.datetime) -> OrderView:
@@ -172,7 +182,7 @@ def order_view(session: Session, actor: Actor, order: Order, *, now: dt.datetime
             OrderState.SUBMITTED, OrderState.WAITING_FOR_COMMISSION, *AWAITING_PERSON},
         can_retry=actor.may_retry(order), can_cancel=actor.may_retry(order), error=shown_error(actor, order),
         overdue=order.state in AWAITING_PERSON and order.due_at is not None and order.due_at <= now,
-        age_days=age if order.state in AWAITING_PERSON else 0)
+        age_days=age if order.state in AWAITING_PERSON else 0, waiting=waiting_for_directory(order))
 
 
 def reminder_threshold_days() -> int:

@@ -100,7 +100,8 @@ def get_order(reference: str, actor: CurrentActor) -> OrderDetailPublic:
                                    valid_to=line.valid_to.isoformat() if line.valid_to else None)
                    for line in view.lines],
             timeline=[TimelineEntryPublic(at=e.at.isoformat(), event=e.event, to=e.to_state, actor=e.actor,
-                                          reason=e.reason) for e in view.timeline],
+                                          reason=e.reason, task_run_id=e.task_run_id if actor.is_system_admin else None)
+                      for e in view.timeline],
             can_decide=view.can_decide, can_withdraw=view.can_withdraw, can_retry=view.can_retry)
 
 

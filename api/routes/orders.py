@@ -171,8 +171,10 @@ def render_order(request: Request, actor: Actor, reference: str, *, submitted: b
         if view.order.state not in WORKING or time.monotonic() >= deadline:
             break
         time.sleep(0.2)
+    # the automated steps' task runs are linked for NPÖ-förvaltningen, who operate Prefect (D-58)
+    prefect_ui = runtime.settings().prefect_ui() if actor.is_system_admin else None
     return render(request, "orders/order.html", actor=actor, status_code=status, view=view, submitted=submitted,
-                  state_labels=STATE_LABELS, errors=errors or {}, values=values or {})
+                  state_labels=STATE_LABELS, errors=errors or {}, values=values or {}, prefect_ui=prefect_ui)
 
 
 @router.post("/bestallningar/{reference}/aterkalla", name="order_withdraw")

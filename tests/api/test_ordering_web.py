@@ -14,7 +14,7 @@ from catalog import Directory
 from catalog.model import Person, Validity
 from flows.steps import provisioning_config
 from kernel import runtime
-from kernel.clock import local_date, local_midnight, now
+from kernel.clock import local_date, local_midnight, local_minute, now
 from provisioning import automation, decisions
 from provisioning.authz import load_actor
 from provisioning.models import Order, OrderState
@@ -294,6 +294,48 @@ def test_a_unit_manager_reads_a_swedish_sentence_where_provisioning_failed(web: 
     assert "hos NPÖ-förvaltningen" not in admin  # the state label already says who acts
     raw = web.client.get(f"/api/orders/{reference}").json()["last_error"]
     assert raw.startswith("Senaste försök: ") and "cannot be reached" in raw and raw.endswith("(försök 1)")
+
+
+def test_a_step_waiting_for_the_directory_says_so_and_each_step_links_its_task_run_for_npo_forvaltningen(
+        web: Browser, world: World) -> None:
+    web.login(world.public_manager.hsa_id)
+    sent = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
+                           follow_redirects=False)
+    reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
+    down = Directory(replace(world.directory.config, url=f"ldap://127.0.0.1:{free_port()}"), cache_seconds=0)
+    config = provisioning_config()  # 48 attempts: this one will be retried
+    run = "0b6f6c1e-8d64-4d43-9a57-3f1c2f9e7a10"
+    with runtime.session_scope() as session:
+        order = session.exec(select(Order).where(Order.reference == reference)).one()
+        skf = load_actor(world.directory, session, world.skf.hsa_id, now=now())
+        decisions.decide(session=session, directory=world.directory, config=config, actor=skf, order_id=order.id,
+                         approve=True, reason=None, now=now())
+        order_id = order.id
+    for _ in range(2):  # approved -> provisioning, then an attempt that finds no directory
+        with runtime.session_scope() as session:
+            step = automation.advance_one(session=session, directory=down, config=config, order_id=order_id,
+                                          now=now(), information="", run_id=run)
+    assert step.note == "retry later"
+    with runtime.session_scope() as session:
+        retry_at = session.get(Order, order_id).next_attempt_at
+    page = web.client.get(f"/bestallningar/{reference}").text
+    assert ('<li data-event="waiting" class="waiting"><strong>Nu</strong> – Väntar på Skånekatalogen (1 försök utan '
+            f'svar). Nästa försök omkring {local_minute(retry_at)}.</li>') in page
+    assert "data-task-run" not in page and "Prefect" not in page  # the unit manager does not operate Prefect
+    runtime.configure(runtime.settings().model_copy(update={"prefect_api_url": "http://prefect.example:4200/api"}))
+    web.login(world.sysadmin.hsa_id)
+    admin = web.client.get(f"/bestallningar/{reference}").text
+    link = f'<a href="http://prefect.example:4200/runs/task-run/{run}" data-task-run="{run}">Prefect-körningen</a>'
+    assert admin.count(link) == 1  # start_provisioning; the failed attempt moved no state
+    timeline = web.client.get(f"/api/orders/{reference}").json()["timeline"]
+    # submitted, routed (in the web's process: no Prefect here), approved, then the step the "task run" did
+    assert [(e["event"], e["task_run_id"]) for e in timeline] == [
+        ("submit", None), ("route_public", None), ("approve", None), ("start_provisioning", run)]
+    with runtime.session_scope() as session:  # the directory answers again: the retry provisions and clears it
+        automation.advance_one(session=session, directory=world.directory, config=config, order_id=order_id,
+                               now=now(), information="", run_id=run)
+    done = web.client.get(f"/bestallningar/{reference}").text
+    assert 'data-event="waiting"' not in done and done.count(link) == 2
 
 
 def test_npo_forvaltning_cancels_a_failed_order_with_a_reason_and_the_orderer_is_mailed(
