@@ -9,8 +9,7 @@ import time
 from dataclasses import dataclass
 
 from api.status import PartStatus
-from flows.background import TASKS
-from flows.engine import WORK_POOL, Deployment, EngineUnavailable, PrefectEngine, TaskWorker, Worker
+from flows.engine import BACKGROUND_TASKS, WORK_POOL, Deployment, EngineUnavailable, PrefectEngine, TaskWorker, Worker
 from flows.schedules import overdue_since
 from kernel.clock import local_minute
 
@@ -70,9 +69,8 @@ def worker_part(workers: list[Worker], now: dt.datetime, millis: float) -> PartS
 
 def task_worker_part(workers: list[TaskWorker], millis: float) -> PartStatus:
     """Healthy when every task the web submits has at least one task worker subscribed to it."""
-    names = {t.task_key: t.name for t in TASKS}
-    unserved = [name for key, name in names.items() if not any(key in w.task_keys for w in workers)]
-    ours = sorted(w.identifier for w in workers if set(w.task_keys) & set(names))
+    unserved = [name for name in BACKGROUND_TASKS if not any(name in w.serves for w in workers)]
+    ours = sorted(w.identifier for w in workers if w.serves & set(BACKGROUND_TASKS))
     if not ours:
         return PartStatus("task_workers", TASK_WORKERS, False,
                           "ingen uppgiftsarbetare är ansluten: beställningar väntar på svepet (var 5:e minut)", "–",

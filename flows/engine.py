@@ -15,6 +15,9 @@ import httpx
 from flows.schedules import Schedule
 
 WORK_POOL = "npo"  # the pool prefect.yaml deploys to and the embedded stack's worker serves
+# The background tasks of flows/background.py by function name (a task key is "<name>-<hash of its code>"): named
+# here so that the status page need not import Prefect into the web process (tests/flows check they agree).
+BACKGROUND_TASKS = ("advance_order", "deliver_mail")
 TIMEOUT = 2.0
 FINISHED = ["COMPLETED", "FAILED", "CRASHED"]
 
@@ -71,6 +74,11 @@ class TaskWorker:
     identifier: str
     task_keys: tuple[str, ...]
     since: dt.datetime | None
+
+    @property
+    def serves(self) -> frozenset[str]:
+        """The function names of the tasks it serves."""
+        return frozenset(key.rsplit("-", 1)[0] for key in self.task_keys)
 
 
 def _time(value: str | None) -> dt.datetime | None:

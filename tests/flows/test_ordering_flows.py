@@ -126,3 +126,11 @@ def test_a_provisioned_commission_releases_the_memberships_that_waited_for_it(
     assert done["states"] == ["provisioning", "provisioned"] and done["released"] == [waiting]
     # no Prefect API in the app's settings here: the release was advanced in this process, to its first approver
     assert state_of(waiting) is OrderState.AWAITING_USER_ADMIN
+
+
+def test_the_status_page_knows_every_background_task_by_name() -> None:
+    from flows.background import TASKS
+    from flows.engine import BACKGROUND_TASKS
+
+    assert sorted(t.fn.__name__ for t in TASKS) == sorted(BACKGROUND_TASKS)
+    assert all(t.task_key.rsplit("-", 1)[0] == t.fn.__name__ for t in TASKS)  # what TaskWorker.serves relies on
