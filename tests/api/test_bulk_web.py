@@ -74,6 +74,8 @@ def states(references: list[str]) -> set[OrderState]:
 
 def test_bulk_approval_of_150_orders_reaches_the_directory_and_the_page_says_done(web: Browser,
                                                                                   world: World) -> None:
+    """~30 s on the shared 2-core machine: 150 orders each decided, written to slapd and mailed in-process, the
+    size the issue names (hundreds); the other tests here use a handful."""
     references = queued_orders(world, 150)
     web.login(world.skf.hsa_id)
     page_path = bulk_post(web, references)
@@ -148,3 +150,21 @@ def test_a_job_whose_task_never_ran_is_completed_by_the_sweep(web: Browser, worl
     assert states(references) == {OrderState.PROVISIONED}
     done = web.client.get(page_path)
     assert "4 av 4 beslutade, 4 klara i Skånekatalogen." in done.text and REFRESH not in done.text
+
+
+def test_the_migration_builds_exactly_the_bulk_jobs_table(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+    from sqlmodel import SQLModel
+
+    from tests.overview.test_models import _table_of
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = [d for d in compare_metadata(context, SQLModel.metadata) if _table_of(d) == "bulk_jobs"]
+    finally:
+        engine.dispose()
+    assert differences == []
