@@ -18,6 +18,7 @@ from api.params import plain_address
 from api.routes import (
     api_orders,
     auth,
+    bulk,
     dashboard,
     delegations,
     devmail,
@@ -68,7 +69,7 @@ def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
-    for module in (status, siths, auth, orders, dashboard, delegations, devmail, api_orders, review, overview,
+    for module in (status, siths, auth, orders, dashboard, bulk, delegations, devmail, api_orders, review, overview,
                    logreview):
         app.include_router(module.router)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from catalog.model import RoleName
+from provisioning.bulk import BulkKind
 from provisioning.models import LineAction, OrderKind, OrderState, Route
 
 
@@ -131,6 +132,25 @@ class OrderDetailPublic(OrderPublic):
     can_decide: bool
     can_withdraw: bool
     can_retry: bool
+
+
+class BulkJobPublic(BaseModel):
+    """A massbeslut's progress; poll until ``finished`` (every item decided, every approved order settled)."""
+
+    id: int
+    kind: BulkKind
+    total: int
+    decided: int = Field(description="Items handled so far, decided or refused.")
+    failed: int = Field(description="Items refused; one sentence each in ``problems``.")
+    provisioned: int = Field(description="Approved orders in Skånekatalogen.")
+    provisioning_failed: int
+    onward: int = Field(description="Approved orders now in the next approver's queue.")
+    waiting: int = Field(description="Approved orders whose automated steps still run.")
+    removed: int = Field(description="Members a behörighetskontroll's decisions removed.")
+    problems: list[str]
+    finished: bool
+    created_at: str
+    finished_at: str | None = Field(description="When the last item was decided.")
 
 
 # ---------------------------------------------------------------------- the session, queues, units

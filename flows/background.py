@@ -40,4 +40,13 @@ def deliver_mail() -> dict[str, int]:
     return steps.deliver()
 
 
-TASKS = (advance_order, deliver_mail)
+@task(name="bulk-decide", retries=2, retry_delay_seconds=[5, 30])
+def bulk_decide(job_id: int) -> dict[str, int]:
+    """The remaining items of a massbeslut, one transaction each; each approved order is submitted to be advanced.
+    A retry, or the sweep after a lost submission, goes on from the first item not yet handled."""
+    from flows import trigger  # trigger imports this module
+
+    return {"job_id": job_id, "handled": steps.run_bulk(job_id, trigger.advance_later)}
+
+
+TASKS = (advance_order, deliver_mail, bulk_decide)

@@ -17,7 +17,7 @@ from flows.schedules import Schedule
 WORK_POOL = "npo"  # the pool prefect.yaml deploys to and the embedded stack's worker serves
 # The background tasks of flows/background.py by function name (a task key is "<name>-<hash of its code>"): named
 # here so that the status page need not import Prefect into the web process (tests/flows check they agree).
-BACKGROUND_TASKS = ("advance_order", "deliver_mail")
+BACKGROUND_TASKS = ("advance_order", "deliver_mail", "bulk_decide")
 TIMEOUT = 2.0
 FINISHED = ["COMPLETED", "FAILED", "CRASHED"]
 

@@ -6,14 +6,16 @@ Each step runs in its own transaction (STYLE.md: the caller owns the transaction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
 from catalog import runtime as catalog_runtime
 from kernel import outbox, runtime
 from kernel.clock import now
 from overview.info import INFORMATION
-from provisioning import automation, sweeping
+from provisioning import automation, bulk, sweeping
 from provisioning.config import ProvisioningConfig
+from provisioning.recertification.common import ReviewConfig
 
 MAX_STEPS = 12
 
@@ -82,6 +84,30 @@ def advance_in_process(order_id: int) -> list[str]:
         pending += released
         deliver(current)
     return states
+
+
+def run_bulk(job_id: int, advance: Callable[[int], object]) -> int:
+    """Decide a massbeslut's remaining items, one transaction each, handing each approved order to ``advance``;
+    then send the mail they caused. Returns the items this run handled (0 when another runner has the job)."""
+    review_config = ReviewConfig(public_base_url=runtime.settings().public_base_url)
+    decided, more = 0, True
+    while more:
+        with runtime.session_scope() as session:
+            step = bulk.decide_next(session=session, directory=catalog_runtime.directory(),
+                                    config=provisioning_config(), review_config=review_config, job_id=job_id,
+                                    now=now())
+        decided += step.handled
+        if step.approved_order_id is not None:
+            advance(step.approved_order_id)
+        more = step.more
+    deliver()
+    return decided
+
+
+def stalled_jobs() -> list[int]:
+    """Massbeslut the sweep should resume."""
+    with runtime.session_scope() as session:
+        return bulk.stalled_jobs(session, now=now())
 
 
 def stalled() -> list[int]:

@@ -1,10 +1,11 @@
-"""sweep (every 5 minutes): re-advance stalled orders, deliver the outbox, remind and escalate (D2, D3)."""
+"""sweep (every 5 minutes): resume unfinished massbeslut, re-advance stalled orders, deliver the outbox, remind and
+escalate (D2, D3)."""
 
 from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 
-from flows import steps
+from flows import steps, trigger
 
 
 @task(name="find-stalled-orders")
@@ -17,6 +18,18 @@ def find_stalled() -> list[int]:
 def re_advance(order_id: int) -> list[str]:
     """Every automated step of one stalled order."""
     return steps.advance_in_process(order_id)
+
+
+@task(name="find-stalled-bulk-jobs")
+def find_stalled_jobs() -> list[int]:
+    """Massbeslut left unfinished (their task was never run or stopped): resumed here."""
+    return steps.stalled_jobs()
+
+
+@task(name="resume-bulk-job", retries=1, retry_delay_seconds=10)
+def resume_job(job_id: int) -> int:
+    """The remaining items of one massbeslut; each approved order is advanced as after any decision."""
+    return steps.run_bulk(job_id, trigger.advance_later)
 
 
 @task(name="remind-and-escalate")
@@ -35,10 +48,11 @@ def deliver_outbox() -> dict[str, int]:
 def sweep() -> dict[str, object]:
     """One sweep over everything that should have moved by now."""
     logger = get_run_logger()
+    resumed = {job_id: resume_job(job_id) for job_id in find_stalled_jobs()}
     stalled = find_stalled()
     advanced = {order_id: re_advance(order_id) for order_id in stalled}
     reminded, escalated = remind()
     mail = deliver_outbox()
-    logger.info("sweep: %d orders re-advanced, %d reminders, %d escalations, mail %s", len(advanced), reminded,
-                escalated, mail)
-    return {"advanced": advanced, "reminded": reminded, "escalated": escalated, "mail": mail}
+    logger.info("sweep: %d bulk jobs resumed, %d orders re-advanced, %d reminders, %d escalations, mail %s",
+                len(resumed), len(advanced), reminded, escalated, mail)
+    return {"resumed": resumed, "advanced": advanced, "reminded": reminded, "escalated": escalated, "mail": mail}

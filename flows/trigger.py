@@ -49,3 +49,23 @@ def deliver_later() -> str:
         log.warning("in-process delivery failed (%s); the sweep will send the mail", exc)
         return "left for the sweep"
     return "in-process"
+
+
+def bulk_later(job_id: int) -> str:
+    """Start carrying out a massbeslut; returns how ("task <id>", "in-process" or "left for the sweep")."""
+    if runtime.settings().prefect_api_url:
+        from flows.background import bulk_decide
+
+        try:
+            return f"task {bulk_decide.delay(job_id).task_run_id}"
+        except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep resumes the job
+            log.warning("could not submit bulk-decide for job %s (%s); the sweep will resume it", job_id, exc)
+            return "left for the sweep"
+    from flows.steps import run_bulk
+
+    try:
+        run_bulk(job_id, advance_later)
+    except Exception as exc:  # noqa: BLE001 - e.g. LDAP down: the job waits for the sweep
+        log.warning("in-process bulk job %s stopped (%s); the sweep will resume it", job_id, exc)
+        return "left for the sweep"
+    return "in-process"

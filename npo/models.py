@@ -4,5 +4,6 @@ import api.sessions  # noqa: F401
 import kernel.outbox  # noqa: F401
 import overview.logreview.models  # noqa: F401
 import overview.models  # noqa: F401
+import provisioning.bulk  # noqa: F401
 import provisioning.models  # noqa: F401
 import provisioning.recertification.models  # noqa: F401

@@ -12,19 +12,18 @@ from api.routes.orders import render_order
 from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from flows.steps import provisioning_config
-from flows.trigger import advance_later
+from flows.trigger import advance_later, bulk_later
 from kernel import runtime
 from kernel.clock import now
 from kernel.sqltypes import stored_id
-from provisioning import decisions, queries
+from provisioning import bulk, decisions, queries
 from provisioning.authz import require_approver
-from provisioning.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from provisioning.errors import InvalidInput
 from provisioning.models import OrderState
 from provisioning.routing import QUEUE_LABELS
 from provisioning.states import STATE_LABELS
 
 router = APIRouter()
-MAX_BULK = 100
 
 
 def _queue(value: str | None) -> tuple[RoleName | None, str | None]:
@@ -91,28 +90,22 @@ async def decide(request: Request, actor: CurrentActor, background: BackgroundTa
 
 @router.post("/attest/godkann-flera", name="bulk_approve")
 async def bulk_approve(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
-    """Approve several orders at once; each is decided on its own and the page says which did not go through."""
+    """Approve several orders at once: recorded as a massbeslut, decided one by one in the background, followed on
+    its progress page (each order on its own; the page says which did not go through and why)."""
     require_approver(actor)
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
-    references = [str(r)[:40] for r in form.getlist("order")][:MAX_BULK]
-    done, problems = [], []
-    for reference in references:
-        try:
-            with runtime.session_scope() as session:
-                order = decisions.get_order(session, actor, reference)
-                decisions.decide(session=session, directory=catalog_runtime.directory(), config=provisioning_config(),
-                                 actor=actor, order_id=stored_id(order), approve=True, reason=None, now=now(),
-                                 expected_stage=_state(str(form.get(f"stage-{reference}", ""))))
-                done.append(stored_id(order))
-        except (Conflict, NotAllowed, NotFound, InvalidInput) as exc:
-            problems.append(f"{reference}: {exc.message}")
-    for order_id in done:
-        background.add_task(advance_later, order_id)
-    text = f"{len(done)} {'godkänd' if len(done) == 1 else 'godkända'}." + (
-        " Ej godkända: " + " ".join(problems) if problems else "")
-    flash(request, text if references else "Markera minst en beställning.")
-    return RedirectResponse("/attest", status_code=303)
+    references = [str(r)[:40] for r in form.getlist("order")][:bulk.MAX_ITEMS + 1]
+    try:
+        with runtime.session_scope() as session:
+            job = bulk.start_approvals(session=session, actor=actor, now=now(), orders=[
+                (r, str(form.get(f"stage-{r}", "")) or None) for r in references])
+            job_id = stored_id(job)
+    except InvalidInput as exc:  # nothing ticked, or too many: back to the queue with the sentence
+        flash(request, exc.message)
+        return RedirectResponse("/attest", status_code=303)
+    background.add_task(bulk_later, job_id)
+    return RedirectResponse(f"/massbeslut/{job_id}", status_code=303)
 
 
 @router.post("/bestallningar/{reference}/forsok-igen", name="retry")

@@ -10,10 +10,12 @@ from api.errors import keep_form
 from api.pages import render
 from api.params import RowId
 from catalog import runtime as catalog_runtime
-from flows.trigger import deliver_later
+from flows.trigger import bulk_later, deliver_later
 from kernel import runtime
 from kernel.clock import now
 from kernel.errors import DomainError
+from kernel.sqltypes import stored_id
+from provisioning import bulk
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs
 from provisioning.recertification import decisions
@@ -88,7 +90,8 @@ def _choices(form_values: dict[str, str], rows: list[str], confirm_rest: bool) -
 async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
                        background: BackgroundTasks) -> Response:
     """Save decisions; on a bad field the page comes back with every choice kept and the message beside it.
-    The mail a decision causes (to a removed member, the closing receipt) goes out after the commit."""
+    The mail a decision causes (to a removed member, the closing receipt) goes out after the commit. Decisions that
+    remove many members are checked here and then carried out in the background, followed on a progress page."""
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     values = {key: str(value)[:MAX_FIELD] for key, value in form.multi_items()
@@ -102,6 +105,12 @@ async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
         return None
 
     keep_form(request, again)
+    if bulk.runs_in_background(choices):  # many removals (each an LDAP write): a massbeslut with a progress page
+        with runtime.session_scope() as session:
+            job_id = stored_id(bulk.start_review_decisions(session=session, actor=actor, round_id=round_id,
+                                                           choices=choices, now=now()))
+        background.add_task(bulk_later, job_id)
+        return RedirectResponse(f"/massbeslut/{job_id}", status_code=303)
     with runtime.session_scope() as session:
         report = decisions.decide(session=session, directory=catalog_runtime.directory(), config=_config(),
                                   actor=actor,

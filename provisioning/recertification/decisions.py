@@ -206,9 +206,10 @@ def _validate(actor: Actor, round_: RecertificationRound, items: dict[int, Recer
         raise InvalidInputs(errors)
 
 
-def decide(*, session: Session, directory: Directory, config: ReviewConfig, actor: Actor, round_id: int,
-           choices: list[Choice], now: dt.datetime) -> DecisionReport:
-    """Confirm or remove members of an open round; a removal ends the membership in the directory at once."""
+def check(*, session: Session, actor: Actor, round_id: int, choices: list[Choice], now: dt.datetime,
+          ) -> tuple[RecertificationRound, dict[int, RecertificationItem]]:
+    """Refuse a batch of decisions as a whole (round closed or past its deadline, a bad field) before any is written;
+    the round and its items by id otherwise."""
     round_ = get_round(session, actor, round_id)
     if round_.state is RoundState.CLOSED:
         raise Conflict(f"Behörighetskontrollen {round_.reference} är redan avslutad.")
@@ -217,6 +218,13 @@ def decide(*, session: Session, directory: Directory, config: ReviewConfig, acto
                        "inte bekräftades tas bort automatiskt; beställ behörighet på nytt för den som ska ha kvar den.")
     items = {stored_id(i): i for i in items_of(session, round_id)}
     _validate(actor, round_, items, choices)
+    return round_, items
+
+
+def decide(*, session: Session, directory: Directory, config: ReviewConfig, actor: Actor, round_id: int,
+           choices: list[Choice], now: dt.datetime) -> DecisionReport:
+    """Confirm or remove members of an open round; a removal ends the membership in the directory at once."""
+    round_, items = check(session=session, actor=actor, round_id=round_id, choices=choices, now=now)
     report = DecisionReport()
     on_behalf_of = actor.manager_for(round_.unit_hsa_id)
     for choice in choices:

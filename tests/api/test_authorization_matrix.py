@@ -19,6 +19,7 @@ from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import local_date, now
+from provisioning import bulk
 from provisioning.authz import load_actor
 from provisioning.recertification import delegations
 from tests.api.conftest import Browser
@@ -129,6 +130,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/dev/mail"): Rule(EVERYONE, lambda b, x: b.client.get("/dev/mail"), public=True),
     ("GET", "/api/session"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/session")),
     ("GET", "/api/orders"): Rule(SIGNED_IN, lambda b, x: b.client.get("/api/orders")),
+    ("GET", "/massbeslut/{job_id}"): Rule({"skf", "sysadmin"}, lambda b, x: b.client.get(
+        f"/massbeslut/{x['job']}", follow_redirects=False)),
+    ("GET", "/api/bulk-jobs/{job_id}"): Rule({"skf", "sysadmin"}, lambda b, x: b.client.get(
+        f"/api/bulk-jobs/{x['job']}")),
     ("GET", "/api/orders/{reference}"): Rule(ORDERERS | {"skf", "sysadmin"},
                                              lambda b, x: b.client.get(f"/api/orders/{x['order']}")),
     ("POST", "/api/orders/commission"): Rule(ORDERERS, lambda b, x: b.client.post(
@@ -276,6 +281,7 @@ def _person(world: World, x: dict[str, str], role: str) -> str | None:
 EXPECTED_TABLE = """
                                                          ano mgr dlg skf  kk vgs itk uad oad sys cli fmg fdl
 GET /                                                      L 303 303 303 303 303 303 303 303 303 303 303 303
+GET /api/bulk-jobs/{job_id}                              401 404 404 200 404 404 404 404 404 200 404 404 404
 GET /api/health                                            H   H   H   H   H   H   H   H   H   H   H   H   H
 GET /api/orders                                          401 200 200 200 200 200 200 200 200 200 200 200 200
 POST /api/orders/commission                              401 422 422 403 403 403 403 403 403 403 403 403 403
@@ -320,6 +326,7 @@ POST /loggranskning/delegering/{delegation_id}/aterkalla   L 303 403 403 403 403
 GET /loggranskning/omgang/{round_id}                       L 200 403 403 403 403 403 403 403 403 403 403 403
 GET /login                                               200 200 200 200 200 200 200 200 200 200 200 200 200
 POST /logout                                               L   L   L   L   L   L   L   L   L   L   L   L   L
+GET /massbeslut/{job_id}                                   L 404 404 200 404 404 404 404 404 200 404 404 404
 GET /mina-bestallningar                                    L 200 200 200 200 200 200 200 200 200 200 200 200
 GET /oversikt                                            401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/felsokning                                 401 401 401 401 401 401 401 401 401 401 401 401 401
@@ -421,7 +428,11 @@ def _prepare(web: Browser, world: World) -> dict[str, str]:
                               headers=_json_headers(web))
     assert created.status_code == 201, created.text
     order = created.json()["reference"]
-    return {"order": order, "withdrawable": order, "bulk": order, "unit": world.public_unit.hsa_id,
+    with runtime.session_scope() as session:  # Skåneförvaltningen's massbeslut, recorded (its task is not run here)
+        skf = load_actor(directory, session, world.skf.hsa_id, now=now())
+        assert skf is not None
+        job_id = bulk.start_approvals(session=session, actor=skf, orders=[(order, None)], now=now()).id
+    return {"order": order, "withdrawable": order, "bulk": order, "job": str(job_id), "unit": world.public_unit.hsa_id,
             "clinician": world.public_staff[1].hsa_id, "delegation": str(delegation_id),
             "other_admin": other_admin.hsa_id, "former_manager": former.hsa_id,
             "former_delegate": former_delegate.hsa_id}

@@ -140,3 +140,31 @@ def test_after_the_deadline_the_page_says_so_and_takes_no_decisions(web: Browser
     late = web.client.post(f"/behorighetskontroll/{round_id}", data={
         "csrf": web.csrf(), "rad": [str(item.id)], f"beslut-{item.id}": "bekrafta"})
     assert late.status_code == 409 and "Tidsgränsen" in late.text
+
+
+def test_a_decision_removing_many_members_runs_as_a_massbeslut_with_a_progress_page(web: Browser,
+                                                                                   world: World) -> None:
+    commission = with_members(world)
+    start = local_midnight(dt.date(2025, 1, 1))
+    for n in range(21):  # 24 members in all; removing 22 is more than a request should carry
+        nurse = world.region.person(given="Nils", surname=f"Många{n}")
+        world.directory.ensure_membership(commission, nurse.hsa_id, Validity(start))
+    round_id = open_round(world)
+    items = list(items_by_person(round_id).values())
+    keep, leave = items[:2], items[2:]
+    web.login(world.public_manager.hsa_id)
+    data: dict[str, object] = {"csrf": web.csrf(), "rad": [str(i.id) for i in items]}
+    data |= {f"beslut-{i.id}": "bekrafta" for i in keep}
+    data |= {f"beslut-{i.id}": "ta-bort" for i in leave} | {f"motivering-{i.id}": "Har slutat" for i in leave}
+    saved = web.client.post(f"/behorighetskontroll/{round_id}", data=data, follow_redirects=False)
+    assert saved.status_code == 303 and re.fullmatch(r"/massbeslut/\d+", saved.headers["location"])
+    page = web.client.get(saved.headers["location"]).text
+    assert "24 av 24 beslutade, 22 borttagna ur medarbetaruppdraget." in page and 'data-bulk-state="done"' in page
+    assert f'href="/behorighetskontroll/{round_id}"' in page
+    decided = items_by_person(round_id)
+    assert {decided[i.person_hsa_id].decision for i in leave} == {ItemDecision.REMOVED}
+    assert {decided[i.person_hsa_id].decision for i in keep} == {ItemDecision.CONFIRMED}
+    valid = {m.person_hsa_id for m in world.directory.memberships(commission) if m.is_valid_at(
+        now() + dt.timedelta(seconds=1))}
+    assert valid == {i.person_hsa_id for i in keep}
+    assert "Kontrollen avslutades" in web.client.get(f"/behorighetskontroll/{round_id}").text
