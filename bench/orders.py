@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -183,7 +184,7 @@ def plan(directory: Directory, orders: int) -> list[tuple[str, str, str, str]]:
         for person in directory.people_of_unit(unit.hsa_id):
             if person.hsa_id not in members and person.hsa_id not in {unit.manager_hsa_id, approver}:
                 chosen.append((unit.hsa_id, unit.manager_hsa_id, approver, person.hsa_id))
-    chosen.sort(key=lambda row: (hash(row[3]) % 997, row[3]))  # spread over units
+    chosen.sort(key=lambda row: (zlib.crc32(row[3].encode()) % 997, row[3]))  # spread over units, same every run
     if len(chosen) < orders:
         raise SystemExit(f"the demo has only {len(chosen)} staff without VoB SJF; use a larger --demo-persons")
     return chosen[:orders]
@@ -336,6 +337,8 @@ def main() -> None:
     parser.add_argument("--keep-var", action="store_true", help="print the var dir (logs, databases) and keep it")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy record each process of the stack during the orders (raw stacks into DIR)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an extra environment variable for every part of the stack (to try a setting)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.task_workers < 1:
@@ -344,7 +347,8 @@ def main() -> None:
     settings = Settings(var_dir=var, ldap_port=free_port(), web_port=free_port(), smtp_port=free_port(),
                         prefect_port=free_port(), overview_port=free_port(), dev_login=True,
                         public_base_url="http://127.0.0.1")
-    stack = Stack(settings, demo_persons=args.demo_persons, task_workers=args.task_workers)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    stack = Stack(settings, demo_persons=args.demo_persons, task_workers=args.task_workers, extra_env=extra_env)
     stack._say = lambda text: None if args.json else print(text, file=sys.stderr)  # type: ignore[method-assign]
     log = (lambda *_: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
 
@@ -367,6 +371,8 @@ def main() -> None:
         rows = plan(directory, args.orders)
         log(f"{len(rows)} orders, {args.task_workers} task worker(s) …")
         result: dict[str, object] = {"task_workers": args.task_workers}
+        if extra_env:
+            result["extra_env"] = extra_env
         sampler.start()
         profilers = start_profilers(stack, args.profile) if args.profile else []
         try:
