@@ -6,7 +6,8 @@ A private embedded stack (own var dir and free ports) runs exactly what `make ru
 the SMTP sink, the Prefect server (with its worker for the scheduled deployments), K task workers (`npo tasks
 serve`) and the web app. N membership orders (one staff member each, spread over the demo's units that hold VoB SJF)
 are submitted through the JSON API by the units' managers; each unit's approver polls its queue (GET
-/api/queues/orders, once per approver per round) and approves through the JSON API what has arrived. The web submits
+/api/queues/orders, once per approver per round; or, with `--watch db`, the bench reads the order table once per
+round, which puts no polling load on the web) and approves through the JSON API what has arrived. The web submits
 each automated step after its commit as an `advance-order` background task (`.delay()`, flows/trigger.py), which a
 task worker runs. Timings, all from the bench's side:
 
@@ -30,6 +31,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -219,7 +221,7 @@ def median(values: list[float]) -> float | None:
 
 
 def run_orders(base: str, rows: list[tuple[str, str, str, str]], directory: Directory, *,
-               poll_s: float) -> dict[str, object]:
+               poll_s: float, database: Path | None = None) -> dict[str, object]:
     """Submit (8 at a time) while the approvers poll their queues and approve what arrives; then wait for LDAP and
     the state `provisioned`. Per-order timings from the bench's side."""
     clients: dict[str, Client] = {}
@@ -250,6 +252,14 @@ def run_orders(base: str, rows: list[tuple[str, str, str, str]], directory: Dire
             submitted[reference], person_of[reference], manager_of[reference] = at, person, manager
             approver_of[reference] = approver
 
+    def approve(approver: str, arrived: list[str]) -> None:
+        client = clients[approver]
+        for reference in arrived:
+            decision = client.post(f"/api/orders/{reference}/decision", {"approve": True, "stage": FIRST_QUEUE})
+            assert decision.status_code == 200, decision.text
+            with lock:
+                approved[reference] = time.perf_counter()
+
     def work_queue(approver: str) -> int:
         """One approver: read the queue once, approve every order of ours that has arrived."""
         client = clients[approver]
@@ -264,12 +274,28 @@ def run_orders(base: str, rows: list[tuple[str, str, str, str]], directory: Dire
                 if order["state"] == FIRST_QUEUE and reference in submitted and reference not in approved:
                     queued.setdefault(reference, seen_at)
                     arrived.append(reference)
-        for reference in arrived:
-            decision = client.post(f"/api/orders/{reference}/decision", {"approve": True, "stage": FIRST_QUEUE})
-            assert decision.status_code == 200, decision.text
-            with lock:
-                approved[reference] = time.perf_counter()
+        approve(approver, arrived)
         return len(arrived)
+
+    def watch_database() -> None:
+        """--watch db: one read-only query on the order table per round (no load on the web), then approve."""
+        with lock:
+            waiting = [r for r in submitted if r not in approved]
+        if not waiting:
+            return
+        assert database is not None
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as connection:
+            marks = ",".join("?" * len(waiting))
+            states = connection.execute(f"select reference, state from orders where reference in ({marks})",
+                                        waiting).fetchall()
+        seen_at = time.perf_counter()
+        arrived: dict[str, list[str]] = {}
+        with lock:
+            for reference, state in states:
+                if state == FIRST_QUEUE:
+                    queued.setdefault(reference, seen_at)
+                    arrived.setdefault(approver_of[reference], []).append(reference)
+        list(pollers.map(lambda item: approve(*item), arrived.items()))
 
     rounds = 0
     with ThreadPoolExecutor(max_workers=8) as submitters, ThreadPoolExecutor(max_workers=4) as pollers:
@@ -280,9 +306,12 @@ def run_orders(base: str, rows: list[tuple[str, str, str, str]], directory: Dire
             rounds += 1
             for failed in [f for f in submissions if f.done() and f.exception()]:
                 raise failed.exception()  # type: ignore[misc]
-            with lock:  # only approvers with an order submitted and not yet approved (the bench's own load)
-                busy = sorted({approver_of[r] for r in submitted if r not in approved})
-            list(pollers.map(work_queue, busy))
+            if database is not None:
+                watch_database()
+            else:
+                with lock:  # only approvers with an order submitted and not yet approved (the bench's own load)
+                    busy = sorted({approver_of[r] for r in submitted if r not in approved})
+                list(pollers.map(work_queue, busy))
             with lock:
                 waiting = {r: person_of[r] for r in approved if r not in in_directory}
             seen = time.perf_counter()
@@ -309,7 +338,8 @@ def run_orders(base: str, rows: list[tuple[str, str, str, str]], directory: Dire
             "p50_approval_to_directory_s": median(to_directory),
             "p95_approval_to_directory_s": percentile(to_directory, 0.95),
             "max_approval_to_directory_s": percentile(to_directory, 1.0),
-            "approvers": len(approvers), "poll_rounds": rounds, "poll_interval_s": poll_s}
+            "approvers": len(approvers), "poll_rounds": rounds, "poll_interval_s": poll_s,
+            "watch": "db" if database is not None else "web"}
 
 
 def floor(directory: Directory, rows: list[tuple[str, str, str, str]]) -> float:
@@ -334,6 +364,9 @@ def main() -> None:
     parser.add_argument("--task-workers", type=int, default=2, help="task worker processes the stack starts")
     parser.add_argument("--demo-persons", type=int, default=6000)
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between the approvers' polling rounds")
+    parser.add_argument("--watch", choices=("web", "db"), default="web",
+                        help="see orders arrive through each approver's queue (GET /api/queues/orders), or through a "
+                             "read-only query on the SQLite order table (no polling load on the web)")
     parser.add_argument("--keep-var", action="store_true", help="print the var dir (logs, databases) and keep it")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy record each process of the stack during the orders (raw stacks into DIR)")
@@ -376,7 +409,8 @@ def main() -> None:
         sampler.start()
         profilers = start_profilers(stack, args.profile) if args.profile else []
         try:
-            result.update(run_orders(stack.web_url, rows, directory, poll_s=args.poll))
+            database = settings.var_dir / "npo.db" if args.watch == "db" else None
+            result.update(run_orders(stack.web_url, rows, directory, poll_s=args.poll, database=database))
         finally:
             stop_profilers(profilers)
         floor_s = floor(directory, rows)
