@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PROBE_SECONDS = 1.0  # the health check's answer on loopback or a LAN takes milliseconds
 SUBMIT_TIMEOUT_SECONDS = 5.0  # each request of the submission (Prefect's default: 60)
-SUBMIT_RETRIES = 1  # a 503 under load is worth one more try; the sweep covers the rest (Prefect's default: 5)
+SUBMIT_RETRIES = 5  # Prefect's default: a burst (a bulk approval) gets 503s from a busy server, retried with back-off
 
 
 class PrefectUnavailable(Exception):

@@ -16,9 +16,10 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -43,6 +44,7 @@ from tests.prefect_stack import wait_for
 from tests.world import World
 
 pytestmark = [pytest.mark.prefect, pytest.mark.timeout(600)]
+T = TypeVar("T")
 
 
 @dataclass
@@ -400,13 +402,25 @@ def on_postgres(faults: Faults, world: World, tmp_path: Path, request: pytest.Fi
                 faults.stack.restart(worker)
 
 
-def _race(on_postgres: Faults, order_ids: list[int]) -> list[str]:
+def _in_parallel(call: Callable[[int], T], items: list[int]) -> list[T]:
+    """``call`` on every item from four threads (as the web's requests arrive), each with this thread's Prefect
+    settings (a thread starts with none of the fixture's context)."""
+    from prefect.settings import get_current_settings, temporary_settings
+
+    current = get_current_settings()
+    updates = {"api.url": current.api.url, "results.local_storage_path": current.results.local_storage_path}
+
+    def in_thread(item: int) -> T:
+        with temporary_settings(updates):  # type: ignore[arg-type]
+            return call(item)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(in_thread, items))
+
+
+def _race(order_ids: list[int]) -> list[str]:
     """Submit each order's advance twice, as two web instances might; the task run ids."""
-    submitted = []
-    for order_id in order_ids:
-        for _twice in range(2):
-            submitted.append(task_id(trigger.advance_later(order_id)))
-    return submitted
+    return [task_id(how) for how in _in_parallel(trigger.advance_later, [o for o in order_ids for _ in range(2)])]
 
 
 def _all_in(order_ids: list[int], state: OrderState) -> bool:
@@ -417,14 +431,29 @@ def _all_in(order_ids: list[int], state: OrderState) -> bool:
 
 def test_two_task_workers_on_postgresql_racing_on_200_orders_provision_each_exactly_once(
         on_postgres: Faults, world: World) -> None:
+    clock = time.monotonic()
+    phases: dict[str, float] = {}
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        phases[name] = round(time.monotonic() - clock, 1)
+        clock = time.monotonic()
+
     people = [world.region.person().hsa_id for _ in range(RACE_ORDERS)]
-    orders = [submit(world, [person]) for person in people]
-    runs = _race(on_postgres, orders)
+    phase("people")
+    orders = _in_parallel(lambda n: submit(world, [people[n]]), list(range(RACE_ORDERS)))
+    phase("submit")
+    runs = _race(orders)
+    phase("submit routing twice")
     wait_for("every order routed", lambda: _all_in(orders, OrderState.AWAITING_USER_ADMIN), timeout=240, every=1)
-    for order_id in orders:
-        approve(world, order_id)
-    runs += _race(on_postgres, orders)
+    phase("routed")
+    _in_parallel(lambda order_id: approve(world, order_id), orders)
+    phase("approve")
+    runs += _race(orders)
+    phase("submit provisioning twice")
     wait_for("every order provisioned", lambda: _all_in(orders, OrderState.PROVISIONED), timeout=240, every=1)
+    phase("provisioned")
+    print("race phases (s):", phases)
 
     with runtime.session_scope() as session:
         rows = session.exec(select(AuditEvent.order_id, AuditEvent.to_state)
