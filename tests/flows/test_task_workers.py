@@ -382,6 +382,7 @@ def on_postgres(faults: Faults, world: World, tmp_path: Path, request: pytest.Fi
         for worker in sqlite_workers:
             faults.stack.stop_child(worker)
         postgres = Stack(settings, with_prefect=True)
+        faults.sink.messages.clear()  # the SQLite tests' mail: their outbox ids, hence Message-IDs, recur here
         running = Faults(postgres, faults.slapd, faults.sink)
         try:
             postgres.start_task_workers()
