@@ -1,23 +1,62 @@
 """How the web starts automation after its commit: a Prefect background task when a Prefect server is configured
 (NPO_PREFECT_API_URL), in-process otherwise (tests, `npo run --no-prefect`). Either way a failure here loses
-nothing: the order and its mail are committed, and the sweep picks them up (D-58)."""
+nothing: the order and its mail are committed, and the sweep picks them up (D-58).
+
+The web calls these after its response (a Starlette background task), so they must not wait on a Prefect server that
+is down or hangs: Prefect's client retries a failed request five times with back-off and waits 60 s for an answer.
+A submission first asks the server's health with a short timeout and then submits with a bounded client (D-60)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import httpx
 
 from kernel import runtime
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+PROBE_SECONDS = 1.0  # the health check's answer on loopback or a LAN takes milliseconds
+SUBMIT_TIMEOUT_SECONDS = 5.0  # each request of the submission (Prefect's default: 60)
+SUBMIT_RETRIES = 5  # Prefect's default: a burst (a bulk approval) gets 503s from a busy server, retried with back-off
+
+
+class PrefectUnavailable(Exception):
+    """The Prefect server did not answer its health check."""
+
+
+@contextmanager
+def _bounded_client() -> Iterator[None]:
+    """Prefect client settings for one submission, in this context only (other threads keep theirs)."""
+    from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+    with temporary_settings({PREFECT_API_REQUEST_TIMEOUT: SUBMIT_TIMEOUT_SECONDS,
+                             PREFECT_CLIENT_MAX_RETRIES: SUBMIT_RETRIES}):
+        yield
+
+
+def _submit(api_url: str, submit: Callable[[], T]) -> T:
+    """``submit()`` once the server answers its health check within PROBE_SECONDS, with a bounded client."""
+    try:
+        httpx.get(f"{api_url.rstrip('/')}/health", timeout=PROBE_SECONDS).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise PrefectUnavailable(f"{api_url} did not answer: {exc!r}") from exc
+    with _bounded_client():
+        return submit()
+
 
 def advance_later(order_id: int) -> str:
     """Start advancing an order; returns how ("task <id>", "in-process" or "left for the sweep")."""
-    if runtime.settings().prefect_api_url:
+    api_url = runtime.settings().prefect_api_url
+    if api_url:
         from flows.background import advance_order
 
         try:
-            return f"task {advance_order.delay(order_id).task_run_id}"
+            return f"task {_submit(api_url, lambda: advance_order.delay(order_id)).task_run_id}"
         except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep advances the order later
             log.warning("could not submit advance-order for order %s (%s); the sweep will pick it up", order_id, exc)
             return "left for the sweep"
@@ -33,11 +72,12 @@ def advance_later(order_id: int) -> str:
 
 def deliver_later() -> str:
     """Send due mail soon; returns how ("task <id>", "in-process" or "left for the sweep")."""
-    if runtime.settings().prefect_api_url:
+    api_url = runtime.settings().prefect_api_url
+    if api_url:
         from flows.background import deliver_mail
 
         try:
-            return f"task {deliver_mail.delay().task_run_id}"
+            return f"task {_submit(api_url, deliver_mail.delay).task_run_id}"
         except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep delivers the outbox
             log.warning("could not submit deliver-mail (%s); the sweep will send the mail", exc)
             return "left for the sweep"
@@ -53,11 +93,12 @@ def deliver_later() -> str:
 
 def bulk_later(job_id: int) -> str:
     """Start carrying out a massbeslut; returns how ("task <id>", "in-process" or "left for the sweep")."""
-    if runtime.settings().prefect_api_url:
+    api_url = runtime.settings().prefect_api_url
+    if api_url:
         from flows.background import bulk_decide
 
         try:
-            return f"task {bulk_decide.delay(job_id).task_run_id}"
+            return f"task {_submit(api_url, lambda: bulk_decide.delay(job_id)).task_run_id}"
         except Exception as exc:  # noqa: BLE001 - Prefect down: the sweep resumes the job
             log.warning("could not submit bulk-decide for job %s (%s); the sweep will resume it", job_id, exc)
             return "left for the sweep"

@@ -138,14 +138,22 @@ class Stack:
     def start_prefect(self) -> None:
         """The Prefect server, the work pool, the deployments of prefect.yaml, a worker for them, and the task
         workers (long-lived processes that run what the web submits)."""
-        self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
-                                       str(self.settings.prefect_port)])
-        self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
+        self.start_prefect_server()
         self._run([*PREFECT, "work-pool", "create", WORK_POOL, "--type", "process"], ok_codes=(0, 1))
         self._run([*PREFECT, "--no-prompt", "deploy", "--all"])
         # each flow run is a subprocess (~3 s of CPU on this machine): four at a time keeps 2 cores and memory sane
         self._spawn("prefect-worker", [*PREFECT, "worker", "start", "--pool", WORK_POOL, "--name", "npo-embedded",
                                        "--limit", "4"])
+        self.start_task_workers()
+
+    def start_prefect_server(self) -> None:
+        """The Prefect server alone (its API and UI), answering."""
+        self._spawn("prefect-server", [*PREFECT, "server", "start", "--host", "127.0.0.1", "--port",
+                                       str(self.settings.prefect_port)])
+        self._wait_http(f"{self.prefect_url}/api/health", "Prefect-servern", timeout=180)
+
+    def start_task_workers(self) -> None:
+        """The task workers (`npo tasks serve`), each a long-lived process subscribed to the Prefect server."""
         for number in range(1, self.task_workers + 1):
             self._spawn(f"task-worker-{number}", [sys.executable, "-m", "npo.cli", "tasks", "serve"])
 
@@ -226,6 +234,25 @@ class Stack:
                     return
             time.sleep(0.2)
         raise SystemExit(f"{what} svarade inte på {host}:{port} inom {timeout:.0f} s")
+
+    def child(self, name: str) -> Child:
+        """The running part called ``name``."""
+        return next(child for child in self.children if child.name == name)
+
+    def stop_child(self, child: Child, timeout: float = 15) -> int:
+        """Stop one part (SIGTERM to its process group, SIGKILL after ``timeout``); returns its exit code."""
+        if child.process.poll() is None:
+            os.killpg(child.process.pid, signal.SIGTERM)
+        try:
+            return child.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.process.pid, signal.SIGKILL)
+            return child.process.wait()
+
+    def restart(self, child: Child) -> None:
+        """Stop one part and start it again (its log appended)."""
+        self.stop_child(child)
+        self._restart(child)
 
     def stop(self) -> None:
         """Stop every child (newest first), then slapd if this stack started it."""
