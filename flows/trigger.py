@@ -9,9 +9,10 @@ A submission first asks the server's health with a short timeout and then submit
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -29,20 +30,47 @@ class PrefectUnavailable(Exception):
     """The Prefect server did not answer its health check."""
 
 
+_bounded: dict[int, tuple[Any, Any]] = {}  # id(base settings) -> (base, bounded): both kept, so an id is not reused
+_probe: httpx.Client | None = None
+_lock = threading.Lock()
+
+
 @contextmanager
 def _bounded_client() -> Iterator[None]:
-    """Prefect client settings for one submission, in this context only (other threads keep theirs)."""
-    from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+    """Prefect client settings for one submission, in this context only (other threads keep theirs).
 
-    with temporary_settings({PREFECT_API_REQUEST_TIMEOUT: SUBMIT_TIMEOUT_SECONDS,
-                             PREFECT_CLIENT_MAX_RETRIES: SUBMIT_RETRIES}):
+    Like Prefect's ``temporary_settings``, but the bounded copy of the current settings is made once per settings
+    object: building one reads Prefect's profile and pyproject files and the environment, which was a fifth of the
+    web's CPU in a burst of submissions (bench/orders.py --profile)."""
+    import prefect.context
+    from prefect.settings import PREFECT_API_REQUEST_TIMEOUT, PREFECT_CLIENT_MAX_RETRIES
+
+    context = prefect.context.get_settings_context()
+    with _lock:
+        cached = _bounded.get(id(context.settings))
+        if cached is None or cached[0] is not context.settings:
+            if len(_bounded) > 8:  # settings change only in tests; keep the cache small
+                _bounded.clear()
+            cached = (context.settings, context.settings.copy_with_update(updates={
+                PREFECT_API_REQUEST_TIMEOUT: SUBMIT_TIMEOUT_SECONDS, PREFECT_CLIENT_MAX_RETRIES: SUBMIT_RETRIES}))
+            _bounded[id(context.settings)] = cached
+    with prefect.context.SettingsContext(profile=context.profile, settings=cached[1]):
         yield
+
+
+def _probe_client() -> httpx.Client:
+    """One client for the health checks (a new one per check built an SSL context each time)."""
+    global _probe
+    with _lock:
+        if _probe is None:
+            _probe = httpx.Client(timeout=PROBE_SECONDS)
+        return _probe
 
 
 def _submit(api_url: str, submit: Callable[[], T]) -> T:
     """``submit()`` once the server answers its health check within PROBE_SECONDS, with a bounded client."""
     try:
-        httpx.get(f"{api_url.rstrip('/')}/health", timeout=PROBE_SECONDS).raise_for_status()
+        _probe_client().get(f"{api_url.rstrip('/')}/health").raise_for_status()
     except httpx.HTTPError as exc:
         raise PrefectUnavailable(f"{api_url} did not answer: {exc!r}") from exc
     with _bounded_client():
