@@ -256,20 +256,30 @@ def test_rejecting_without_a_reason_comes_back_to_the_order_with_the_message_bes
     assert done.status_code == 200 and "Avslagen" in done.text
 
 
-def failed_order(web: Browser, world: World) -> str:
-    """A public commission order, approved, whose provisioning failed while Skånekatalogen was down."""
+def approved_commission(web: Browser, world: World) -> tuple[str, int]:
+    """A public commission order submitted through the form and approved by Skåneförvaltningen: (reference, id)."""
     web.login(world.public_manager.hsa_id)
     sent = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
                            follow_redirects=False)
     reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
-    down = Directory(replace(world.directory.config, url=f"ldap://127.0.0.1:{free_port()}"), cache_seconds=0)
-    config = replace(provisioning_config(), max_attempts=1)
     with runtime.session_scope() as session:
         order = session.exec(select(Order).where(Order.reference == reference)).one()
         skf = load_actor(world.directory, session, world.skf.hsa_id, now=now())
-        decisions.decide(session=session, directory=world.directory, config=config, actor=skf, order_id=order.id,
-                         approve=True, reason=None, now=now())
-        order_id = order.id
+        decisions.decide(session=session, directory=world.directory, config=provisioning_config(), actor=skf,
+                         order_id=order.id, approve=True, reason=None, now=now())
+        return reference, order.id
+
+
+def unreachable_directory(world: World) -> Directory:
+    """The directory's settings with a port nobody listens on: Skånekatalogen down."""
+    return Directory(replace(world.directory.config, url=f"ldap://127.0.0.1:{free_port()}"), cache_seconds=0)
+
+
+def failed_order(web: Browser, world: World) -> str:
+    """A public commission order, approved, whose provisioning failed while Skånekatalogen was down."""
+    reference, order_id = approved_commission(web, world)
+    down = unreachable_directory(world)
+    config = replace(provisioning_config(), max_attempts=1)
     for _ in range(2):  # approved -> provisioning -> failed
         with runtime.session_scope() as session:
             automation.advance_one(session=session, directory=down, config=config, order_id=order_id, now=now(),
@@ -298,19 +308,10 @@ def test_a_unit_manager_reads_a_swedish_sentence_where_provisioning_failed(web: 
 
 def test_a_step_waiting_for_the_directory_says_so_and_each_step_links_its_task_run_for_npo_forvaltningen(
         web: Browser, world: World) -> None:
-    web.login(world.public_manager.hsa_id)
-    sent = web.client.post("/bestall/uppdrag", data=commission_form(web, world.public_unit.hsa_id),
-                           follow_redirects=False)
-    reference = sent.headers["location"].split("/bestallningar/")[1].split("?")[0]
-    down = Directory(replace(world.directory.config, url=f"ldap://127.0.0.1:{free_port()}"), cache_seconds=0)
+    reference, order_id = approved_commission(web, world)
+    down = unreachable_directory(world)
     config = provisioning_config()  # 48 attempts: this one will be retried
     run = "0b6f6c1e-8d64-4d43-9a57-3f1c2f9e7a10"
-    with runtime.session_scope() as session:
-        order = session.exec(select(Order).where(Order.reference == reference)).one()
-        skf = load_actor(world.directory, session, world.skf.hsa_id, now=now())
-        decisions.decide(session=session, directory=world.directory, config=config, actor=skf, order_id=order.id,
-                         approve=True, reason=None, now=now())
-        order_id = order.id
     for _ in range(2):  # approved -> provisioning, then an attempt that finds no directory
         with runtime.session_scope() as session:
             step = automation.advance_one(session=session, directory=down, config=config, order_id=order_id,
