@@ -73,7 +73,6 @@ class TaskWorker:
 
     identifier: str
     task_keys: tuple[str, ...]
-    since: dt.datetime | None
 
     @property
     def serves(self) -> frozenset[str]:
@@ -146,8 +145,7 @@ class PrefectEngine:
 
     def task_workers(self) -> list[TaskWorker]:
         """The task workers subscribed right now (the server forgets one when its websocket closes)."""
-        return [TaskWorker(identifier=w["identifier"], task_keys=tuple(w.get("task_keys") or ()),
-                           since=_time(w.get("timestamp")))
+        return [TaskWorker(identifier=w["identifier"], task_keys=tuple(w.get("task_keys") or ()))
                 for w in self._post("/task_workers/filter", {})]
 
     def workers(self, pool: str = WORK_POOL) -> list[Worker]:
