@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypedDict
 
@@ -34,6 +36,7 @@ from api.sessions import ServerSessionMiddleware, SessionPolicy, SessionStore
 from api.siths import card_revoked
 from kernel import runtime
 from kernel.settings import Environment, Settings
+from overview.sealing import Sealer
 
 STATIC = Path(__file__).parent / "static"
 
@@ -61,8 +64,17 @@ def _docs() -> _Docs:
 def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
     """Build the app; resources come from kernel.runtime (configured by the caller or the environment).
     ``sign_in_list``: the people the dev login page offers (the shell passes the demo's cast; None lists nobody)."""
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sealer = Sealer(runtime.engine, runtime.settings().audit_seal_every_seconds)  # D-62: each process seals
+        sealer.start()
+        try:
+            yield
+        finally:
+            sealer.stop()
+
     app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
-                  dependencies=[Depends(plain_address)], **_docs())
+                  dependencies=[Depends(plain_address)], lifespan=lifespan, **_docs())
     app.state.sign_in_list = sign_in_list
     settings = runtime.settings()
     app.add_middleware(ServerSessionMiddleware, store=session_store(settings))

@@ -25,6 +25,7 @@ from sqlalchemy import Column, Engine, Text, delete, or_, update
 from sqlmodel import Field, Session, SQLModel, col
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kernel import runtime
 from kernel.clock import now
 from kernel.sqltypes import UTCDateTime, rowcount
 
@@ -143,7 +144,7 @@ class SessionStore:
         if not token or len(token) > 200:
             return None, None
         at = now()
-        with Session(self.engine()) as session:
+        with Session(runtime.reads(self.engine())) as session:  # no write lock for the lookup (D-62)
             row = session.get(WebSession, _digest(token))
             if row is None or row.ended_at is not None:
                 return None, None
@@ -151,10 +152,12 @@ class SessionStore:
             if reason is None and row.card_serial and self.revoked(row.card_serial, row.card_issuer or ""):
                 reason = "revoked"
             if reason is None:
+                session.expunge(row)
                 return row, None
+        with Session(self.engine()) as session:
             self._end(session, row.id, reason, at)
             session.commit()
-            return None, reason
+        return None, reason
 
     def save(self, row: WebSession | None, session: ServerSession) -> str | None:
         """Persist what the request did to its session; the new cookie token when one is issued."""

@@ -47,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import profiling  # noqa: E402
 from demo import organisation as demo  # noqa: E402
 from demo.publication import demo_rules  # noqa: E402
 from overview import producers as P  # noqa: E402
@@ -194,6 +195,11 @@ class HttpStack:
         self.ca_file = ca_file
         self.process: subprocess.Popen[bytes] | None = None
 
+    def server_pids(self) -> dict[str, int]:
+        """The serving process (py-spy follows its worker processes)."""
+        assert self.process is not None
+        return {"server": self.process.pid}
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -330,7 +336,8 @@ def _figures(prefix: str, latencies: list[float], ok: int, failed: int, seconds:
             f"{prefix}_errors": failed}
 
 
-async def _measure(stack: HttpStack, clients: int, seconds: float) -> dict[str, float | int]:
+async def _measure(stack: HttpStack, clients: int, seconds: float, profile: Path | None = None
+                   ) -> dict[str, float | int]:
     sessions = [_client(stack) for _ in range(clients)]
     try:
         await asyncio.gather(*(_open_patient(c, PATIENTS[i % len(PATIENTS)]) for i, c in enumerate(sessions)))
@@ -338,7 +345,11 @@ async def _measure(stack: HttpStack, clients: int, seconds: float) -> dict[str, 
         await _load(sessions, GATED, min(2.0, seconds))
         before = _log_rows(stack.database_url)
         trivial = _figures("http_trivial", *(await _load(sessions, TRIVIAL, seconds)), seconds)
-        latencies, ok, failed = await _load(sessions, GATED, seconds)
+        profilers = profiling.record(stack.server_pids(), profile) if profile else []
+        try:
+            latencies, ok, failed = await _load(sessions, GATED, seconds)
+        finally:
+            profiling.stop(profilers)
         gated = _figures("http_gated", latencies, ok, failed, seconds)
         written = _log_rows(stack.database_url) - before
     finally:
@@ -363,12 +374,31 @@ def _log_rows(database_url: str) -> int:
         engine.dispose()
 
 
-def measure_http(clients: int, seconds: float, transport: str, database_url: str | None) -> dict[str, object]:
+# Where a gated read's time goes, by the frame nearest the leaf that names a part (bench/profiling.py).
+READ_PATH_PARTS = (
+    ("log append", r"\(overview/accesslog\.py"),
+    ("commit", r"^(commit|_commit_impl|_connection_commit_impl) \(sqlalchemy|^commit \(sqlmodel"),
+    ("decide", r"\(overview/gate(_items|_types)?\.py|\(overview/publication\.py"),
+    ("directory facts", r"\(catalog/|\(ldap3/"),
+    ("certificate check", r"\(api/siths\.py|\(cryptography/"),
+    ("web session", r"\(api/sessions\.py|\(api/auth\.py"),
+    ("SQL facts", r"\(overview/(facts|service|emergency_state|in_view|access)\.py"),
+    ("render", r"\(jinja2/|\(api/templating\.py|\(api/pages\.py|\(overview/info\.py"),
+    ("TLS", r"\(asyncio/sslproto\.py|\(ssl\.py"),
+    ("HTTP framework", r"\(uvicorn/|\(starlette/|\(fastapi/|\(anyio/|\(httptools/|\(h11/"),
+    ("event loop", r"\(asyncio/"),
+)
+
+
+def measure_http(clients: int, seconds: float, transport: str, database_url: str | None,
+                 profile: Path | None = None) -> dict[str, object]:
     """The gated overview and a trivial endpoint of the same app at ``clients`` concurrent clients."""
     with http_stack(transport, database_url) as stack:
         # A thread of its own: asyncio.run refuses to start inside a running loop (e.g. under Playwright in tests).
         with ThreadPoolExecutor(1) as pool:
-            figures = pool.submit(asyncio.run, _measure(stack, clients, seconds)).result()
+            figures = pool.submit(asyncio.run, _measure(stack, clients, seconds, profile)).result()
+        if profile:
+            figures["http_profile"] = profiling.breakdown(profile.glob("*.txt"), READ_PATH_PARTS)
         assert stack.process is not None
         rss = server_peak_rss_mb(stack.process.pid)
     database = "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite"
@@ -401,11 +431,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http-seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--http-transport", choices=["mtls", "proxy"], default="mtls")
     parser.add_argument("--http-database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy record the server during the gated load (raw stacks into DIR; adds http_profile)")
     args = parser.parse_args(argv)
     parts: list[Callable[[], dict]] = [lambda: measure_decide(args.cases, args.seed)]
     if not args.no_http:
         parts.append(lambda: measure_http(args.http_clients, args.http_seconds, args.http_transport,
-                                          args.http_database_url))
+                                          args.http_database_url, args.profile))
     figures = run(parts)
     if args.json:
         print(json.dumps(figures))

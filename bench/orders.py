@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 import psutil  # noqa: E402
 
+from bench import profiling  # noqa: E402
 from catalog import Directory  # noqa: E402
 from catalog.ldapconn import escape  # noqa: E402
 from catalog.model import RoleName, Validity  # noqa: E402
@@ -142,30 +143,9 @@ class RssSampler:
 
 
 def start_profilers(stack: Stack, folder: Path) -> list[subprocess.Popen[bytes]]:
-    """`py-spy record` (raw, collapsed stacks, idle frames included) attached to each part of the stack."""
-    folder.mkdir(parents=True, exist_ok=True)
-    spy = Path(sys.executable).parent / "py-spy"
-    started = []
-    for child in stack.children:
-        if child.name in ("smtp", "siths", "prefect-worker"):
-            continue
-        started.append(subprocess.Popen(
-            [str(spy), "record", "--pid", str(child.process.pid), "--rate", "50", "--format", "raw", "--idle",
-             "--subprocesses", "--nonblocking", "--output", str(folder / f"{child.name}.txt")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    return started
-
-
-def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
-    for process in profilers:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
-    for process in profilers:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """py-spy on each part of the stack that runs our code (bench/profiling.py)."""
+    return profiling.record({child.name: child.process.pid for child in stack.children
+                             if child.name not in ("smtp", "siths", "prefect-worker")}, folder, rate=50)
 
 
 def plan(directory: Directory, orders: int) -> list[tuple[str, str, str, str]]:
@@ -412,7 +392,7 @@ def main() -> None:
             database = settings.var_dir / "npo.db" if args.watch == "db" else None
             result.update(run_orders(stack.web_url, rows, directory, poll_s=args.poll, database=database))
         finally:
-            stop_profilers(profilers)
+            profiling.stop(profilers)
         floor_s = floor(directory, rows)
         result["floor_directory_s"] = round(floor_s, 2)
         result["ratio_wall_to_floor"] = round(result["wall_s"] / floor_s, 1)  # type: ignore[operator]

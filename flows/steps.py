@@ -122,3 +122,11 @@ def remind() -> tuple[int, int]:
         return sweeping.remind_overdue(session=session, directory=catalog_runtime.directory(),
                                        config=provisioning_config(),
                                        now=now())
+
+
+def seal_access_log() -> int:
+    """Seal the access log's waiting rows into its chain (the web processes do it each second; D-62)."""
+    from overview import accesslog
+
+    with runtime.session_scope() as session:
+        return accesslog.seal_all(session)

@@ -1,5 +1,5 @@
 """sweep (every 5 minutes): resume unfinished massbeslut, re-advance stalled orders, deliver the outbox, remind and
-escalate (D2, D3)."""
+escalate (D2, D3), seal the access log's waiting rows when no web process did (D-62)."""
 
 from __future__ import annotations
 
@@ -44,6 +44,12 @@ def deliver_outbox() -> dict[str, int]:
     return steps.deliver()
 
 
+@task(name="seal-access-log", retries=1, retry_delay_seconds=10)
+def seal_log() -> int:
+    """Seal access-log rows no web process sealed (all of them stopped, say)."""
+    return steps.seal_access_log()
+
+
 @flow(name="sweep")
 def sweep() -> dict[str, object]:
     """One sweep over everything that should have moved by now."""
@@ -53,6 +59,8 @@ def sweep() -> dict[str, object]:
     advanced = {order_id: re_advance(order_id) for order_id in stalled}
     reminded, escalated = remind()
     mail = deliver_outbox()
-    logger.info("sweep: %d bulk jobs resumed, %d orders re-advanced, %d reminders, %d escalations, mail %s",
-                len(resumed), len(advanced), reminded, escalated, mail)
-    return {"resumed": resumed, "advanced": advanced, "reminded": reminded, "escalated": escalated, "mail": mail}
+    sealed = seal_log()
+    logger.info("sweep: %d bulk jobs resumed, %d orders re-advanced, %d reminders, %d escalations, mail %s, "
+                "%d log rows sealed", len(resumed), len(advanced), reminded, escalated, mail, sealed)
+    return {"resumed": resumed, "advanced": advanced, "reminded": reminded, "escalated": escalated, "mail": mail,
+            "sealed": sealed}

@@ -49,6 +49,15 @@ def configure(new: Settings) -> None:
         _settings, _engine = new, None
 
 
+READ_ONLY = "npo_read_only"
+
+
+def reads(bind: Engine) -> Engine:
+    """``bind`` for a transaction that only reads: under SQLite it takes no write lock (D-62), so a page's reads
+    never queue behind another request's write. Writing through it is a mistake that SQLite may refuse."""
+    return bind.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout so that threads can share it."""
     if url.startswith("sqlite"):
@@ -73,8 +82,10 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(connection):
             # IMMEDIATE: one writer at a time, waiting on the busy timeout instead of failing a read snapshot
-            # that later writes (the embedded default; production runs PostgreSQL).
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # that later writes (the embedded default; production runs PostgreSQL). A read-only scope (`reads`)
+            # begins DEFERRED: under WAL it reads a snapshot and waits for no writer.
+            deferred = connection.get_execution_options().get(READ_ONLY)
+            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -100,6 +111,16 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_scope() -> Iterator[Session]:
+    """A session for reads only (``reads``); it writes nothing and rolls back at the end."""
+    with Session(reads(engine()), expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 def resource(name: str, build: Callable[[Settings], T]) -> T:

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     service_desk_mail: str = "servicedesk@skane.example"
     audit_anchor_mail: str | None = Field(default=None, description="where log-followup mails the access log's "
                                                                      "daily anchor (kept outside the database)")
+    audit_seal_every_seconds: float = Field(default=1.0, ge=0, le=60, description="how often each web process "
+                                            "seals new access-log rows into the chain (0: never; D-62)")
     public_base_url: str = "http://127.0.0.1:8000"
     npo_url: str = "https://npo.sjunet.org"
 

@@ -51,16 +51,42 @@ def audit_verify(
         _fail(f"Åtkomstloggen kunde inte läsas ({runtime.settings().sql_url}): {exc.__class__.__name__}: "
               f"{str(exc).splitlines()[0]}", EXIT_DATABASE)
     if not result.ok:
-        _fail(f"Åtkomstloggen är bruten vid rad {result.first_broken}: {result.problem} "
-              f"({result.rows} rader före den är hela.)", EXIT_BROKEN)
+        where = f" vid rad {result.first_broken}" if result.first_broken is not None else ""
+        _fail(f"Åtkomstloggen är bruten{where}: {result.problem} ({result.rows} förseglade rader före den är hela.)",
+              EXIT_BROKEN)
+    pending = (f" {result.pending} nyare rad(er) väntar på förseglaren (högst "
+               f"{round(accesslog.SEAL_BOUND.total_seconds() / 60)} minuter)." if result.pending else "")
     typer.echo(f"Åtkomstloggen är hel: {result.rows} rader kontrollerade"
-               + (f", {len(anchors)} publicerade ankare stämmer." if anchors else "."))
+               + (f", {len(anchors)} publicerade ankare stämmer." if anchors else ".") + pending)
 
 
-@audit_app.command("head", help="Skriv ut den senaste raden som ankare (RAD:HASH) att förvara utanför databasen; "
-                                "`verify --anchor` kontrollerar det.")
+@audit_app.command("seal", help="Försegla åtkomstloggens nya rader i hashkedjan nu (webbprocesserna gör det varje "
+                                "sekund, svepet var femte minut).")
+def audit_seal(
+    adopt_late: Annotated[bool, typer.Option(
+        "--adopt-late", help="försegla också rader som är äldre än gränsen (10 minuter) — bara när du har granskat "
+                             "dem, t.ex. efter att alla webbprocesser och svepet stått still; annars namnger "
+                             "`npo audit verify` dem")] = False,
+) -> None:
+    """Seal the access log's unsealed rows into the chain now and print how many."""
+    from kernel import runtime
+    from overview import accesslog
+
+    try:
+        with runtime.session_scope() as session:
+            sealed = accesslog.seal_all(session, adopt_late=adopt_late)
+            found = accesslog.head(session)
+    except SQLAlchemyError as exc:
+        _fail(f"Åtkomstloggen kunde inte förseglas: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+              EXIT_DATABASE)
+    typer.echo(f"{sealed} rad(er) förseglade; kedjans huvud: {found or 'tomt'}.")
+
+
+@audit_app.command("head", help="Skriv ut kedjans senast förseglade plats som ankare (RAD:HASH) att förvara utanför "
+                                "databasen; `verify --anchor` kontrollerar det.")
 def audit_head() -> None:
-    """Print the newest row as an anchor (RAD:HASH) to keep outside the database; `verify --anchor` checks it."""
+    """Print the newest sealed place as an anchor (RAD:HASH) to keep outside the database; `verify --anchor`
+    checks it."""
     from kernel import runtime
     from overview import accesslog
 

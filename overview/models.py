@@ -206,7 +206,9 @@ class PublicationRuleSet(SQLModel, table=True):
 
 
 class AccessLog(SQLModel, table=True):
-    """One row of the append-only, hash-chained access log (D6; HSLF-FS 2016:40 4 kap. 9 §; DOMAIN §6.9)."""
+    """One row of the append-only access log (D6, D-62; HSLF-FS 2016:40 4 kap. 9 §; DOMAIN §6.9); the sealer
+    chains it (AccessLogSeal). ``prev_hash`` is the previous row's hash for rows chained at append before D-62,
+    empty since."""
 
     __tablename__ = "access_log"
 
@@ -234,17 +236,32 @@ class AccessLog(SQLModel, table=True):
     row_hash: str = Field(max_length=64, unique=True)
 
 
+class AccessLogSeal(SQLModel, table=True):
+    """A log row's place in the hash chain, appended by the sealer (D-62): ``chain_hash`` covers the previous
+    place's hash, the row's number and its hash."""
+
+    __tablename__ = "access_log_seal"
+
+    position: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    chain_hash: str = Field(max_length=64)
+    sealed_at: dt.datetime = Field(sa_column=_at())
+
+
 class AccessLogHead(SQLModel, table=True):
-    """The chain head: the last row's sequence number and hash; appends lock this one row."""
+    """The chain head: the last sealed place and its chain hash (``last_seq`` names the place; before D-62 places
+    and row numbers were the same), and ``low_seq``, below which no row waits to be sealed. Only sealers lock it."""
 
     __tablename__ = "access_log_head"
 
     id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_hash: str = Field(max_length=64)
+    low_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
 
 
 # The Core tables behind the access log, for the chain's statements that bypass the ORM (overview.accesslog).
 # SQLModel's metaclass sets __table__ on every table model but does not declare it, so it is named here once.
 ACCESS_LOG_TABLE: Table = AccessLog.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass, undeclared
 ACCESS_LOG_HEAD_TABLE: Table = AccessLogHead.__table__  # type: ignore[attr-defined]  # as above
+ACCESS_LOG_SEAL_TABLE: Table = AccessLogSeal.__table__  # type: ignore[attr-defined]  # as above

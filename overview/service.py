@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from catalog import Directory
 from catalog.model import RoleName
-from kernel import clock
+from kernel import clock, runtime
 from kernel.hsaid import HsaId
 from overview import accesslog, info, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, reached_patient, relation_kind, require
@@ -101,21 +102,32 @@ class OverviewResult:
 def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
                   commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None
                   ) -> OverviewResult:
-    """Decide, log the read in the caller's transaction, then return the data (nothing when the log write fails)."""
+    """Decide, log the read in the caller's transaction, then return the data (nothing when the log write fails).
+
+    When the caller's transaction has not begun, the facts are read in a snapshot of their own that takes no write
+    lock (SQLite; D-62), and the caller's transaction holds only the log row until it commits."""
     pnr = inputs.personnummer(personnummer)
     now = now or clock.now()
-    facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+    if session.in_transaction():
+        return _read(session, session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+    bind = session.get_bind()
+    with Session(runtime.reads(bind) if isinstance(bind, Engine) else bind, expire_on_commit=False) as facts_session:
+        return _read(facts_session, session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+
+
+def _read(reads: Session, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+          commission_hsa_id: str | None, pnr: str, now: dt.datetime) -> OverviewResult:
+    facts, decision = gatekeeper(directory).evaluate(session=reads, user_hsa_id=user_hsa_id,
                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
     if not reached_patient(decision):
         return OverviewResult(decision, None, (), None, (), None)  # refused before any patient data was touched
     by_id = {item.item_id: item for item in facts.items}
     shown = tuple(ShownItem(by_id[d.item_id], d) for d in decision.items if d.shown)
-    header = patient_header(session, pnr) if decision.allowed else None
+    header = patient_header(reads, pnr) if decision.allowed else None
     emergency = status_in_decision(facts, decision.commission, now) if decision.allowed else None
     notice = blocked_notice(decision, emergency)
-    consents = _consents_in_force(session, decision, user_hsa_id, pnr, now) if decision.allowed else ()
-    # The log row last: appending locks the chain's head until the caller commits, so every other read waits
-    # only for this append and the commit, not for the queries above (bench/gate.py: the head lock was 75 %).
+    consents = _consents_in_force(reads, decision, user_hsa_id, pnr, now) if decision.allowed else ()
+    # The log row last, in the caller's transaction: the caller commits it before any of this leaves the server.
     row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
     names = facts.publication.names if facts.publication is not None else {}
     return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents, emergency,

@@ -67,13 +67,17 @@ def at(text: str) -> dt.datetime:
 
 def access(clinic: Clinic, when: str, *, user: Person | None = None, action: Action = Action.READ,
            relation: str = "care_contact", unit: str | None = None) -> int:
-    """Log one access the way the overview does, at a frozen Swedish time; its sequence number."""
-    with freeze_time(at(when)), runtime.session_scope() as session:
-        row = accesslog.append(session, LogEntry(
-            at=now(), user_hsa_id=(user or clinic.user).hsa_id, action=action, resource_type=Resource.OVERVIEW,
-            commission_hsa_id=clinic.commission.hsa_id, care_unit_hsa_id=unit or clinic.unit,
-            care_unit_name="Vårdcentralen Testa", care_provider_hsa_id=clinic.org.provider.hsa_id,
-            patient_personnummer="196004011232", basis=["own_provider"], relation=relation))
+    """Log one access the way the overview does, at a frozen Swedish time, and seal it as the web process's sealer
+    does a second later; its sequence number."""
+    with freeze_time(at(when)):
+        with runtime.session_scope() as session:
+            row = accesslog.append(session, LogEntry(
+                at=now(), user_hsa_id=(user or clinic.user).hsa_id, action=action, resource_type=Resource.OVERVIEW,
+                commission_hsa_id=clinic.commission.hsa_id, care_unit_hsa_id=unit or clinic.unit,
+                care_unit_name="Vårdcentralen Testa", care_provider_hsa_id=clinic.org.provider.hsa_id,
+                patient_personnummer="196004011232", basis=["own_provider"], relation=relation))
+        with runtime.session_scope() as session:
+            accesslog.seal_all(session)
         return row.seq
 
 

@@ -13,17 +13,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
 from stdnum import luhn
 
 from catalog import Directory
 from catalog.model import Commission, Person, Validity
 from kernel.runtime import make_engine
+from overview import accesslog
 from overview import producers as P
 from overview.access import Gatekeeper
 from overview.facts import GrantCache
-from overview.models import CareContact, Patient, ProducerItem
+from overview.models import AccessLog, CareContact, Patient, ProducerItem
 from overview.producers import PublicationRules, SystemRule
 from overview.service import acknowledge_information
 from tests.conftest import Org
@@ -148,3 +149,11 @@ def clinic(directory: Directory) -> Clinic:
     made.member(user)
     made.member(colleague)
     return made
+
+
+def verify_sealed(session: Session, **options: object) -> accesslog.VerifyResult:
+    """Seal what waits as the web processes' sealers would have, each shortly after its row (the tests write at
+    fixed times, hours apart), then verify the whole log at the newest row's time."""
+    newest = session.exec(select(func.max(AccessLog.at))).one()
+    accesslog.seal_all(session, now=newest, adopt_late=True)
+    return accesslog.verify(session, now=newest, **options)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
-"""The access log's exact forms: the canonical row hash (pinned: every stored chain depends on it), the stored
-fields, anchors, verify's verdicts field by field, and the patient's extract as text."""
+"""The access log's exact forms: the canonical row hash and the seal's chain hash (pinned: every stored chain
+depends on them), the stored fields, anchors, verify's verdicts field by field, and the patient's extract as text."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from sqlmodel import Session
 from overview import accesslog
 from overview.accesslog import GENESIS_HASH, Action, Anchor, ExtractLine, LogEntry, Resource, VerifyResult
 from overview.models import AccessLog
-from tests.overview.test_accesslog import entry, tamper, write
+from tests.overview.test_accesslog import LAST, entry, seals, tamper, verify, write
 
 HEX = "0123456789abcdef" * 4
-PINNED = "77bdd2553eb27bf51ad7b885103a7eead7911a0e560c40d4e06432425a18a0e8"
+PINNED = "77bdd2553eb27bf51ad7b885103a7eead7911a0e560c40d4e06432425a18a0e8"  # a row chained at append (before D-62)
+PINNED_ROW = "f422a64fec31fb1b29871440cacd125e69a2c4aff82ec7d05003c54f2fdc3904"  # the same row as appended since D-62
+PINNED_SEAL = "43e0f0053918af085d22ecf30882a6ade7b8c6e9ac25e9602634223b2cfcde34"  # its seal at the chain's start
 
 
 def fixed_entry() -> LogEntry:
@@ -44,23 +46,31 @@ def test_the_canonical_hash_of_a_row_is_pinned(session: Session) -> None:
         "nödöppning", 3, "care_contact", "steg 1: Åsa", 7, GENESIS_HASH)
 
 
+def test_the_hash_of_a_row_appended_since_d62_and_of_its_seal_are_pinned() -> None:
+    row = accesslog._row(fixed_entry(), 7)
+    assert (row.prev_hash, row.row_hash) == ("", PINNED_ROW) and accesslog.compute_hash(row) == PINNED_ROW
+    assert accesslog.chain_hash(GENESIS_HASH, 7, PINNED_ROW) == PINNED_SEAL
+
+
 def test_a_naive_timestamp_is_refused(session: Session) -> None:
     with pytest.raises(ValueError, match="^log entries need an aware timestamp$"):
         accesslog.append(session, entry(at=dt.datetime(2026, 3, 1, 10)))
 
 
-def test_a_log_without_its_head_row_cannot_be_written_or_verified(session: Session) -> None:
+def test_a_log_without_its_head_row_cannot_be_sealed_or_verified(session: Session) -> None:
     session.execute(text("DELETE FROM access_log_head"))
     assert accesslog.verify(session) == VerifyResult(False, 0, None, "Loggens kedjehuvud (access_log_head) saknas.")
     assert accesslog.head(session) is None
     with pytest.raises(RuntimeError, match=r"^access_log_head is missing: run the migrations \(npo db upgrade\)$"):
-        accesslog.append(session, entry())
+        accesslog.seal(session)
 
 
-def test_the_head_is_an_anchor_once_something_is_logged(session: Session) -> None:
+def test_the_head_is_an_anchor_once_something_is_sealed(session: Session) -> None:
     assert accesslog.head(session) is None
-    rows = write(session, 2)
-    assert accesslog.head(session) == Anchor(2, rows[-1].row_hash)
+    write(session, 2, sealed=False)
+    assert accesslog.head(session) is None
+    accesslog.seal_all(session, now=LAST)
+    assert accesslog.head(session) == Anchor(2, seals(session)[-1].chain_hash)
 
 
 @pytest.mark.parametrize("value", ["1:" + HEX, " 12:" + HEX + "\n"])
@@ -79,27 +89,34 @@ def test_a_malformed_anchor_says_how_it_is_written(value: str) -> None:
 
 def test_a_whole_chain_verifies_in_small_batches(session: Session) -> None:
     write(session, 5)
-    assert accesslog.verify(session, batch=2) == VerifyResult(True, 5)
-    assert accesslog.verify(session) == VerifyResult(True, 5)
+    assert verify(session, batch=2) == VerifyResult(True, 5)
+    assert verify(session) == VerifyResult(True, 5)
 
 
 def test_verify_names_the_first_missing_row_and_counts_the_good_ones(session: Session, db_backend: str) -> None:
     write(session, 4)
     tamper(session, db_backend, "DELETE FROM access_log WHERE seq = 3")
-    assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3 saknas (nästa rad är 4): rader har tagits "
-                                                                  "bort.")
+    assert verify(session) == VerifyResult(False, 2, 3, "Rad 3 saknas (den förseglades på plats 3): rader har tagits "
+                                                        "bort.")
+
+
+def test_verify_names_a_missing_seal(session: Session, db_backend: str) -> None:
+    write(session, 4)
+    tamper(session, db_backend, "DELETE FROM access_log_seal WHERE position = 2")
+    assert verify(session) == VerifyResult(False, 1, None, "Förseglingen på plats 2 saknas (nästa är plats 3): rader "
+                                                           "har tagits bort.")
 
 
 def test_verify_names_a_rewritten_row(session: Session, db_backend: str) -> None:
     write(session, 3)
     tamper(session, db_backend, "UPDATE access_log SET detail = 'ändrad' WHERE seq = 2")
-    assert accesslog.verify(session) == VerifyResult(False, 1, 2, "Rad 2 har ändrats efter att den skrevs.")
+    assert verify(session) == VerifyResult(False, 1, 2, "Rad 2 har ändrats efter att den skrevs.")
 
 
 def test_verify_names_a_missing_tail(session: Session, db_backend: str) -> None:
     write(session, 3)
-    tamper(session, db_backend, "DELETE FROM access_log WHERE seq = 3")
-    assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3–3 saknas: loggen slutar före kedjehuvudet.")
+    tamper(session, db_backend, "DELETE FROM access_log_seal WHERE position = 3")
+    assert verify(session) == VerifyResult(False, 2, None, "Plats 3–3 saknas: kedjan slutar före kedjehuvudet.")
 
 
 def _rewrite_with_fresh_hash(session: Session, db_backend: str, row: AccessLog) -> None:
@@ -109,39 +126,41 @@ def _rewrite_with_fresh_hash(session: Session, db_backend: str, row: AccessLog) 
                                 f"row_hash = '{accesslog.compute_hash(forged)}' WHERE seq = {row.seq}")
 
 
-def test_verify_names_the_row_after_one_rewritten_with_a_fresh_hash(session: Session, db_backend: str) -> None:
+def test_verify_names_a_row_rewritten_with_a_fresh_hash_by_its_seal(session: Session, db_backend: str) -> None:
     rows = write(session, 4)
-    _rewrite_with_fresh_hash(session, db_backend, rows[1])  # rows 1 and 2 verify on their own, row 3 does not link
-    assert accesslog.verify(session) == VerifyResult(False, 2, 3, "Rad 3 pekar inte på föregående rads hash: kedjan "
-                                                                  "är bruten.")
+    _rewrite_with_fresh_hash(session, db_backend, rows[1])
+    assert verify(session) == VerifyResult(False, 1, 2, "Rad 2: förseglingen på plats 2 stämmer inte med raden och "
+                                                        "kedjan före den.")
 
 
-def test_verify_names_a_newest_row_rewritten_with_a_fresh_hash_through_the_head(session: Session,
-                                                                                 db_backend: str) -> None:
-    rows = write(session, 4)
-    _rewrite_with_fresh_hash(session, db_backend, rows[3])  # all four rows verify; only the head tells
-    assert accesslog.verify(session) == VerifyResult(False, 4, 4, "Rad 4 stämmer inte med kedjehuvudet: den nyaste "
-                                                                  "raden har skrivits om eller bytts ut.")
+def test_verify_names_a_newest_seal_that_differs_from_the_head(session: Session, db_backend: str) -> None:
+    write(session, 4)
+    session.execute(text(f"UPDATE access_log_head SET last_hash = '{HEX}'"))
+    session.commit()
+    assert verify(session) == VerifyResult(False, 4, None, "Plats 4 stämmer inte med kedjehuvudet: den nyaste "
+                                                           "förseglingen har skrivits om eller bytts ut.")
 
 
 def test_verify_names_an_anchor_beyond_the_head(session: Session) -> None:
     write(session, 2)
     anchor = Anchor(5, HEX)
-    assert accesslog.verify(session, anchors=[anchor]) == VerifyResult(
-        False, 0, 3, f"Loggen slutar vid rad 2, men ankaret {anchor} har publicerats: rader har tagits bort och "
-                     "kedjan byggts om.")
+    assert verify(session, anchors=[anchor]) == VerifyResult(
+        False, 0, None, f"Kedjan slutar vid plats 2, men ankaret {anchor} har publicerats: rader har tagits bort och "
+                        "kedjan byggts om.")
 
 
-def test_verify_names_the_first_foreign_row_beyond_the_head(session: Session, db_backend: str) -> None:
+def test_verify_names_the_first_row_outside_the_chain_and_counts_them(session: Session, db_backend: str) -> None:
     rows = write(session, 2)
     names = [column.name for column in AccessLog.__table__.columns]
     for seq in (5, 4):  # copies of row 1 with their own sequence number and hash, inserted around the application
         values = [str(seq) if n == "seq" else f"'{seq:064d}'" if n == "row_hash" else n for n in names]
         tamper(session, db_backend, f"INSERT INTO access_log ({', '.join(names)}) SELECT {', '.join(values)} "
                                     f"FROM access_log WHERE seq = {rows[0].seq}")
-    assert accesslog.verify(session) == VerifyResult(False, 2, 4, "Rad 4 ligger efter kedjehuvudet (rad 2), utanför "
-                                                                  "kedjan: 2 rad(er) har lagts till vid sidan av "
-                                                                  "applikationen.")
+    late = LAST + accesslog.SEAL_BOUND
+    assert accesslog.verify(session, now=late) == VerifyResult(
+        False, 2, 4, "Rad 4 är inte förseglad fast den skrevs för mer än 10 minuter sedan: den ligger utanför kedjan "
+                     "(2 sådan(a) rad(er); tillagd vid sidan av applikationen, eller så har ingen förseglare gått — "
+                     "kör `npo audit seal` och sedan verify igen).")
 
 
 def test_the_extract_reads_as_swedish_text() -> None:
@@ -190,7 +209,7 @@ def test_the_extract_is_in_log_order_whatever_the_tables_order(session: Session,
 def test_verify_walks_in_log_order_whatever_the_tables_order(session: Session, db_backend: str) -> None:
     write(session, 3)
     _first_row_read_last(session, db_backend)
-    assert accesslog.verify(session) == VerifyResult(True, 3)
+    assert verify(session) == VerifyResult(True, 3)
 
 
 def test_the_hash_does_not_depend_on_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,13 +233,14 @@ def _foreign_rows(session: Session, db_backend: str, seqs: range, source_seq: in
 
 def test_appends_skip_up_to_max_skips_foreign_rows(session: Session, db_backend: str) -> None:
     first = write(session, 1)[0]
-    _foreign_rows(session, db_backend, range(2, 2 + accesslog.MAX_SKIPS), first.seq)  # 100 rows beyond the head
+    _foreign_rows(session, db_backend, range(2, 2 + accesslog.MAX_SKIPS), first.seq)  # 100 rows under the next numbers
     assert accesslog.append(session, entry(1)).seq == 2 + accesslog.MAX_SKIPS
 
 
 def test_more_foreign_rows_than_max_skips_stop_the_append(session: Session, db_backend: str) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("SQLite takes the next free number under its write lock: a foreign row is never in the way")
     first = write(session, 1)[0]
-    _foreign_rows(session, db_backend, range(2, 3 + accesslog.MAX_SKIPS), first.seq)  # 101 rows beyond the head
-    with pytest.raises(RuntimeError, match="^access log: 101 sequence numbers after the head were taken by foreign "
-                                           "rows$"):
+    _foreign_rows(session, db_backend, range(2, 3 + accesslog.MAX_SKIPS), first.seq)  # 101 rows under the next numbers
+    with pytest.raises(RuntimeError, match="^access log: 101 sequence numbers in a row were taken by foreign rows$"):
         accesslog.append(session, entry(1))

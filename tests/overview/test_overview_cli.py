@@ -33,6 +33,22 @@ def test_audit_verify_passes_a_whole_chain_and_names_the_first_broken_row(sessio
     assert "Traceback" not in broken.stderr
 
 
+def test_audit_seal_adopts_rows_older_than_the_bound_only_when_asked(session: Session, db_url: str,
+                                                                     tmp_path: Path) -> None:
+    write(session, 2)
+    write(session, 3, sealed=False)  # written days ago (NOW) and never sealed: every sealer stood still
+    env = _env(db_url, tmp_path)
+    outside = npo("audit", "verify", env=env)
+    assert outside.returncode == 2 and "Rad 3 är inte förseglad" in outside.stderr and "3 sådan(a)" in outside.stderr
+    plain = npo("audit", "seal", env=env)
+    assert plain.returncode == 0 and plain.stdout.startswith("0 rad(er) förseglade; kedjans huvud: 2:")
+    assert npo("audit", "verify", env=env).returncode == 2
+    adopted = npo("audit", "seal", "--adopt-late", env=env)
+    assert adopted.returncode == 0 and adopted.stdout.startswith("3 rad(er) förseglade; kedjans huvud: 5:")
+    whole = npo("audit", "verify", env=env)
+    assert whole.returncode == 0 and "5 rader kontrollerade." in whole.stdout
+
+
 def test_audit_head_prints_an_anchor_that_verify_checks(session: Session, db_url: str, db_backend: str,
                                                          tmp_path: Path) -> None:
     env = _env(db_url, tmp_path)

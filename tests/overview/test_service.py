@@ -12,12 +12,12 @@ from sqlalchemy import func, text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, select
 
-from overview import accesslog, info, service
+from overview import info, service
 from overview import producers as P
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.gate import Basis, Check, ConsentPurpose, ConsentScope
 from overview.models import AccessLog, AssertedRelation, Block, Consent, Patient
-from tests.overview.conftest import DAY, NOW, Clinic, add_item, add_patient
+from tests.overview.conftest import DAY, NOW, Clinic, add_item, add_patient, verify_sealed
 
 HOUR, MINUTE = dt.timedelta(hours=1), dt.timedelta(minutes=1)
 
@@ -79,7 +79,7 @@ def test_every_read_writes_exactly_one_row(session: Session, clinic: Clinic) -> 
         read(clinic, session, patient, now=NOW + n * HOUR)
         assert count(session) == before + 1
     session.commit()
-    assert accesslog.verify(session).ok
+    assert verify_sealed(session).ok
 
 
 def test_a_unit_consent_opens_the_other_vardgivare_for_the_whole_unit(session: Session, clinic: Clinic) -> None:
@@ -196,7 +196,7 @@ def test_when_the_log_write_fails_nothing_is_returned_or_kept(session: Session, 
     session.rollback()
     assert returned is None
     assert session.exec(select(Consent).where(Consent.personnummer == patient.personnummer)).all() == []
-    assert count(session) == 1 and accesslog.verify(session).ok  # the acknowledgement only, chain intact
+    assert count(session) == 1 and verify_sealed(session).ok  # the acknowledgement only, chain intact
 
 
 def test_the_default_clock_is_the_frozen_one(session: Session, clinic: Clinic) -> None:
@@ -423,7 +423,7 @@ def test_blocked_data_opens_in_two_logged_steps(session: Session, clinic: Clinic
     shown = next(s for s in opened.items if s.item.title == "Annan vårdgivare")
     assert shown.decision.basis is Basis.EMERGENCY_BLOCK_OPENED and log_rows(session)[-1].action == "Nödöppning"
     session.commit()
-    assert accesslog.verify(session).ok
+    assert verify_sealed(session).ok
 
 
 # ---------------------------------------------------------------------- input checks and the information
