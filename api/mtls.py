@@ -19,6 +19,7 @@ uses fix that (docs/siths.md explains the choice):
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import ssl
 import sys
@@ -31,6 +32,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from api.siths import PEER_EXTENSION
 from kernel.settings import Settings
@@ -40,6 +42,9 @@ log = logging.getLogger("npo.mtls")
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 X509_V_FLAG_NO_CHECK_TIME = 0x200000  # OpenSSL: do not check validity times (the app does, with a clear page)
 SSL_VERIFY_PEER = 0x01
+# uvicorn's supervisor kills a worker that does not answer its ping in time; importing the app takes a worker
+# several seconds on a loaded machine (while it holds the GIL), and 5 s (uvicorn's default) killed every one.
+WORKER_HEALTHCHECK = 60
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
@@ -192,37 +197,58 @@ def server_tls(settings: Settings, foreign: ForeignCertificates = ForeignCertifi
     return ServerTls(context, ForeignCertificates.PAGE if accepts_any else ForeignCertificates.HANDSHAKE, advertised)
 
 
-def mtls_config(app: ASGIApp, settings: Settings, *, host: str | None = None, port: int | None = None,
+def _context_in_process(settings: Settings, foreign: ForeignCertificates, _config: uvicorn.Config,
+                        _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    """uvicorn's ssl_context_factory for a worker process: each builds (and hooks) its own context."""
+    return server_tls(settings, foreign).context
+
+
+def mtls_config(app: ASGIApp | str, settings: Settings, *, host: str | None = None, port: int | None = None,
                 foreign: ForeignCertificates = ForeignCertificates.PAGE, http: str = "httptools",
-                **uvicorn_options: Any) -> tuple[uvicorn.Config, ServerTls]:
-    """A uvicorn config serving ``app`` with mTLS on ``settings.overview_port`` (and the TLS it got)."""
+                workers: int = 1, **uvicorn_options: Any) -> tuple[uvicorn.Config, ServerTls]:
+    """A uvicorn config serving ``app`` with mTLS on ``settings.overview_port`` (and the TLS it got). With
+    ``workers`` > 1, ``app`` is an app factory's import string ("module:function"): each worker process imports it
+    and builds its own SSL context (a context cannot cross processes)."""
     tls = server_tls(settings, foreign)
     protocol = MTLSH11Protocol if http == "h11" else MTLSHttpToolsProtocol
+    factory = (functools.partial(_context_in_process, settings, tls.foreign) if workers > 1
+               else lambda _config, _default: tls.context)
     config = uvicorn.Config(app, host=host or settings.web_host, port=port or settings.overview_port, http=protocol,
-                            ssl_context_factory=lambda _config, _default: tls.context, proxy_headers=False,
+                            ssl_context_factory=factory, proxy_headers=False, workers=workers,
+                            factory=isinstance(app, str), timeout_worker_healthcheck=WORKER_HEALTHCHECK,
                             **uvicorn_options)
     return config, tls
 
 
-def proxied_config(app: ASGIApp, settings: Settings, *, host: str | None = None, port: int | None = None,
-                   http: str = "httptools", **uvicorn_options: Any) -> uvicorn.Config:
+def proxied_config(app: ASGIApp | str, settings: Settings, *, host: str | None = None, port: int | None = None,
+                   http: str = "httptools", workers: int = 1, **uvicorn_options: Any) -> uvicorn.Config:
     """A uvicorn config for plain HTTP behind a TLS-terminating proxy that forwards the verified certificate."""
     protocol = MTLSH11Protocol if http == "h11" else MTLSHttpToolsProtocol
     return uvicorn.Config(app, host=host or settings.web_host, port=port or settings.web_port, http=protocol,
                           proxy_headers=True, forwarded_allow_ips=list(settings.trusted_proxies) or "",
-                          **uvicorn_options)
+                          workers=workers, factory=isinstance(app, str),
+                          timeout_worker_healthcheck=WORKER_HEALTHCHECK, **uvicorn_options)
 
 
-def serve_mtls(app: ASGIApp, settings: Settings, **options: Any) -> None:
-    """Run ``app`` with mTLS until stopped."""
+def _run(config: uvicorn.Config) -> None:
+    """One process, or uvicorn's supervisor over ``config.workers`` processes sharing one listening socket (it
+    starts a worker again when one dies)."""
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
+
+
+def serve_mtls(app: ASGIApp | str, settings: Settings, **options: Any) -> None:
+    """Run ``app`` with mTLS until stopped (``workers=N``: N processes, ``app`` an import string)."""
     config, tls = mtls_config(app, settings, **options)
     logging.getLogger("uvicorn.error").info(
-        "SITHS mTLS på port %s: främmande certifikat %s; SITHS-CA:ns namn %s", config.port,
+        "SITHS mTLS på port %s: främmande certifikat %s; SITHS-CA:ns namn %s; %d process(er)", config.port,
         "får en sida" if tls.foreign is ForeignCertificates.PAGE else "stoppas i TLS-handskakningen",
-        "annonseras" if tls.advertises_ca_names else "annonseras inte")
-    uvicorn.Server(config).run()
+        "annonseras" if tls.advertises_ca_names else "annonseras inte", config.workers)
+    _run(config)
 
 
-def serve_proxied(app: ASGIApp, settings: Settings, **options: Any) -> None:
+def serve_proxied(app: ASGIApp | str, settings: Settings, **options: Any) -> None:
     """Run ``app`` as plain HTTP for a trusted proxy until stopped."""
-    uvicorn.Server(proxied_config(app, settings, **options)).run()
+    _run(proxied_config(app, settings, **options))

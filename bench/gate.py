@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -208,7 +209,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
+def http_stack(transport: str, database_url: str | None, workers: int = 2) -> Iterator[HttpStack]:
     """slapd with the demo catalog, a database with the demo patients, and the app served in a child process."""
     from urllib.parse import quote
 
@@ -258,7 +259,8 @@ def http_stack(transport: str, database_url: str | None) -> Iterator[HttpStack]:
                               None if proxy else (str(cert_file), str(key_file)),
                               {"X-SSL-Client-Cert": quote(issued.cert_pem().decode())} if proxy else {},
                               str(ca.cert_path))
-            command = [sys.executable, "-m", "npo.cli", "certs", "serve", *(["--behind-proxy"] if proxy else [])]
+            command = [sys.executable, "-m", "npo.cli", "certs", "serve", "--workers", str(workers),
+                       *(["--behind-proxy"] if proxy else [])]
             with (root / "server.log").open("wb") as log:
                 stack.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
@@ -285,10 +287,16 @@ def _wait_for(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def server_peak_rss_mb(pid: int) -> float:
-    """The child's peak resident set size (VmHWM), read before it stops."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    found = re.search(r"VmHWM:\s+(\d+) kB", status)
-    return round(int(found.group(1)) / 1024, 1) if found else 0.0
+    """The largest peak resident set size (VmHWM) of the serving process and its worker processes, read before
+    they stop: the figure per web process."""
+    import psutil
+
+    peaks = []
+    for process in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        with contextlib.suppress(OSError, psutil.Error):
+            found = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{process.pid}/status").read_text())
+            peaks.append(int(found.group(1)) / 1024 if found else 0.0)
+    return round(max(peaks, default=0.0), 1)
 
 
 def _client(stack: HttpStack):  # type: ignore[no-untyped-def]
@@ -391,9 +399,10 @@ READ_PATH_PARTS = (
 
 
 def measure_http(clients: int, seconds: float, transport: str, database_url: str | None,
-                 profile: Path | None = None) -> dict[str, object]:
-    """The gated overview and a trivial endpoint of the same app at ``clients`` concurrent clients."""
-    with http_stack(transport, database_url) as stack:
+                 profile: Path | None = None, workers: int = 2) -> dict[str, object]:
+    """The gated overview and a trivial endpoint of the same app (the same ``workers`` web processes) at
+    ``clients`` concurrent clients."""
+    with http_stack(transport, database_url, workers) as stack:
         # A thread of its own: asyncio.run refuses to start inside a running loop (e.g. under Playwright in tests).
         with ThreadPoolExecutor(1) as pool:
             figures = pool.submit(asyncio.run, _measure(stack, clients, seconds, profile)).result()
@@ -402,8 +411,10 @@ def measure_http(clients: int, seconds: float, transport: str, database_url: str
         assert stack.process is not None
         rss = server_peak_rss_mb(stack.process.pid)
     database = "postgresql" if database_url and database_url.startswith("postgresql") else "sqlite"
+    ratio = round(figures["http_gated_rps"] / figures["http_trivial_rps"], 3) if figures["http_trivial_rps"] else 0.0
     return {"http_clients": clients, "http_seconds": seconds, "http_transport": transport, "http_database": database,
-            **figures, "http_log_rows_equal_reads": figures["http_log_rows"] == figures["http_reads"],
+            "http_workers": workers, **figures, "http_gated_to_trivial_ratio": ratio,
+            "http_log_rows_equal_reads": figures["http_log_rows"] == figures["http_reads"],
             "http_server_peak_rss_mb": rss}
 
 
@@ -431,13 +442,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--http-seconds", type=float, default=10.0, help="per endpoint")
     parser.add_argument("--http-transport", choices=["mtls", "proxy"], default="mtls")
     parser.add_argument("--http-database-url", default=None, help="an empty database (default: SQLite in a temp dir)")
+    parser.add_argument("--http-workers", type=int, default=2, help="web processes serving both endpoints")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy record the server during the gated load (raw stacks into DIR; adds http_profile)")
     args = parser.parse_args(argv)
     parts: list[Callable[[], dict]] = [lambda: measure_decide(args.cases, args.seed)]
     if not args.no_http:
         parts.append(lambda: measure_http(args.http_clients, args.http_seconds, args.http_transport,
-                                          args.http_database_url, args.profile))
+                                          args.http_database_url, args.profile, args.http_workers))
     figures = run(parts)
     if args.json:
         print(json.dumps(figures))

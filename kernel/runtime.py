@@ -7,6 +7,8 @@ what they need.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,12 +52,42 @@ def configure(new: Settings) -> None:
 
 
 READ_ONLY = "npo_read_only"
+_HOLDS_WRITER = "npo_holds_writer"
 
 
 def reads(bind: Engine) -> Engine:
     """``bind`` for a transaction that only reads: under SQLite it takes no write lock (D-62), so a page's reads
     never queue behind another request's write. Writing through it is a mistake that SQLite may refuse."""
     return bind.execution_options(**{READ_ONLY: True})
+
+
+class _WriterLock:
+    """SQLite's writers in turn, across threads and processes (D-62): a thread lock, then ``flock`` on a file beside
+    the database, which the kernel hands to the next waiter the moment it is released. The busy handler behind
+    BEGIN IMMEDIATE stays the last word (a process that does not take this lock, e.g. the sqlite3 shell)."""
+
+    def __init__(self, path: str | None):
+        self._thread = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self._thread.acquire()
+        try:
+            if self._path is not None:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -79,13 +111,37 @@ def make_engine(url: str) -> Engine:
             # RELEASE commits it for good; take over transaction control (SQLAlchemy's documented pysqlite fix).
             dbapi_connection.isolation_level = None
 
+        writer = _WriterLock(f"{path}-writer" if path and path != ":memory:" else None)
+
+        def _release(connection) -> None:
+            if connection.info.pop(_HOLDS_WRITER, False):
+                writer.release()
+
+        @event.listens_for(engine, "commit")
+        def _after_commit(connection):
+            _release(connection)
+
+        @event.listens_for(engine, "rollback")
+        def _after_rollback(connection):
+            _release(connection)
+
         @event.listens_for(engine, "begin")
         def _begin(connection):
             # IMMEDIATE: one writer at a time, waiting on the busy timeout instead of failing a read snapshot
             # that later writes (the embedded default; production runs PostgreSQL). A read-only scope (`reads`)
             # begins DEFERRED: under WAL it reads a snapshot and waits for no writer.
+            # Writers queue on a lock of their own first (_WriterLock): SQLite's busy handler polls with sleeps of
+            # up to 100 ms, so under load a waiting writer slept while the write lock stood free (bench/gate.py:
+            # 69 % of a read's time was BEGIN IMMEDIATE waiting).
             deferred = connection.get_execution_options().get(READ_ONLY)
-            connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            if not deferred and not connection.info.get(_HOLDS_WRITER):
+                writer.acquire()
+                connection.info[_HOLDS_WRITER] = True
+            try:
+                connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+            except BaseException:
+                _release(connection)
+                raise
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

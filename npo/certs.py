@@ -377,6 +377,8 @@ def with_dev_certificates(settings: Settings) -> Settings:
     return settings.model_copy(update=update)
 
 
+APP_FACTORY = "npo.web:create_app"  # what each web worker process imports
+
 # ---------------------------------------------------------------------- command line
 certs_app = SwedishTyper(help="SITHS-liknande certifikat från utvecklings-CA:n (inte i produktion)",
                          no_args_is_help=True)
@@ -527,8 +529,11 @@ def server_info() -> None:
 def serve(
     behind_proxy: Annotated[bool, typer.Option("--behind-proxy",
                                                help="vanlig HTTP på NPO_WEB_PORT bakom en betrodd proxy")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=32,
+                                         help="webbprocesser som delar porten (D-63)")] = 1,
 ) -> None:
-    """Run the web app with SITHS login: mTLS on NPO_OVERVIEW_PORT, or plain HTTP behind a trusted proxy."""
+    """Run the web app with SITHS login: mTLS on NPO_OVERVIEW_PORT, or plain HTTP behind a trusted proxy; with
+    ``--workers N`` as N processes on one port (each worker imports the app: D9's stateless instances)."""
     from api.mtls import serve_mtls, serve_proxied
     from kernel import runtime
     from npo.web import create_app
@@ -539,12 +544,15 @@ def serve(
             _fail("NPO_TRUSTED_PROXIES är tomt: ingen proxy får skicka certifikat, så ingen kan logga in.",
                   EXIT_BAD_INPUT)
         runtime.configure(settings)
-        serve_proxied(create_app(), settings)
+        serve_proxied(create_app() if workers == 1 else APP_FACTORY, settings, workers=workers)
         return
     try:
         settings = with_dev_certificates(settings)
     except ValueError as exc:
         _fail(str(exc), EXIT_REFUSED)
+    # the worker processes read their settings from the environment: the certificate files chosen here go with it
+    for name in ("siths_ca_file", "tls_cert_file", "tls_key_file"):
+        os.environ[f"NPO_{name.upper()}"] = str(getattr(settings, name))
     runtime.configure(settings)
     typer.echo(f"SITHS-inloggning (mTLS): https://{settings.web_host}:{settings.overview_port}/siths/vem-ar-jag")
-    serve_mtls(create_app(), settings)
+    serve_mtls(create_app() if workers == 1 else APP_FACTORY, settings, workers=workers)

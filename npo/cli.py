@@ -231,13 +231,16 @@ def run(
     prefect: Annotated[bool, typer.Option("--prefect/--no-prefect",
                                           help="starta Prefect-servern och dess arbetsprocesser")] = True,
     task_workers: Annotated[int, typer.Option(min=1, max=16, help="uppgiftsarbetare (processer) med Prefect")] = 2,
+    web_processes: Annotated[int, typer.Option(min=1, max=16, help="webbprocesser per lyssnare (vanlig HTTP och "
+                                                                   "SITHS-mTLS)")] = 2,
 ) -> None:
     """Start the whole embedded stack with demo data; Ctrl-C stops it."""
     from npo.stack import Stack
 
     settings = _settings()
     with _errors():
-        Stack(settings, demo_persons=demo_persons, with_prefect=prefect, task_workers=task_workers).run_forever()
+        Stack(settings, demo_persons=demo_persons, with_prefect=prefect, task_workers=task_workers,
+              web_processes=web_processes).run_forever()
 
 
 # ---------------------------------------------------------------------- tasks

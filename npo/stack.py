@@ -50,6 +50,7 @@ class Stack:
     demo_seed: int = 1
     with_prefect: bool = True
     task_workers: int = 2
+    web_processes: int = 2  # per listener, plain and mTLS (D-63)
     extra_env: dict[str, str] = field(default_factory=dict)  # e.g. Prefect scheduler settings in tests
     children: list[Child] = field(default_factory=list)
     started_slapd: bool = False
@@ -158,11 +159,14 @@ class Stack:
             self._spawn(f"task-worker-{number}", [sys.executable, "-m", "npo.cli", "tasks", "serve"])
 
     def start_web(self) -> None:
-        """The web app (plain HTTP, admin pages) and its SITHS mTLS listener."""
+        """The web app (plain HTTP, admin pages) and its SITHS mTLS listener, each as ``web_processes`` processes
+        on one port under uvicorn's supervisor (which starts a worker again when it dies)."""
+        workers = str(self.web_processes)
         self._spawn("web", [sys.executable, "-m", "uvicorn", "npo.web:create_app", "--factory", "--host",
-                            self.settings.web_host, "--port", str(self.settings.web_port), "--no-proxy-headers"])
+                            self.settings.web_host, "--port", str(self.settings.web_port), "--no-proxy-headers",
+                            "--workers", workers, "--timeout-worker-healthcheck", "60"])
         self._wait_http(f"{self.web_url}/api/health", "webbappen")
-        self._spawn("siths", [sys.executable, "-m", "npo.cli", "certs", "serve"])
+        self._spawn("siths", [sys.executable, "-m", "npo.cli", "certs", "serve", "--workers", workers])
         self._wait_port(self.settings.web_host, self.settings.overview_port, "SITHS-lyssnaren")
 
     # ------------------------------------------------------------------ process helpers

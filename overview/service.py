@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -105,33 +105,38 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
     """Decide, log the read in the caller's transaction, then return the data (nothing when the log write fails).
 
     When the caller's transaction has not begun, the facts are read in a snapshot of their own that takes no write
-    lock (SQLite; D-62), and the caller's transaction holds only the log row until it commits."""
+    lock (SQLite; D-62) and gives its connection back before the log row is written, and the caller's transaction
+    holds only the log row until it commits."""
     pnr = inputs.personnummer(personnummer)
     now = now or clock.now()
     if session.in_transaction():
-        return _read(session, session, directory, user_hsa_id, commission_hsa_id, pnr, now)
-    bind = session.get_bind()
-    with Session(runtime.reads(bind) if isinstance(bind, Engine) else bind, expire_on_commit=False) as facts_session:
-        return _read(facts_session, session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+        result, read = _prepare(session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+    else:
+        bind = session.get_bind()
+        with Session(runtime.reads(bind) if isinstance(bind, Engine) else bind, expire_on_commit=False) as reads:
+            result, read = _prepare(reads, directory, user_hsa_id, commission_hsa_id, pnr, now)
+    if read is None:
+        return result  # refused before any patient data was touched: nothing to log
+    # The log row last, in the caller's transaction: the caller commits it before any of this leaves the server.
+    return replace(result, log_seq=accesslog.append(session, read).seq)
 
 
-def _read(reads: Session, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
-          commission_hsa_id: str | None, pnr: str, now: dt.datetime) -> OverviewResult:
+def _prepare(reads: Session, directory: Directory | Gatekeeper, user_hsa_id: str, commission_hsa_id: str | None,
+             pnr: str, now: dt.datetime) -> tuple[OverviewResult, accesslog.LogEntry | None]:
+    """The decision and what a read shows, and the log entry it needs (None when no patient data was reached)."""
     facts, decision = gatekeeper(directory).evaluate(session=reads, user_hsa_id=user_hsa_id,
                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
     if not reached_patient(decision):
-        return OverviewResult(decision, None, (), None, (), None)  # refused before any patient data was touched
+        return OverviewResult(decision, None, (), None, (), None), None
     by_id = {item.item_id: item for item in facts.items}
     shown = tuple(ShownItem(by_id[d.item_id], d) for d in decision.items if d.shown)
     header = patient_header(reads, pnr) if decision.allowed else None
     emergency = status_in_decision(facts, decision.commission, now) if decision.allowed else None
     notice = blocked_notice(decision, emergency)
     consents = _consents_in_force(reads, decision, user_hsa_id, pnr, now) if decision.allowed else ()
-    # The log row last, in the caller's transaction: the caller commits it before any of this leaves the server.
-    row = accesslog.append(session, _read_entry(decision, shown, user_hsa_id, pnr, now))
     names = facts.publication.names if facts.publication is not None else {}
-    return OverviewResult(decision, header, shown, notice, decision.blocked_providers, row.seq, consents, emergency,
-                          names)
+    return (OverviewResult(decision, header, shown, notice, decision.blocked_providers, None, consents, emergency,
+                           names), _read_entry(decision, shown, user_hsa_id, pnr, now))
 
 
 def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, pnr: str,

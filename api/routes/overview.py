@@ -158,7 +158,8 @@ def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
         return _see_start()
     return page(request, "overview/patient.html", identity=identity, view=view, patient=result.patient,
                 pnr=format_pnr(personnummer), overview=overview_view(result, catalog_runtime.directory()),
-                consents=result.consents, flash=pop_flash(request, identity), emergency=result.emergency)
+                consents=result.consents, flash=pop_flash(request, identity), emergency=result.emergency,
+                log_seq=result.log_seq)
 
 
 @router.get("/oversikt/patient", name="overview_patient")
