@@ -14,9 +14,12 @@ dev CA on a kept-alive connection), or with ``--http-transport proxy`` as plain 
 forwards the certificate in a header. ``--http-clients`` (32) concurrent clients, each a nurse's browser session at
 Vårdcentralen Hörby with a demo patient chosen, first load a trivial endpoint of the same app (a static file) and
 then the gated overview (``GET /oversikt/patient``: SITHS verification, directory facts, the gate, the access-log
-row, the page) for ``--http-seconds`` each: ``http_trivial_rps``/``_p50_ms``/``_p99_ms``,
-``http_gated_rps``/``_p50_ms``/``_p99_ms``, ``http_reads``, ``http_log_rows`` (must equal the reads) and
-``http_server_peak_rss_mb``. The load generator runs on the same machine and competes for its cores.
+row, the page) for ``--http-seconds`` each, both served by the same ``--http-workers`` web processes (2):
+``http_workers``, ``http_trivial_rps``/``_p50_ms``/``_p99_ms``, ``http_gated_rps``/``_p50_ms``/``_p99_ms``,
+``http_gated_to_trivial_ratio``, ``http_reads``, ``http_log_rows`` (must equal the reads) and
+``http_server_peak_rss_mb`` (the largest of the web processes). ``--profile DIR`` records the web processes with
+py-spy during the gated load and adds ``http_profile``: the share of samples per part of a read (bench/profiling.py).
+The load generator runs on the same machine and competes for its cores.
 
 ``main`` merges the parts' dicts and prints one JSON object (``peak_rss_mb`` is the benchmark process's own).
 Figures vary with the machine's load; compare them on an otherwise idle machine.
