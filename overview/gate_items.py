@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 
 from kernel.clock import end_of_day, local_date, local_midnight
 from overview.gate_types import (
@@ -23,7 +24,7 @@ from overview.gate_types import (
     TemporaryRevoke,
 )
 from overview.gate_types import hsa_key as _key
-from overview.producers import DRUG_LIST_CATEGORY, EHM
+from overview.producers import DRUG_LIST_CATEGORY, EHM, dated_refusal
 
 ADULT_AGE = 18  # a guardian's consent counts until the patient's 18th birthday
 _DEMOGRAPHICS = "demografi"  # never shown for a patient with skyddad identitet
@@ -146,40 +147,100 @@ class _ItemGate:
                 return True  # any overlap with the block's period, partial included
         return False
 
-    def item(self, item: ItemFacts) -> tuple[ItemDecision, bool]:
-        """The verdict on one item, and whether it is blocked data (published, under a block that holds)."""
-        item_id, provider = item.item_id, item.care_provider_hsa_id.upper()
-        refusal = self.publication.refusal(item, self.now) if self.publication is not None else None
-        rules = self.blocks.get(provider)  # usually None: most patients have no block
-        blocked = refusal is None and rules is not None and self._blocked(item, rules)
-        if self.protected and item.category == _DEMOGRAPHICS:
-            return ItemDecision(item_id, False, Check.PATIENT, "patient.protected_identity", blocked=blocked), blocked
-        if item.system == EHM or item.category == DRUG_LIST_CATEGORY:
+    def _place(self, provider_id: str) -> _Place:
+        """What depends on an item's vårdgivare alone: its key, the blocks against it, its emergency opening."""
+        provider = provider_id.upper()
+        return provider, self.blocks.get(provider), self.opened.get(provider)
+
+    def _verdict(self, refusal: str | None, blocked: bool, drug_list: bool, provider: str, demographics: bool,
+                 opening: str | None) -> _Verdict:
+        """The verdict (every ItemDecision field but the item's id) and whether the item is blocked data (published,
+        under a block that holds): the same for every item with these values, so worked out once per call."""
+        if self.protected and demographics:
+            return (False, Check.PATIENT, "patient.protected_identity", None, None, None, blocked), blocked
+        if drug_list:
             basis, missing = self.drug_list, "consent.drug_list_missing"
         elif provider == self.provider:
             basis, missing = _OWN, ""  # PDL ch. 4: the own vårdgivare's data needs no consent
         else:
             basis, missing = self.overview, "consent.missing"
         if basis is None:
-            return ItemDecision(item_id, False, Check.CONSENT, missing, blocked=blocked), blocked
+            return (False, Check.CONSENT, missing, None, None, None, blocked), blocked
         if blocked:
-            opening = self.opened.get(provider)
             if opening is None:
-                return ItemDecision(item_id, False, Check.BLOCK, "block.blocked", blocked=True), True
+                return (False, Check.BLOCK, "block.blocked", None, None, None, True), True
             basis = (Basis.EMERGENCY_BLOCK_OPENED, basis[1], opening)
         if refusal is not None:
-            return ItemDecision(item_id, False, Check.PUBLICATION, refusal), False
+            return (False, Check.PUBLICATION, refusal, None, None, None, False), False
         kind, consent_id, emergency_id = basis
-        return ItemDecision(item_id, True, None, _SHOWN[kind], kind, consent_id, emergency_id), blocked
+        return (True, None, _SHOWN[kind], kind, consent_id, emergency_id, False), blocked
 
     def decision(self, reasons: tuple[Reason, ...]) -> Decision:
-        """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1."""
+        """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1.
+
+        An item's verdict depends on its publication screening (its fields but the date, memoised on the rules),
+        its date against that screening's thresholds, whether a block holds (only for vårdgivare with blocks), its
+        consent group and its vårdgivare; items alike in those get the one verdict, built once per call (D-61).
+        """
+        now, publication = self.now, self.publication
+        screened = publication.screened if publication is not None else None
+        places: dict[str, _Place] = {}
+        verdicts: dict[tuple[str | None, bool, bool, str, bool], _Verdict] = {}
         items = []
         holders: dict[str, str] = {}
-        for entry in self.facts.items:
-            verdict, blocked = self.item(entry)
-            items.append(verdict)
-            if blocked:
-                holders.setdefault(entry.care_provider_hsa_id.upper(), entry.care_provider_hsa_id)
+        make = _item_decision
+        for item in self.facts.items:
+            provider_id, category = item.care_provider_hsa_id, item.category
+            place = places.get(provider_id)
+            if place is None:
+                place = places[provider_id] = self._place(provider_id)
+            provider, rules, opening = place
+            if screened is not None:
+                key = (item.system, category, provider_id, item.care_unit_hsa_id, item.document_kind,
+                       item.profession, item.setting)
+                screening = screened.get(key) or publication.screen(key)  # type: ignore[union-attr]
+                refusal = screening[0]
+                if refusal is None and (screening[1] or screening[2] is not None or screening[3] is not None):
+                    refusal = dated_refusal(screening, item.date, now)
+            else:
+                refusal = None
+            blocked = refusal is None and rules is not None and self._blocked(item, rules)
+            drug_list = item.system == EHM or category == DRUG_LIST_CATEGORY
+            demographics = category == _DEMOGRAPHICS
+            verdict_key = (refusal, blocked, drug_list, provider, demographics)
+            verdict = verdicts.get(verdict_key)
+            if verdict is None:
+                verdict = verdicts[verdict_key] = self._verdict(refusal, blocked, drug_list, provider, demographics,
+                                                                opening)
+            items.append(make(item.item_id, verdict[0]))
+            if verdict[1]:
+                holders.setdefault(provider, provider_id)
         named = tuple(sorted(holders.values())) if self.revealed else ()
         return Decision(True, None, reasons, self.commission, tuple(items), bool(holders), named)
+
+
+_Place = tuple[str, list[_BlockRule] | None, str | None]  # upper-cased vårdgivare, its blocks, its opening
+_Fields = tuple[bool, Check | None, str, Basis | None, str | None, str | None, bool]  # ItemDecision but item_id
+_Verdict = tuple[_Fields, bool]  # … and whether the item is blocked data
+_FIELDS = tuple(f.name for f in fields(ItemDecision))
+assert _FIELDS[0] == "item_id" and set(_FIELDS) == set(ItemDecision.__slots__) \
+    and not hasattr(ItemDecision, "__post_init__"), "_item_decision sets ItemDecision's slots in this order"
+_SETTERS = tuple(getattr(ItemDecision, name).__set__ for name in _FIELDS)
+_NEW = object.__new__
+
+
+def _item_decision(item_id: str, verdict: _Fields) -> ItemDecision:
+    """ItemDecision(item_id, *verdict), without the frozen dataclass's __init__ (a setattr call per field through
+    object.__setattr__): its slots are set directly, in field order. Equal to what the constructor makes."""
+    decision = _NEW(ItemDecision)
+    set_id, set_shown, set_check, set_code, set_basis, set_consent, set_emergency, set_blocked = _SETTERS
+    shown, check, code, basis, consent_id, emergency_id, blocked = verdict
+    set_id(decision, item_id)
+    set_shown(decision, shown)
+    set_check(decision, check)
+    set_code(decision, code)
+    set_basis(decision, basis)
+    set_consent(decision, consent_id)
+    set_emergency(decision, emergency_id)
+    set_blocked(decision, blocked)
+    return decision
