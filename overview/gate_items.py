@@ -20,6 +20,7 @@ from overview.gate_types import (
     GateFacts,
     ItemDecision,
     ItemFacts,
+    ItemVerdict,
     Reason,
     TemporaryRevoke,
 )
@@ -45,7 +46,41 @@ def is_child(birth_date: dt.date | None, now: dt.datetime) -> bool:
         majority = birth_date.replace(year=birth_date.year + ADULT_AGE)
     except ValueError:
         majority = dt.date(birth_date.year + ADULT_AGE, 2, 28)
-    return local_date(now) < majority
+    return _local_date(now) < majority
+
+
+# Memos of the Swedish calendar (zoneinfo conversions are the slow part of the per-call set-up): pure functions of a
+# date or an instant, the same few values call after call; bounded all the same.
+_DATES: dict[dt.datetime, dt.date] = {}
+_MIDNIGHTS: dict[dt.date, dt.datetime] = {}
+_DAY_ENDS: dict[dt.date, dt.datetime] = {}
+
+
+def _local_date(instant: dt.datetime) -> dt.date:
+    day = _DATES.get(instant)
+    if day is None:
+        if len(_DATES) >= 4096:
+            _DATES.clear()
+        day = _DATES[instant] = local_date(instant)
+    return day
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    instant = _MIDNIGHTS.get(day)
+    if instant is None:
+        if len(_MIDNIGHTS) >= 65536:
+            _MIDNIGHTS.clear()
+        instant = _MIDNIGHTS[day] = local_midnight(day)
+    return instant
+
+
+def _end_of_day(day: dt.date) -> dt.datetime:
+    instant = _DAY_ENDS.get(day)
+    if instant is None:
+        if len(_DAY_ENDS) >= 65536:
+            _DAY_ENDS.clear()
+        instant = _DAY_ENDS[day] = end_of_day(day)
+    return instant
 
 
 def emergency_holds(emergency: EmergencyFacts, *, user_hsa_id: str | None, commission: CommissionFacts,
@@ -131,8 +166,8 @@ class _ItemGate:
                     continue  # staff at the blocked unit itself still see its data
             if any(self._revoke_applies(revoke) for revoke in block.revokes):
                 continue
-            start = local_midnight(block.info_start) if block.info_start else None
-            end = end_of_day(block.info_end) if block.info_end else None
+            start = _local_midnight(block.info_start) if block.info_start else None
+            end = _end_of_day(block.info_end) if block.info_end else None
             rules.setdefault(provider, []).append((unit, start, end, _EXCEPTIONS.intersection(block.excluded_types)))
         return rules
 
@@ -154,10 +189,10 @@ class _ItemGate:
 
     def _verdict(self, refusal: str | None, blocked: bool, drug_list: bool, provider: str, demographics: bool,
                  opening: str | None) -> _Verdict:
-        """The verdict (every ItemDecision field but the item's id) and whether the item is blocked data (published,
+        """The verdict and whether the item is blocked data (published,
         under a block that holds): the same for every item with these values, so worked out once per call."""
         if self.protected and demographics:
-            return (False, Check.PATIENT, "patient.protected_identity", None, None, None, blocked), blocked
+            return ItemVerdict(False, Check.PATIENT, "patient.protected_identity", blocked=blocked), blocked
         if drug_list:
             basis, missing = self.drug_list, "consent.drug_list_missing"
         elif provider == self.provider:
@@ -165,15 +200,15 @@ class _ItemGate:
         else:
             basis, missing = self.overview, "consent.missing"
         if basis is None:
-            return (False, Check.CONSENT, missing, None, None, None, blocked), blocked
+            return ItemVerdict(False, Check.CONSENT, missing, blocked=blocked), blocked
         if blocked:
             if opening is None:
-                return (False, Check.BLOCK, "block.blocked", None, None, None, True), True
+                return ItemVerdict(False, Check.BLOCK, "block.blocked", blocked=True), True
             basis = (Basis.EMERGENCY_BLOCK_OPENED, basis[1], opening)
         if refusal is not None:
-            return (False, Check.PUBLICATION, refusal, None, None, None, False), False
+            return ItemVerdict(False, Check.PUBLICATION, refusal), False
         kind, consent_id, emergency_id = basis
-        return (True, None, _SHOWN[kind], kind, consent_id, emergency_id, False), blocked
+        return ItemVerdict(True, None, _SHOWN[kind], kind, consent_id, emergency_id), blocked
 
     def decision(self, reasons: tuple[Reason, ...]) -> Decision:
         """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1.
@@ -220,27 +255,17 @@ class _ItemGate:
 
 
 _Place = tuple[str, list[_BlockRule] | None, str | None]  # upper-cased vårdgivare, its blocks, its opening
-_Fields = tuple[bool, Check | None, str, Basis | None, str | None, str | None, bool]  # ItemDecision but item_id
-_Verdict = tuple[_Fields, bool]  # … and whether the item is blocked data
-_FIELDS = tuple(f.name for f in fields(ItemDecision))
-assert _FIELDS[0] == "item_id" and set(_FIELDS) == set(ItemDecision.__slots__) \
-    and not hasattr(ItemDecision, "__post_init__"), "_item_decision sets ItemDecision's slots in this order"
-_SETTERS = tuple(getattr(ItemDecision, name).__set__ for name in _FIELDS)
+_Verdict = tuple[ItemVerdict, bool]  # … and whether the item is blocked data
+assert tuple(f.name for f in fields(ItemDecision)) == ("item_id", "verdict") == ItemDecision.__slots__ \
+    and not hasattr(ItemDecision, "__post_init__"), "_item_decision sets ItemDecision's two slots"
+_SET_ID, _SET_VERDICT = (vars(ItemDecision)[name].__set__ for name in ("item_id", "verdict"))  # slot descriptors
 _NEW = object.__new__
 
 
-def _item_decision(item_id: str, verdict: _Fields) -> ItemDecision:
-    """ItemDecision(item_id, *verdict), without the frozen dataclass's __init__ (a setattr call per field through
-    object.__setattr__): its slots are set directly, in field order. Equal to what the constructor makes."""
+def _item_decision(item_id: str, verdict: ItemVerdict) -> ItemDecision:
+    """What ``ItemDecision`` makes of ``item_id`` and the verdict's fields, without its __init__ (which makes a new
+    verdict): the two slots are set directly."""
     decision = _NEW(ItemDecision)
-    set_id, set_shown, set_check, set_code, set_basis, set_consent, set_emergency, set_blocked = _SETTERS
-    shown, check, code, basis, consent_id, emergency_id, blocked = verdict
-    set_id(decision, item_id)
-    set_shown(decision, shown)
-    set_check(decision, check)
-    set_code(decision, code)
-    set_basis(decision, basis)
-    set_consent(decision, consent_id)
-    set_emergency(decision, emergency_id)
-    set_blocked(decision, blocked)
+    _SET_ID(decision, item_id)
+    _SET_VERDICT(decision, verdict)
     return decision
