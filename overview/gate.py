@@ -36,6 +36,7 @@ from overview.gate_types import (
     GateFacts,
     ItemDecision,
     ItemFacts,
+    ItemVerdict,
     PatientFacts,
     Reason,
     RelationEvidence,
@@ -50,7 +51,7 @@ from overview.producers import PublicationRules
 __all__ = [
     "ADULT_AGE", "Basis", "BlockFacts", "BlockKind", "BlockState", "Check", "CommissionFacts", "ConsentFacts",
     "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "ItemDecision", "ItemFacts",
-    "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
+    "ItemVerdict", "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
     "TemporaryRevoke", "UserFacts", "commission_problem", "decide", "emergency_holds", "has_sjf_read_right",
     "is_child", "relation_holds",
 ]

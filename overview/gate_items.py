@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import fields
 
 from kernel.clock import end_of_day, local_date, local_midnight
 from overview.gate_types import (
@@ -19,11 +20,12 @@ from overview.gate_types import (
     GateFacts,
     ItemDecision,
     ItemFacts,
+    ItemVerdict,
     Reason,
     TemporaryRevoke,
 )
 from overview.gate_types import hsa_key as _key
-from overview.producers import DRUG_LIST_CATEGORY, EHM
+from overview.producers import DRUG_LIST_CATEGORY, EHM, dated_refusal
 
 ADULT_AGE = 18  # a guardian's consent counts until the patient's 18th birthday
 _DEMOGRAPHICS = "demografi"  # never shown for a patient with skyddad identitet
@@ -44,7 +46,41 @@ def is_child(birth_date: dt.date | None, now: dt.datetime) -> bool:
         majority = birth_date.replace(year=birth_date.year + ADULT_AGE)
     except ValueError:
         majority = dt.date(birth_date.year + ADULT_AGE, 2, 28)
-    return local_date(now) < majority
+    return _local_date(now) < majority
+
+
+# Memos of the Swedish calendar (zoneinfo conversions are the slow part of the per-call set-up): pure functions of a
+# date or an instant, the same few values call after call; bounded all the same.
+_DATES: dict[dt.datetime, dt.date] = {}
+_MIDNIGHTS: dict[dt.date, dt.datetime] = {}
+_DAY_ENDS: dict[dt.date, dt.datetime] = {}
+
+
+def _local_date(instant: dt.datetime) -> dt.date:
+    day = _DATES.get(instant)
+    if day is None:
+        if len(_DATES) >= 4096:
+            _DATES.clear()
+        day = _DATES[instant] = local_date(instant)
+    return day
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    instant = _MIDNIGHTS.get(day)
+    if instant is None:
+        if len(_MIDNIGHTS) >= 65536:
+            _MIDNIGHTS.clear()
+        instant = _MIDNIGHTS[day] = local_midnight(day)
+    return instant
+
+
+def _end_of_day(day: dt.date) -> dt.datetime:
+    instant = _DAY_ENDS.get(day)
+    if instant is None:
+        if len(_DAY_ENDS) >= 65536:
+            _DAY_ENDS.clear()
+        instant = _DAY_ENDS[day] = end_of_day(day)
+    return instant
 
 
 def emergency_holds(emergency: EmergencyFacts, *, user_hsa_id: str | None, commission: CommissionFacts,
@@ -130,8 +166,8 @@ class _ItemGate:
                     continue  # staff at the blocked unit itself still see its data
             if any(self._revoke_applies(revoke) for revoke in block.revokes):
                 continue
-            start = local_midnight(block.info_start) if block.info_start else None
-            end = end_of_day(block.info_end) if block.info_end else None
+            start = _local_midnight(block.info_start) if block.info_start else None
+            end = _end_of_day(block.info_end) if block.info_end else None
             rules.setdefault(provider, []).append((unit, start, end, _EXCEPTIONS.intersection(block.excluded_types)))
         return rules
 
@@ -146,40 +182,90 @@ class _ItemGate:
                 return True  # any overlap with the block's period, partial included
         return False
 
-    def item(self, item: ItemFacts) -> tuple[ItemDecision, bool]:
-        """The verdict on one item, and whether it is blocked data (published, under a block that holds)."""
-        item_id, provider = item.item_id, item.care_provider_hsa_id.upper()
-        refusal = self.publication.refusal(item, self.now) if self.publication is not None else None
-        rules = self.blocks.get(provider)  # usually None: most patients have no block
-        blocked = refusal is None and rules is not None and self._blocked(item, rules)
-        if self.protected and item.category == _DEMOGRAPHICS:
-            return ItemDecision(item_id, False, Check.PATIENT, "patient.protected_identity", blocked=blocked), blocked
-        if item.system == EHM or item.category == DRUG_LIST_CATEGORY:
+    def _place(self, provider_id: str) -> _Place:
+        """What depends on an item's vårdgivare alone: its key, the blocks against it, its emergency opening."""
+        provider = provider_id.upper()
+        return provider, self.blocks.get(provider), self.opened.get(provider)
+
+    def _verdict(self, refusal: str | None, blocked: bool, drug_list: bool, provider: str, demographics: bool,
+                 opening: str | None) -> _Verdict:
+        """The verdict and whether the item is blocked data (published,
+        under a block that holds): the same for every item with these values, so worked out once per call."""
+        if self.protected and demographics:
+            return ItemVerdict(False, Check.PATIENT, "patient.protected_identity", blocked=blocked), blocked
+        if drug_list:
             basis, missing = self.drug_list, "consent.drug_list_missing"
         elif provider == self.provider:
             basis, missing = _OWN, ""  # PDL ch. 4: the own vårdgivare's data needs no consent
         else:
             basis, missing = self.overview, "consent.missing"
         if basis is None:
-            return ItemDecision(item_id, False, Check.CONSENT, missing, blocked=blocked), blocked
+            return ItemVerdict(False, Check.CONSENT, missing, blocked=blocked), blocked
         if blocked:
-            opening = self.opened.get(provider)
             if opening is None:
-                return ItemDecision(item_id, False, Check.BLOCK, "block.blocked", blocked=True), True
+                return ItemVerdict(False, Check.BLOCK, "block.blocked", blocked=True), True
             basis = (Basis.EMERGENCY_BLOCK_OPENED, basis[1], opening)
         if refusal is not None:
-            return ItemDecision(item_id, False, Check.PUBLICATION, refusal), False
+            return ItemVerdict(False, Check.PUBLICATION, refusal), False
         kind, consent_id, emergency_id = basis
-        return ItemDecision(item_id, True, None, _SHOWN[kind], kind, consent_id, emergency_id), blocked
+        return ItemVerdict(True, None, _SHOWN[kind], kind, consent_id, emergency_id), blocked
 
     def decision(self, reasons: tuple[Reason, ...]) -> Decision:
-        """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1."""
+        """The allowed decision with every item's verdict; blocked vårdgivare named only after emergency step 1.
+
+        An item's verdict depends on its publication screening (its fields but the date, memoised on the rules),
+        its date against that screening's thresholds, whether a block holds (only for vårdgivare with blocks), its
+        consent group and its vårdgivare; items alike in those get the one verdict, built once per call (D-61).
+        """
+        now, publication = self.now, self.publication
+        screened = publication.screened if publication is not None else None
+        places: dict[str, _Place] = {}
+        verdicts: dict[tuple[str | None, bool, bool, str, bool], _Verdict] = {}
         items = []
         holders: dict[str, str] = {}
-        for entry in self.facts.items:
-            verdict, blocked = self.item(entry)
-            items.append(verdict)
-            if blocked:
-                holders.setdefault(entry.care_provider_hsa_id.upper(), entry.care_provider_hsa_id)
+        make = _item_decision
+        for item in self.facts.items:
+            provider_id, category = item.care_provider_hsa_id, item.category
+            place = places.get(provider_id)
+            if place is None:
+                place = places[provider_id] = self._place(provider_id)
+            provider, rules, opening = place
+            if screened is not None:
+                key = (item.system, category, provider_id, item.care_unit_hsa_id, item.document_kind,
+                       item.profession, item.setting)
+                screening = screened.get(key) or publication.screen(key)  # type: ignore[union-attr]
+                refusal = screening[0]
+                if refusal is None and (screening[1] or screening[2] is not None or screening[3] is not None):
+                    refusal = dated_refusal(screening, item.date, now)
+            else:
+                refusal = None
+            blocked = refusal is None and rules is not None and self._blocked(item, rules)
+            drug_list = item.system == EHM or category == DRUG_LIST_CATEGORY
+            demographics = category == _DEMOGRAPHICS
+            verdict_key = (refusal, blocked, drug_list, provider, demographics)
+            verdict = verdicts.get(verdict_key)
+            if verdict is None:
+                verdict = verdicts[verdict_key] = self._verdict(refusal, blocked, drug_list, provider, demographics,
+                                                                opening)
+            items.append(make(item.item_id, verdict[0]))
+            if verdict[1]:
+                holders.setdefault(provider, provider_id)
         named = tuple(sorted(holders.values())) if self.revealed else ()
         return Decision(True, None, reasons, self.commission, tuple(items), bool(holders), named)
+
+
+_Place = tuple[str, list[_BlockRule] | None, str | None]  # upper-cased vårdgivare, its blocks, its opening
+_Verdict = tuple[ItemVerdict, bool]  # … and whether the item is blocked data
+assert tuple(f.name for f in fields(ItemDecision)) == ("item_id", "verdict") == ItemDecision.__slots__ \
+    and not hasattr(ItemDecision, "__post_init__"), "_item_decision sets ItemDecision's two slots"
+_SET_ID, _SET_VERDICT = (vars(ItemDecision)[name].__set__ for name in ("item_id", "verdict"))  # slot descriptors
+_NEW = object.__new__
+
+
+def _item_decision(item_id: str, verdict: ItemVerdict) -> ItemDecision:
+    """What ``ItemDecision`` makes of ``item_id`` and the verdict's fields, without its __init__ (which makes a new
+    verdict): the two slots are set directly."""
+    decision = _NEW(ItemDecision)
+    _SET_ID(decision, item_id)
+    _SET_VERDICT(decision, verdict)
+    return decision

@@ -234,10 +234,9 @@ class Reason:
 
 
 @dataclass(frozen=True, slots=True)
-class ItemDecision:
-    """Whether one item is shown, and why (7–9)."""
+class ItemVerdict:
+    """What the gate decided on an item, without the item: alike items of one call share one (D-61)."""
 
-    item_id: str
     shown: bool
     check: Check | None  # the failing check when not shown
     code: str
@@ -245,6 +244,52 @@ class ItemDecision:
     consent_id: str | None = None
     emergency_id: str | None = None
     blocked: bool = False  # hidden by a block (the user learns only that blocked data exists)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class ItemDecision:
+    """Whether one item is shown, and why (7–9): the item's id and its verdict, whose fields it shows as its own.
+
+    Made as before, ``ItemDecision(item_id, shown, check, code, basis, consent_id, emergency_id, blocked)``; equal
+    when the ids and every verdict field are equal. The gate builds it from a shared verdict (two slots to set
+    instead of eight: the per-item cost of a decision, D-61).
+    """
+
+    item_id: str
+    verdict: ItemVerdict
+
+    def __init__(self, item_id: str, shown: bool, check: Check | None, code: str, basis: Basis | None = None,
+                 consent_id: str | None = None, emergency_id: str | None = None, blocked: bool = False):
+        object.__setattr__(self, "item_id", item_id)
+        object.__setattr__(self, "verdict", ItemVerdict(shown, check, code, basis, consent_id, emergency_id, blocked))
+
+    @property
+    def shown(self) -> bool:
+        return self.verdict.shown
+
+    @property
+    def check(self) -> Check | None:
+        return self.verdict.check
+
+    @property
+    def code(self) -> str:
+        return self.verdict.code
+
+    @property
+    def basis(self) -> Basis | None:
+        return self.verdict.basis
+
+    @property
+    def consent_id(self) -> str | None:
+        return self.verdict.consent_id
+
+    @property
+    def emergency_id(self) -> str | None:
+        return self.verdict.emergency_id
+
+    @property
+    def blocked(self) -> bool:
+        return self.verdict.blocked
 
 
 @dataclass(frozen=True, slots=True)

@@ -122,45 +122,76 @@ class PublicationRules:
     excluded_units: frozenset[str] = frozenset()  # upper-cased HSA-IDs
     names: Mapping[str, str] = field(default_factory=dict)  # upper-cased HSA-ID -> the name the overview shows
 
+    # What refusal() works out from an item's fields other than its date, by those fields (D-61): the rules are
+    # shared by every call, so each combination is screened once. Not compared: a cache, not a rule.
+    screened: dict[Screen, Screening] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def refusal(self, item: ItemLike, now: dt.datetime) -> str | None:
         """The code of the rule that keeps ``item`` out of NPÖ, or None when its producer publishes it."""
-        rule = self.systems.get(item.system)
+        key = (item.system, item.category, item.care_provider_hsa_id, item.care_unit_hsa_id, item.document_kind,
+               item.profession, item.setting)
+        screening = self.screened.get(key) or self.screen(key)
+        return dated_refusal(screening, item.date, now)
+
+    def screen(self, key: Screen) -> Screening:
+        """Everything :meth:`refusal` decides without the item's date, for ``key`` (system, category, provider,
+        unit, document kind, profession, setting): (a refusal code or None, whether the category is shown only
+        from now on, the code that follows that check or None, the earliest instant shown or None)."""
+        system, category, provider, unit_id, kind, profession, setting = key
+        screening = self._screen(system, category, provider, unit_id.upper(), kind, profession, setting)
+        if len(self.screened) >= _SCREENED_MAX:  # a bound against unlimited distinct values; rarely reached
+            self.screened.clear()
+        self.screened[key] = screening
+        return screening
+
+    def _screen(self, system: str, category: str, provider: str, unit: str, kind: str | None,
+                profession: str | None, setting: str | None) -> Screening:
+        rule = self.systems.get(system)
         if rule is None:
-            return "publication.system_not_produced"
-        unit = item.care_unit_hsa_id.upper()
+            return ("publication.system_not_produced", False, None, None)
         if unit in self.excluded_units:
-            return "publication.unit_not_produced"
-        if rule.provider_hsa_id is not None and item.care_provider_hsa_id.upper() != rule.provider_hsa_id.upper():
-            return "publication.provider_not_producer"
-        category = item.category
+            return ("publication.unit_not_produced", False, None, None)
+        if rule.provider_hsa_id is not None and provider.upper() != rule.provider_hsa_id.upper():
+            return ("publication.provider_not_producer", False, None, None)
         if category not in rule.categories:
-            return "publication.category_not_produced"
-        kind = item.document_kind
+            return ("publication.category_not_produced", False, None, None)
         if kind in rule.excluded_document_kinds:
-            return "publication.document_kind_excluded"
+            return ("publication.document_kind_excluded", False, None, None)
         allowed = rule.document_kinds.get(category)
         if allowed is not None and kind not in allowed:
-            return "publication.document_kind_not_produced"
+            return ("publication.document_kind_not_produced", False, None, None)
         # Outpatient contacts are produced for doctors only; an unknown setting is treated as outpatient.
-        if category in rule.doctor_only_outpatient and item.setting != INPATIENT and item.profession != DOCTOR:
-            return "publication.outpatient_not_doctor"
-        if category in rule.future_only and item.date < now:
-            return "publication.past_booking"
+        if category in rule.doctor_only_outpatient and setting != INPATIENT and profession != DOCTOR:
+            return ("publication.outpatient_not_doctor", False, None, None)
+        future = category in rule.future_only  # then refused as a past booking when dated before now
         if category in rule.undated:
-            return None
-        return _date_refusal(rule, unit, kind, item)
+            return (None, future, None, None)
+        early = (kind, None) in rule.early or (kind, profession) in rule.early
+        start = rule.from_date
+        if rule.unit_from:
+            unit_start = rule.unit_from.get(unit)
+            if unit_start is None:
+                return (None, future, "publication.unit_not_connected", None)
+            if not early:
+                start = unit_start if start is None else max(start, unit_start)
+        return (None, future, None, None if start is None else _midnight(start))
 
 
-def _date_refusal(rule: SystemRule, unit: str, kind: str | None, item: ItemLike) -> str | None:
-    early = (kind, None) in rule.early or (kind, item.profession) in rule.early
-    start = rule.from_date
-    if rule.unit_from:
-        unit_start = rule.unit_from.get(unit)
-        if unit_start is None:
-            return "publication.unit_not_connected"
-        if not early:
-            start = unit_start if start is None else max(start, unit_start)
-    if start is not None and item.date < _midnight(start):
+Screen = tuple[str, str, str, str, str | None, str | None, str | None]
+Screening = tuple[str | None, bool, str | None, dt.datetime | None]
+_SCREENED_MAX = 100_000
+
+
+def dated_refusal(screening: Screening, date: dt.datetime, now: dt.datetime) -> str | None:
+    """The refusal code of an item dated ``date`` whose other fields were screened as ``screening``."""
+    code, future, after, start = screening
+    if code is not None:
+        return code
+    if future and date < now:
+        return "publication.past_booking"
+    if after is not None:
+        return after
+    if start is not None and date < start:
         return "publication.before_start"
     return None
 
