@@ -262,8 +262,8 @@ def http_stack(transport: str, database_url: str | None, workers: int = 2) -> It
                               None if proxy else (str(cert_file), str(key_file)),
                               {"X-SSL-Client-Cert": quote(issued.cert_pem().decode())} if proxy else {},
                               str(ca.cert_path))
-            command = [sys.executable, "-m", "npo.cli", "certs", "serve", "--workers", str(workers),
-                       *(["--behind-proxy"] if proxy else [])]
+            command = [sys.executable, "-m", "npo.cli", "certs", "serve",
+                       *(["--workers", str(workers)] if workers != 1 else []), *(["--behind-proxy"] if proxy else [])]
             with (root / "server.log").open("wb") as log:
                 stack.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
             try:
