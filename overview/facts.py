@@ -54,11 +54,14 @@ from overview.producers import PublicationRules
 
 
 class GrantCache:
-    """A short, thread-safe cache of the commissions each user holds (D4); ``seconds`` 0 turns it off."""
+    """A short, thread-safe cache of the commissions each user holds and of the person's own directory facts (D4: a
+    read asks Skånekatalogen once per ``seconds`` per user and process, not on every page); ``seconds`` 0 turns it
+    off."""
 
     def __init__(self, seconds: float = 30.0):
         self.seconds = seconds
         self._data: dict[str, tuple[float, tuple[CommissionFacts, ...]]] = {}
+        self._users: dict[str, tuple[float, UserFacts]] = {}
         self._lock = threading.Lock()
 
     def get(self, hsa_id: str) -> tuple[CommissionFacts, ...] | None:
@@ -74,6 +77,18 @@ class GrantCache:
     def drop(self, hsa_id: str) -> None:
         with self._lock:
             self._data.pop(HsaId(hsa_id), None)
+            self._users.pop(HsaId(hsa_id), None)
+
+    def user(self, hsa_id: str) -> UserFacts | None:
+        """The person's directory facts (found, active, archived, feigned) when fetched within ``seconds``."""
+        with self._lock:
+            hit = self._users.get(HsaId(hsa_id))
+        return hit[1] if hit and time.monotonic() - hit[0] < self.seconds else None
+
+    def put_user(self, hsa_id: str, user: UserFacts) -> None:
+        if self.seconds > 0:
+            with self._lock:
+                self._users[HsaId(hsa_id)] = (time.monotonic(), user)
 
 
 # ---------------------------------------------------------------------- directory
@@ -113,14 +128,20 @@ def load_commissions(directory: Directory, hsa_id: str, *, cache: GrantCache | N
     return result
 
 
-def load_user(directory: Directory, hsa_id: str | None, *, certificate_error: str | None = None) -> UserFacts:
+def load_user(directory: Directory, hsa_id: str | None, *, certificate_error: str | None = None,
+              cache: GrantCache | None = None) -> UserFacts:
     """Who is asking: found in the directory, active, and not archived or feigned (HSA's markers)."""
     if not hsa_id or certificate_error is not None:
         return UserFacts(hsa_id=hsa_id, certificate_error=certificate_error)
+    cached = cache.user(hsa_id) if cache else None
+    if cached is not None:
+        return cached
     person = directory.find_person(hsa_id)
-    if person is None:
-        return UserFacts(hsa_id=hsa_id, in_directory=False, active=False)
-    return UserFacts(hsa_id=person.hsa_id, active=person.active, archived=person.archived, feigned=person.feigned)
+    user = (UserFacts(hsa_id=hsa_id, in_directory=False, active=False) if person is None else
+            UserFacts(hsa_id=person.hsa_id, active=person.active, archived=person.archived, feigned=person.feigned))
+    if cache:
+        cache.put_user(hsa_id, user)
+    return user
 
 
 # ---------------------------------------------------------------------- SQL
@@ -198,8 +219,9 @@ def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
 
 def load_items(session: Session, personnummer: str) -> tuple[ItemFacts, ...]:
     """Everything the producers delivered about the patient, newest first."""
-    rows = session.exec(select(ProducerItem).where(ProducerItem.personnummer == personnummer)
-                        .order_by(col(ProducerItem.date).desc(), col(ProducerItem.id))).all()
+    table = ProducerItem.__table__  # type: ignore[attr-defined]  # rows, not ORM objects: a page reads dozens
+    rows = session.execute(table.select().where(table.c.personnummer == personnummer)
+                           .order_by(table.c.date.desc(), table.c.id)).all()
     return tuple(ItemFacts(
         item_id=r.id, system=r.system, category=r.category, care_provider_hsa_id=r.care_provider_hsa_id,
         care_unit_hsa_id=r.care_unit_hsa_id, date=r.date, document_kind=r.document_kind, profession=r.profession,
@@ -221,7 +243,7 @@ def load_facts(*, session: Session, directory: Directory, user_hsa_id: str | Non
                publication: PublicationRules | None = None) -> GateFacts:
     """The facts for (user, chosen commission, patient, now); without ``personnummer`` only checks 1–5 apply.
     ``publication`` None: the rules in force, read from the table."""
-    user = load_user(directory, user_hsa_id, certificate_error=certificate_error)
+    user = load_user(directory, user_hsa_id, certificate_error=certificate_error, cache=cache)
     commissions = load_commissions(directory, user.hsa_id, cache=cache) if user.hsa_id and user.in_directory else ()
     facts = GateFacts(user=user, commissions=commissions, chosen_commission=commission_hsa_id,
                       production=production, info_version_current=info.VERSION,
