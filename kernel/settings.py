@@ -147,6 +147,15 @@ def _generated_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
+def export(settings: Settings, *names: str) -> None:
+    """Put these settings into this process's environment as NPO_<NAME>, for the processes it starts (the web
+    workers of `npo certs serve --workers N` read their settings there)."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"NPO_{name.upper()}"] = str(value)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (tests pass overrides)."""
     return Settings(**overrides)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kernel.settings import Environment, Settings
+from kernel.settings import Environment, Settings, export
 from npo.cli_text import SwedishTyper
 
 CA_CERT_NAME = "ca.crt"  # api.siths.trust_file() looks for the dev CA under this name
@@ -551,8 +551,7 @@ def serve(
     except ValueError as exc:
         _fail(str(exc), EXIT_REFUSED)
     # the worker processes read their settings from the environment: the certificate files chosen here go with it
-    for name in ("siths_ca_file", "tls_cert_file", "tls_key_file"):
-        os.environ[f"NPO_{name.upper()}"] = str(getattr(settings, name))
+    export(settings, "siths_ca_file", "tls_cert_file", "tls_key_file")
     runtime.configure(settings)
     typer.echo(f"SITHS-inloggning (mTLS): https://{settings.web_host}:{settings.overview_port}/siths/vem-ar-jag")
     serve_mtls(create_app() if workers == 1 else APP_FACTORY, settings, workers=workers)

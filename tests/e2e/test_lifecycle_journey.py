@@ -75,7 +75,8 @@ def test_the_manager_recertifies_the_unit_in_the_browser(page, live: LiveServer,
 
 def test_the_manager_reviews_the_sampled_accesses_in_the_browser(page, live: LiveServer,  # type: ignore[no-untyped-def]
                                                                  world: World) -> None:
-    unit, day = world.public_unit, now().astimezone(STOCKHOLM).date() - dt.timedelta(days=1)
+    # two days back: yesterday's log is not settled (rules.SETTLE) until 00:30 Swedish time
+    unit, day = world.public_unit, now().astimezone(STOCKHOLM).date() - dt.timedelta(days=2)
     readers = world.public_staff[:2]
     with runtime.session_scope() as session:
         for n, user in enumerate(readers):
