@@ -7,10 +7,12 @@ rows nor leftovers in the shared database, and the access log's chain starts emp
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func
@@ -157,3 +159,14 @@ def verify_sealed(session: Session, **options: object) -> accesslog.VerifyResult
     newest = session.exec(select(func.max(AccessLog.at))).one()
     accesslog.seal_all(session, now=newest, adopt_late=True)
     return accesslog.verify(session, now=newest, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def bench():  # type: ignore[no-untyped-def]
+    """bench/gate.py loaded as a module of its own (it is a script, not a package)."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "gate.py"
+    spec = importlib.util.spec_from_file_location("bench_gate", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ the real app over mTLS (bench/gate.py's stack); nothing here is timed."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import re
 import signal
@@ -27,7 +26,6 @@ from overview.models import AccessLog, AccessLogSeal
 from tests.overview.test_accesslog import tamper
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH = ROOT / "bench" / "gate.py"
 
 WRITER = textwrap.dedent("""
     import datetime as dt, sys, time
@@ -107,14 +105,6 @@ def test_two_processes_appending_and_sealing_at_once_leave_one_chain_and_tamperi
         engine.dispose()
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("bench_gate_faults", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 async def _reads(bench, stack, clients: int, seconds: float, kill_after: float, server_pid: int
                  ) -> tuple[list[int], int, int]:
     """Clients read the overview back to back; one web worker is killed with SIGKILL on the way. Returns the log
@@ -162,11 +152,10 @@ def _workers(server_pid: int) -> list[psutil.Process]:
     return [p for p in psutil.Process(server_pid).children() if "spawn_main" in " ".join(p.cmdline())]
 
 
-def test_a_web_process_killed_during_reads_loses_no_log_row_and_leaves_nothing_unsealed(db_url: str,
-                                                                                       db_backend: str) -> None:
+def test_a_web_process_killed_during_reads_loses_no_log_row_and_leaves_nothing_unsealed(  # type: ignore[no-untyped-def]
+        bench, db_url: str, db_backend: str) -> None:
     if db_backend != "sqlite":  # make test's time: PostgreSQL's concurrency is the two-process test's
         pytest.skip("the kill test runs on SQLite; it passed on PostgreSQL by hand (NPO_TEST_DATABASE_URL, 2026-12-01)")
-    bench = _bench()
     with bench.http_stack("mtls", db_url, workers=2) as stack:
         with ThreadPoolExecutor(1) as pool:
             answered, failed, killed = pool.submit(
