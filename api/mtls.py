@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import socket
 import ssl
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -30,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.supervisors.multiprocess import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from api.siths import PEER_EXTENSION
 from kernel.settings import Settings
@@ -230,11 +232,95 @@ def proxied_config(app: ASGIApp | str, settings: Settings, *, host: str | None =
                           timeout_worker_healthcheck=WORKER_HEALTHCHECK, **uvicorn_options)
 
 
+def plain_config(app: ASGIApp | str, settings: Settings, *, host: str | None = None, port: int | None = None,
+                 workers: int = 1, **uvicorn_options: Any) -> uvicorn.Config:
+    """A uvicorn config for the plain listener (the admin pages and the dev login on ``settings.web_port``): no
+    certificate is read from it and no proxy is trusted."""
+    return uvicorn.Config(app, host=host or settings.web_host, port=port or settings.web_port, proxy_headers=False,
+                          workers=workers, factory=isinstance(app, str),
+                          timeout_worker_healthcheck=WORKER_HEALTHCHECK, **uvicorn_options)
+
+
+def _own_socket(config: uvicorn.Config) -> socket.socket:
+    """A listening socket for one worker, bound to the config's address with SO_REUSEPORT beside its siblings'."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor (a worker that dies or stops answering is started again), but each worker listens on a
+    socket of its own, bound with SO_REUSEPORT, so the kernel spreads new connections over the workers (D-63).
+
+    With one shared socket, the worker whose event loop woke first accepted a whole burst of connections: in
+    bench/gate.py one of two workers held all 32 kept-alive clients and the other none. The supervisor keeps no
+    listening socket itself: one left open here would be handed connections that no worker accepts."""
+
+    def _started(self) -> Process:
+        sock = _own_socket(self.config)
+        try:
+            process = Process(self.config, [sock])
+            process.start()
+        finally:
+            sock.close()  # the worker has its own descriptor now
+        return process
+
+    def init_processes(self) -> None:
+        for _ in range(self.processes_num):
+            self.processes.append(self._started())
+
+    def restart_all(self) -> None:
+        """SIGHUP: each worker replaced in turn, the new one serving before the old one stops."""
+        for index, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._started()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                if not self.should_exit.is_set():
+                    log.error("ny webbprocess [%s] blev inte klar i tid; [%s] får fortsätta", new.pid, old.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[index] = new
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for index, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # hung or gone
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:  # the app, TLS or bind is broken: a restart fails the same way
+                log.error("webbprocessen [%s] kunde inte starta; hela lyssnaren stoppas", process.pid)
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            log.info("webbprocessen [%s] dog och startas om", process.pid)
+            self.processes[index] = self._started()
+
+
 def _run(config: uvicorn.Config) -> None:
-    """One process, or uvicorn's supervisor over ``config.workers`` processes sharing one listening socket (it
-    starts a worker again when one dies)."""
+    """One process, or :class:`Supervisor` over ``config.workers`` processes on one port. The port is tried first
+    without SO_REUSEPORT, so a port another program holds is a clear error here and not N failing workers."""
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        try:
+            socket.create_server((config.host, config.port), family=socket.AF_INET6 if ":" in config.host
+                                 else socket.AF_INET).close()
+        except OSError as exc:
+            raise SystemExit(f"Port {config.port} på {config.host} kan inte användas: {exc.strerror}") from exc
+        Supervisor(config, sockets=[]).run()
     else:
         uvicorn.Server(config).run()
 
@@ -252,3 +338,8 @@ def serve_mtls(app: ASGIApp | str, settings: Settings, **options: Any) -> None:
 def serve_proxied(app: ASGIApp | str, settings: Settings, **options: Any) -> None:
     """Run ``app`` as plain HTTP for a trusted proxy until stopped."""
     _run(proxied_config(app, settings, **options))
+
+
+def serve_plain(app: ASGIApp | str, settings: Settings, **options: Any) -> None:
+    """Run ``app`` as the plain listener until stopped."""
+    _run(plain_config(app, settings, **options))

@@ -155,8 +155,12 @@ def _check_revocation(cert: x509.Certificate, issuers: Sequence[x509.Certificate
                            "kontakta din id-administratör (SITHS) eller servicedesk för ett nytt.")
 
 
+@functools.lru_cache(maxsize=4096)
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate, depth: int) -> bool:
-    """True when ``issuer`` is a CA (allowing ``depth`` CAs below it) whose key signed ``cert``."""
+    """True when ``issuer`` is a CA (allowing ``depth`` CAs below it) whose key signed ``cert``.
+
+    Memoised (certificates hash and compare by their DER): a signature stays valid, and each request presents the
+    same card, so it is checked once per card and process; validity, usage and revocation are checked every time."""
     if cert.issuer != issuer.subject or not _is_ca(issuer, depth):
         return False
     try:

@@ -27,6 +27,7 @@ environment = Environment(
     autoescape=select_autoescape(["html", "xml"], default=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # templates are code: a change means a restart, not a stat() of every template per page
 )
 environment.filters["sv_datetime"] = _sv_datetime
 # Exclusive ends (D-9) as people read them: the last day ("2027-06-30"), or "till och med …" / "till … HH:MM".

@@ -16,7 +16,8 @@ Vårdcentralen Hörby with a demo patient chosen, first load a trivial endpoint 
 then the gated overview (``GET /oversikt/patient``: SITHS verification, directory facts, the gate, the access-log
 row, the page) for ``--http-seconds`` each, both served by the same ``--http-workers`` web processes (2):
 ``http_workers``, ``http_trivial_rps``/``_p50_ms``/``_p99_ms``, ``http_gated_rps``/``_p50_ms``/``_p99_ms``,
-``http_gated_to_trivial_ratio``, ``http_reads``, ``http_log_rows`` (must equal the reads) and
+``http_gated_to_trivial_ratio``, ``http_trivial_server_cpu_ms``/``http_gated_server_cpu_ms`` (the web processes' CPU
+time per request, from /proc), ``http_reads``, ``http_log_rows`` (must equal the reads) and
 ``http_server_peak_rss_mb`` (the largest of the web processes). ``--profile DIR`` records the web processes with
 py-spy during the gated load and adds ``http_profile``: the share of samples per part of a read (bench/profiling.py).
 The load generator runs on the same machine and competes for its cores.
@@ -205,6 +206,23 @@ class HttpStack:
         return {"server": self.process.pid}
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the serving process and every process below it, so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -340,6 +358,13 @@ async def _load(clients: list, path: str, seconds: float) -> tuple[list[float], 
     return latencies, counts[0], counts[1]
 
 
+def _cpu_per_request(pid: int, before: float, figures: dict[str, float | int]) -> tuple[float, float]:
+    """The server's CPU time now, and its CPU milliseconds per request of the phase that just ended."""
+    now = server_cpu_seconds(pid)
+    requests = next(v for k, v in figures.items() if k.endswith("_requests"))
+    return now, round((now - before) * 1000 / requests, 2) if requests else 0.0
+
+
 def _figures(prefix: str, latencies: list[float], ok: int, failed: int, seconds: float) -> dict[str, float | int]:
     latencies.sort()
     return {f"{prefix}_rps": round(ok / seconds, 1), f"{prefix}_p50_ms": round(percentile(latencies, 0.50), 2),
@@ -355,13 +380,17 @@ async def _measure(stack: HttpStack, clients: int, seconds: float, profile: Path
         await _load(sessions, TRIVIAL, min(2.0, seconds))  # warm up both paths
         await _load(sessions, GATED, min(2.0, seconds))
         before = _log_rows(stack.database_url)
+        assert stack.process is not None
+        cpu = server_cpu_seconds(stack.process.pid)
         trivial = _figures("http_trivial", *(await _load(sessions, TRIVIAL, seconds)), seconds)
+        cpu, trivial["http_trivial_server_cpu_ms"] = _cpu_per_request(stack.process.pid, cpu, trivial)
         profilers = profiling.record(stack.server_pids(), profile) if profile else []
         try:
             latencies, ok, failed = await _load(sessions, GATED, seconds)
         finally:
             profiling.stop(profilers)
         gated = _figures("http_gated", latencies, ok, failed, seconds)
+        _cpu, gated["http_gated_server_cpu_ms"] = _cpu_per_request(stack.process.pid, cpu, gated)
         written = _log_rows(stack.database_url) - before
     finally:
         await asyncio.gather(*(c.aclose() for c in sessions))

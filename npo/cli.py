@@ -243,6 +243,24 @@ def run(
               web_processes=web_processes).run_forever()
 
 
+@app.command("web", help="Kör webbappen med vanlig HTTP på NPO_WEB_PORT (administrationssidorna och, i "
+                        "utvecklingsmiljön, provinloggningen); `npo run` startar den.")
+def web(
+    workers: Annotated[int, typer.Option("--workers", min=1, max=32,
+                                         help="webbprocesser som delar porten (D-63)")] = 1,
+) -> None:
+    """The plain listener: ``workers`` processes, each on a socket of its own on one port (api/mtls.Supervisor)."""
+    from api.mtls import serve_plain
+    from kernel import runtime
+    from npo.certs import APP_FACTORY
+    from npo.web import create_app
+
+    settings = _settings()
+    runtime.configure(settings)
+    typer.echo(f"Webbappen: http://{settings.web_host}:{settings.web_port}/")
+    serve_plain(create_app() if workers == 1 else APP_FACTORY, settings, workers=workers)
+
+
 # ---------------------------------------------------------------------- tasks
 tasks_app = SwedishTyper(help="Prefect-uppgifter som webben startar (bakgrundsuppgifter)", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")

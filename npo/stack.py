@@ -160,11 +160,9 @@ class Stack:
 
     def start_web(self) -> None:
         """The web app (plain HTTP, admin pages) and its SITHS mTLS listener, each as ``web_processes`` processes
-        on one port under uvicorn's supervisor (which starts a worker again when it dies)."""
+        on one port, each on a socket of its own (api/mtls.Supervisor, which starts a worker again when it dies)."""
         workers = str(self.web_processes)
-        self._spawn("web", [sys.executable, "-m", "uvicorn", "npo.web:create_app", "--factory", "--host",
-                            self.settings.web_host, "--port", str(self.settings.web_port), "--no-proxy-headers",
-                            "--workers", workers, "--timeout-worker-healthcheck", "60"])
+        self._spawn("web", [sys.executable, "-m", "npo.cli", "web", "--workers", workers])
         self._wait_http(f"{self.web_url}/api/health", "webbappen")
         self._spawn("siths", [sys.executable, "-m", "npo.cli", "certs", "serve", "--workers", workers])
         self._wait_port(self.settings.web_host, self.settings.overview_port, "SITHS-lyssnaren")

@@ -1,7 +1,7 @@
 """The web app as the shell serves it: api's app with the demo's cast on the dev login page (D-54).
 
-`make run` starts it as ``uvicorn npo.web:create_app --factory``; `npo certs serve` serves the same. The page lists
-the cast only with NPO_DEV_LOGIN=true outside production (api/routes/auth.py).
+`make run` starts it with ``npo web`` (plain HTTP) and ``npo certs serve`` (SITHS mTLS), each serving the same. The
+page lists the cast only with NPO_DEV_LOGIN=true outside production (api/routes/auth.py).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ import datetime as dt
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import Row, Table, func
+from sqlmodel import Session, select
 
 from catalog import Directory
 from catalog.model import CareProvider, CareUnit, Commission, Membership
@@ -156,44 +157,51 @@ def load_patient(session: Session, personnummer: str) -> PatientFacts:
 
 def load_relations(session: Session, personnummer: str) -> tuple[RelationEvidence, ...]:
     """Care contacts, bookings and asserted relations of the patient, at every unit."""
-    contacts = session.exec(select(CareContact).where(CareContact.personnummer == personnummer)).all()
-    asserted = session.exec(select(AssertedRelation).where(AssertedRelation.personnummer == personnummer)).all()
-    return (tuple(RelationEvidence(c.care_unit_hsa_id, RelationKind(c.kind), c.start, c.end) for c in contacts)
+    contacts, asserted = _table(CareContact), _table(AssertedRelation)
+    return (tuple(RelationEvidence(c.care_unit_hsa_id, RelationKind(c.kind), c.start, c.end) for c in session.execute(
+        contacts.select().where(contacts.c.personnummer == personnummer)))
             + tuple(RelationEvidence(a.care_unit_hsa_id, RelationKind.ASSERTED, a.start, a.end, a.reason,
-                                     a.employee_hsa_id) for a in asserted))
+                                     a.employee_hsa_id) for a in session.execute(
+                asserted.select().where(asserted.c.personnummer == personnummer))))
 
 
-def consent_facts(consent: Consent) -> ConsentFacts:
-    """A stored consent as the gate sees it."""
+def _table(model: type) -> Table:
+    """A model's table: the loaders read rows, not ORM objects (a page reads dozens, and the ORM's bookkeeping cost
+    more than the queries)."""
+    return model.__table__  # type: ignore[attr-defined]
+
+
+def consent_facts(consent: Consent | Row[Any]) -> ConsentFacts:
+    """A stored consent (an object or a row) as the gate sees it."""
     return ConsentFacts(
         consent_id=consent.id, purpose=ConsentPurpose(consent.purpose), scope=ConsentScope(consent.scope),
         care_provider_hsa_id=consent.care_provider_hsa_id, care_unit_hsa_id=consent.care_unit_hsa_id,
         employee_hsa_id=consent.employee_hsa_id, start=consent.start, end=consent.end,
         registered_at=consent.registered_at, ended_at=consent.ended_at, voided_at=consent.voided_at,
-        represented_by=consent.represented_by)
+        represented_by=consent.represented_by, registered_by=consent.registered_by)
 
 
 def load_consents(session: Session, personnummer: str) -> tuple[ConsentFacts, ...]:
     """Every consent of the patient (ended and voided ones too: the gate tells them apart)."""
-    rows = session.exec(select(Consent).where(Consent.personnummer == personnummer)
-                        .order_by(col(Consent.registered_at))).all()
+    table = _table(Consent)
+    rows = session.execute(table.select().where(table.c.personnummer == personnummer)
+                           .order_by(table.c.registered_at))
     return tuple(consent_facts(c) for c in rows)
 
 
 def load_emergencies(session: Session, personnummer: str, now: dt.datetime) -> tuple[EmergencyFacts, ...]:
     """The patient's emergency openings that have not expired, with the steps taken for blocked data."""
-    rows = session.exec(select(EmergencyOpening).where(EmergencyOpening.personnummer == personnummer,
-                                                       EmergencyOpening.expires_at > now)).all()
+    table, steps = _table(EmergencyOpening), _table(EmergencyProviderOpening)
+    rows = session.execute(table.select().where(table.c.personnummer == personnummer,
+                                                table.c.expires_at > now)).all()
     opened: dict[str, set[str]] = {}
     if rows:
-        steps = session.exec(select(EmergencyProviderOpening).where(
-            col(EmergencyProviderOpening.emergency_id).in_([r.id for r in rows]))).all()
-        for step in steps:
+        for step in session.execute(steps.select().where(steps.c.emergency_id.in_([r.id for r in rows]))):
             opened.setdefault(step.emergency_id, set()).add(step.care_provider_hsa_id)
     return tuple(emergency_facts(r, opened.get(r.id, set())) for r in rows)
 
 
-def emergency_facts(row: EmergencyOpening, opened: set[str]) -> EmergencyFacts:
+def emergency_facts(row: EmergencyOpening | Row[Any], opened: set[str]) -> EmergencyFacts:
     """A stored emergency opening as the gate sees it."""
     return EmergencyFacts(
         opening_id=row.id, employee_hsa_id=row.employee_hsa_id, care_provider_hsa_id=row.care_provider_hsa_id,
@@ -204,10 +212,11 @@ def emergency_facts(row: EmergencyOpening, opened: set[str]) -> EmergencyFacts:
 
 def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
     """The patient's blocks in every state, each with its temporary revokes."""
-    blocks = session.exec(select(Block).where(Block.personnummer == personnummer)).all()
+    table, revoke_table = _table(Block), _table(BlockRevoke)
+    blocks = session.execute(table.select().where(table.c.personnummer == personnummer)).all()
     revokes: dict[str, list[TemporaryRevoke]] = {}
     if blocks:
-        for r in session.exec(select(BlockRevoke).where(col(BlockRevoke.block_id).in_([b.id for b in blocks]))).all():
+        for r in session.execute(revoke_table.select().where(revoke_table.c.block_id.in_([b.id for b in blocks]))):
             revokes.setdefault(r.block_id, []).append(TemporaryRevoke(
                 r.id, r.care_unit_hsa_id, r.employee_hsa_id, r.end, RevokeReason(r.reason), r.start))
     return tuple(BlockFacts(
@@ -219,7 +228,7 @@ def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
 
 def load_items(session: Session, personnummer: str) -> tuple[ItemFacts, ...]:
     """Everything the producers delivered about the patient, newest first."""
-    table = ProducerItem.__table__  # type: ignore[attr-defined]  # rows, not ORM objects: a page reads dozens
+    table = _table(ProducerItem)
     rows = session.execute(table.select().where(table.c.personnummer == personnummer)
                            .order_by(table.c.date.desc(), table.c.id)).all()
     return tuple(ItemFacts(
@@ -228,12 +237,34 @@ def load_items(session: Session, personnummer: str) -> tuple[ItemFacts, ...]:
         setting=r.setting, info_type=r.info_type, title=r.title, body=r.body, date_end=r.date_end) for r in rows)
 
 
+_ACKNOWLEDGED: dict[tuple[str, str], int] = {}  # (database, HSA-ID) -> a version this process saw confirmed (D-64)
+_ACKNOWLEDGED_MAX = 100_000
+
+
 def acknowledged_version(session: Session, hsa_id: str | None) -> int | None:
-    """The highest version of "Information innan start" the employee has confirmed."""
+    """The highest version of "Information innan start" the employee has confirmed.
+
+    A confirmation of the current version is remembered in the process: confirmations are never taken back and the
+    current version only changes with a new release, so the answer cannot become false (D-64). Anything lower is
+    asked again on each read, so a confirmation made through another process counts at once."""
     if not hsa_id:
         return None
-    return session.exec(select(func.max(InfoAcknowledgement.version))
-                        .where(InfoAcknowledgement.employee_hsa_id == hsa_id)).one()
+    key = (str(session.get_bind().engine.url), hsa_id)
+    known = _ACKNOWLEDGED.get(key)
+    if known is not None and known >= info.VERSION:
+        return known
+    version = session.exec(select(func.max(InfoAcknowledgement.version))
+                           .where(InfoAcknowledgement.employee_hsa_id == hsa_id)).one()
+    if version is not None and version >= info.VERSION:
+        if len(_ACKNOWLEDGED) >= _ACKNOWLEDGED_MAX:
+            _ACKNOWLEDGED.clear()
+        _ACKNOWLEDGED[key] = version
+    return version
+
+
+def forget_acknowledged() -> None:
+    """Ask the database again for every employee (tests: a new database under the same URL)."""
+    _ACKNOWLEDGED.clear()
 
 
 # ---------------------------------------------------------------------- everything

@@ -138,6 +138,7 @@ class ConsentFacts:
     ended_at: dt.datetime | None = None  # avslutat (patient withdrew): invalid from then on
     voided_at: dt.datetime | None = None  # makulerat (registered in error): never valid
     represented_by: str | None = None  # personnummer of a guardian who gave it for a child
+    registered_by: str | None = None  # who registered it: shown to the reader (who may void their own); not a rule
 
 
 @dataclass(frozen=True, slots=True)

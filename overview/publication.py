@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -242,17 +243,38 @@ def store(session: Session, text: str, *, loaded_by: str, source: str = "", now:
     row = PublicationRuleSet(loaded_at=now, loaded_by=loaded_by, source=source, digest=digest, document=text)
     session.add(row)
     session.flush()
+    forget_current()  # before the commit: a read that caches the old version in between is at most 5 s stale
     return row
 
 
+CURRENT_SECONDS = 5.0  # how long a process reads the rules in force without asking the database again (D-64)
+_current: dict[str, tuple[float, PublicationRules]] = {}  # database URL -> (when asked, the rules in force)
+
+
 def current(session: Session) -> PublicationRules:
-    """The rules of the newest version (:data:`NO_RULES` before the first import): one query while it is known."""
+    """The rules of the newest version (:data:`NO_RULES` before the first import).
+
+    Asked of the database at most every :data:`CURRENT_SECONDS` per process and database: a new version takes
+    effect in every process within that time, and at once in the process that stored it."""
+    database = str(session.get_bind().engine.url)
+    with _lock:
+        hit = _current.get(database)
+    if hit is not None and time.monotonic() - hit[0] < CURRENT_SECONDS:
+        return hit[1]
+    asked = time.monotonic()
     digest = session.exec(select(PublicationRuleSet.digest).order_by(col(PublicationRuleSet.id).desc())
                           .limit(1)).first()
-    if digest is None:
-        return NO_RULES
-    return _cached(digest, lambda: session.exec(select(PublicationRuleSet.document).where(
-        PublicationRuleSet.digest == digest).limit(1)).one())
+    rules = NO_RULES if digest is None else _cached(digest, lambda: session.exec(select(
+        PublicationRuleSet.document).where(PublicationRuleSet.digest == digest).limit(1)).one())
+    with _lock:
+        _current[database] = (asked, rules)
+    return rules
+
+
+def forget_current() -> None:
+    """Ask the database on the next read (after this process stored a new version, and in tests)."""
+    with _lock:
+        _current.clear()
 
 
 def _cached(digest: str, text: Callable[[], str]) -> PublicationRules:

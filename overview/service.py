@@ -37,6 +37,7 @@ from overview.gate import (
     Basis,
     Check,
     CommissionFacts,
+    ConsentFacts,
     ConsentPurpose,
     ConsentScope,
     Decision,
@@ -124,6 +125,9 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
 def _prepare(reads: Session, directory: Directory | Gatekeeper, user_hsa_id: str, commission_hsa_id: str | None,
              pnr: str, now: dt.datetime) -> tuple[OverviewResult, accesslog.LogEntry | None]:
     """The decision and what a read shows, and the log entry it needs (None when no patient data was reached)."""
+    # Held here, the patient's row stays in the session's identity map: the gate's loader and the header below find
+    # it there (one query, not two).
+    _patient = reads.get(Patient, pnr)
     facts, decision = gatekeeper(directory).evaluate(session=reads, user_hsa_id=user_hsa_id,
                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
     if not reached_patient(decision):
@@ -133,30 +137,30 @@ def _prepare(reads: Session, directory: Directory | Gatekeeper, user_hsa_id: str
     header = patient_header(reads, pnr) if decision.allowed else None
     emergency = status_in_decision(facts, decision.commission, now) if decision.allowed else None
     notice = blocked_notice(decision, emergency)
-    consents = _consents_in_force(reads, decision, user_hsa_id, pnr, now) if decision.allowed else ()
+    consents = _consents_in_force(facts.consents, decision, user_hsa_id, now) if decision.allowed else ()
     names = facts.publication.names if facts.publication is not None else {}
     return (OverviewResult(decision, header, shown, notice, decision.blocked_providers, None, consents, emergency,
                            names), _read_entry(decision, shown, user_hsa_id, pnr, now))
 
 
-def _consents_in_force(session: Session, decision: Decision, user_hsa_id: str, pnr: str,
+def _consents_in_force(consents: tuple[ConsentFacts, ...], decision: Decision, user_hsa_id: str,
                        now: dt.datetime) -> tuple[ConsentLine, ...]:
-    """The patient's consents at the reader's vårdgivare that apply to the reader and have not run out."""
+    """Of the patient's consents (the gate's facts), those at the reader's vårdgivare that apply to the reader and
+    have not been ended, voided or run out."""
     commission = decision.commission
     if commission is None:
         return ()
     provider, unit, user = commission.provider_hsa_id, commission.unit_hsa_id, HsaId(user_hsa_id)
-    rows = session.exec(select(Consent).where(col(Consent.personnummer) == pnr, col(Consent.ended_at).is_(None),
-                                              col(Consent.voided_at).is_(None))).all()
     lines = []
-    for c in rows:
-        applies = (c.scope == ConsentScope.UNIT.value and c.care_unit_hsa_id == unit) or \
-                  (c.scope == ConsentScope.EMPLOYEE.value and c.employee_hsa_id == user)
+    for c in consents:
+        if c.ended_at is not None or c.voided_at is not None:
+            continue
+        applies = (c.scope is ConsentScope.UNIT and c.care_unit_hsa_id == unit) or \
+                  (c.scope is ConsentScope.EMPLOYEE and c.employee_hsa_id == user)
         if c.care_provider_hsa_id != provider or not applies or (c.end is not None and c.end <= now):
             continue
-        lines.append(ConsentLine(c.id, ConsentPurpose(c.purpose), ConsentScope(c.scope), c.start, c.end,
-                                 c.registered_at, c.registered_by, c.represented_by,
-                                 c.registered_by == user))
+        lines.append(ConsentLine(c.consent_id, c.purpose, c.scope, c.start, c.end, c.registered_at,
+                                 c.registered_by or "", c.represented_by, c.registered_by == user))
     return tuple(sorted(lines, key=lambda line: (line.registered_at, line.consent_id)))
 
 

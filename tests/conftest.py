@@ -358,6 +358,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item._id = NodeId.parse(grouped)  # type: ignore[attr-defined]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches() -> Iterator[None]:
+    """Each test's database is new, often under a URL an earlier test used: the process's memos of database facts
+    (the publication rules in force, confirmed "Information innan start"; D-64) start empty with it."""
+    from overview import facts, publication
+
+    publication.forget_current()
+    facts.forget_acknowledged()
+    yield
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Run every test that takes ``db_backend`` once per configured database."""
     if "db_backend" in metafunc.fixturenames:

@@ -263,3 +263,72 @@ def test_npo_certs_serve_runs_the_mtls_listener(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=15)
     assert "främmande certifikat får en sida" in log.read_text()
+
+
+# ---------------------------------------------------------------------- several workers on one port (D-63)
+def _web_env(tmp_path: Path, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPO_")}
+    return env | {"NPO_VAR_DIR": str(tmp_path / "var"), "NPO_WEB_PORT": str(port), "NPO_ENV": "test",
+                  "NPO_LDAP_URL": "ldap://127.0.0.1:1", "NPO_LDAP_BIND_DN": "cn=x", "NPO_LDAP_PASSWORD": "x"}
+
+
+def _workers_serving(supervisor: int, port: int, status: str = "ESTABLISHED") -> dict[int, int]:
+    """Each process below ``supervisor`` with a TCP socket on ``port`` in ``status`` (psutil's names): how many."""
+    import psutil
+
+    found: dict[int, int] = {}
+    for child in psutil.Process(supervisor).children():
+        count = sum(1 for c in child.net_connections(kind="tcp") if c.status == status and c.laddr.port == port)
+        if count:
+            found[child.pid] = count
+    return found
+
+
+def test_a_burst_of_kept_alive_connections_is_spread_over_the_web_workers(tmp_path: Path) -> None:
+    """With one shared listening socket, the first worker to wake took a whole burst (bench/gate.py: 32 clients on
+    one of two workers); each worker now listens on a socket of its own (SO_REUSEPORT) and the kernel spreads them.
+
+    The burst is made exact: both workers are stopped (SIGSTOP) while 24 connections are opened, so every one waits
+    in a listen queue when the workers go on."""
+    import psutil
+
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
+                                   env=_web_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT)
+    connections: list[socket.socket] = []
+    try:
+        _wait_for_port(port, process, log)
+        deadline = time.monotonic() + 60
+        while len(workers := _workers_serving(process.pid, port, "LISTEN")) < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        stopped = [psutil.Process(pid) for pid in workers]
+        for worker in stopped:
+            worker.suspend()
+        try:
+            connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(24)]
+        finally:
+            for worker in stopped:
+                worker.resume()
+        for connection in connections:
+            connection.sendall(b"GET /static/site.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert all(c.recv(64).startswith(b"HTTP/1.1 200") for c in connections)
+        serving = _workers_serving(process.pid, port)
+        assert sum(serving.values()) == len(connections), serving
+        assert len(serving) == 2 and min(serving.values()) >= 3, f"connections per worker: {serving}"
+    finally:
+        for connection in connections:
+            connection.close()
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_web_workers_on_a_port_another_program_holds_get_a_clear_error(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
+                                env=_web_env(tmp_path, port), capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"Port {port} på 127.0.0.1 kan inte användas" in result.stdout + result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from sqlalchemy import event
 from sqlmodel import Session
 
 from catalog import Directory
@@ -147,6 +148,32 @@ def test_the_highest_acknowledged_version_counts(session: Session) -> None:
                      for v in (1, 3, 2)])
     session.flush()
     assert F.acknowledged_version(session, "SE5591234567-P9") == 3
+
+
+def test_a_confirmed_current_version_is_remembered_and_a_lower_one_asked_again(session: Session) -> None:
+    person = "SE5591234567-P8"
+    session.add(InfoAcknowledgement(employee_hsa_id=person, version=info.VERSION - 1, acknowledged_at=NOW))
+    session.flush()
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert F.acknowledged_version(session, person) == info.VERSION - 1
+        # confirmed meanwhile (e.g. through another web process): counts on the next read, not after a cache's time
+        session.add(InfoAcknowledgement(employee_hsa_id=person, version=info.VERSION, acknowledged_at=NOW))
+        session.flush()
+        assert F.acknowledged_version(session, person) == info.VERSION
+        asked = len([s for s in statements if s.startswith("SELECT") and "info_acknowledgement" in s])
+        assert asked == 2
+        assert F.acknowledged_version(session, person) == info.VERSION  # the current version: never asked again
+        assert len([s for s in statements if s.startswith("SELECT") and "info_acknowledgement" in s]) == asked
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 def test_load_facts_for_the_felsokning_page_and_for_a_patient(session: Session, clinic: Clinic) -> None:

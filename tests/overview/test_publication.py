@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from freezegun import freeze_time
 from sqlalchemy import event
 from sqlmodel import Session, select
 
@@ -114,10 +115,10 @@ def test_store_adds_a_version_and_current_reads_the_newest(session: Session) -> 
         "demo/data/publication_rules.yaml", "import.yaml"]  # the history
 
 
-def test_reading_the_rules_in_force_is_one_query_once_parsed(session: Session) -> None:
+def test_the_rules_in_force_are_asked_for_at_most_every_few_seconds_and_a_new_version_counts_at_once(
+        session: Session) -> None:
     demo_publication.load(session, now=NOW)
     session.flush()
-    first = publication.current(session)
     statements: list[str] = []
     bind = session.get_bind()
     engine = getattr(bind, "engine", bind)
@@ -127,10 +128,19 @@ def test_reading_the_rules_in_force_is_one_query_once_parsed(session: Session) -
 
     event.listen(engine, "before_cursor_execute", seen)
     try:
-        assert publication.current(session) is first
+        with freeze_time(NOW) as clock:
+            first = publication.current(session)
+            asked = len(statements)
+            clock.tick(publication.CURRENT_SECONDS - 1)
+            assert publication.current(session) is first and len(statements) == asked  # not asked again
+            clock.tick(2)
+            statements.clear()
+            assert publication.current(session) is first  # the same version: its parsed rules are kept
+            assert len(statements) == 1 and "publication_rules" in statements[0]
+            publication.store(session, publication.dump(RULES), loaded_by="SE2321000255-ADM1", now=NOW)
+            assert publication.current(session) == RULES != first  # stored here: in force at once
     finally:
         event.remove(engine, "before_cursor_execute", seen)
-    assert len(statements) == 1 and "publication_rules" in statements[0]
 
 
 def test_an_invalid_document_is_refused_and_stores_nothing(session: Session) -> None:
