@@ -40,6 +40,7 @@ from api.siths import PEER_EXTENSION
 from kernel.settings import Settings
 
 log = logging.getLogger("npo.mtls")
+_supervisor_log = logging.getLogger("uvicorn.error")  # configured by uvicorn: the supervisor's lines beside its own
 
 _TLS_VERSIONS = {"TLSv1.2": 0x0303, "TLSv1.3": 0x0304}
 X509_V_FLAG_NO_CHECK_TIME = 0x200000  # OpenSSL: do not check validity times (the app does, with a clear page)
@@ -287,7 +288,8 @@ class Supervisor(Multiprocess):
                 new.kill()
                 new.join()
                 if not self.should_exit.is_set():
-                    log.error("ny webbprocess [%s] blev inte klar i tid; [%s] får fortsätta", new.pid, old.pid)
+                    _supervisor_log.error("ny webbprocess [%s] blev inte klar i tid; [%s] får fortsätta",
+                                          new.pid, old.pid)
                 return
             old.terminate()
             old.join()
@@ -302,12 +304,12 @@ class Supervisor(Multiprocess):
             process.kill()  # hung or gone
             process.join()
             if process.exitcode == STARTUP_FAILURE:  # the app, TLS or bind is broken: a restart fails the same way
-                log.error("webbprocessen [%s] kunde inte starta; hela lyssnaren stoppas", process.pid)
+                _supervisor_log.error("webbprocessen [%s] kunde inte starta; hela lyssnaren stoppas", process.pid)
                 self.should_exit.set()
                 return
             if self.should_exit.is_set():
                 return
-            log.info("webbprocessen [%s] dog och startas om", process.pid)
+            _supervisor_log.info("webbprocessen [%s] dog och startas om", process.pid)
             self.processes[index] = self._started()
 
 

@@ -325,6 +325,32 @@ def test_a_burst_of_kept_alive_connections_is_spread_over_the_web_workers(tmp_pa
         process.wait(timeout=20)
 
 
+def test_a_killed_web_worker_is_started_again_on_a_socket_of_its_own(tmp_path: Path) -> None:
+    import signal
+
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
+                                   env=_web_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, process, log)
+        deadline = time.monotonic() + 60
+        while len(listening := _workers_serving(process.pid, port, "LISTEN")) < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        killed = next(iter(listening))
+        os.kill(killed, signal.SIGKILL)
+        while len(again := _workers_serving(process.pid, port, "LISTEN")) < 2 or killed in again:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert f"webbprocessen [{killed}] dog och startas om" in log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/static/site.css", timeout=30).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def test_web_workers_on_a_port_another_program_holds_get_a_clear_error(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
