@@ -71,6 +71,8 @@ class Settings(BaseSettings):
                                                                      "daily anchor (kept outside the database)")
     audit_seal_every_seconds: float = Field(default=1.0, ge=0, le=60, description="how often each web process "
                                             "seals new access-log rows into the chain (0: never; D-62)")
+    web_threads: int = Field(default=16, ge=2, le=200, description="threads per web process that run the page "
+                             "handlers (fewer contend less for Python's GIL; D-64)")
     public_base_url: str = "http://127.0.0.1:8000"
     npo_url: str = "https://npo.sjunet.org"
 
