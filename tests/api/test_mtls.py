@@ -284,6 +284,40 @@ def _workers_serving(supervisor: int, port: int, status: str = "ESTABLISHED") ->
     return found
 
 
+@dataclass
+class WebWorkers:
+    """`npo web --workers 2` on ``port``, its log, and the worker pids once both listen."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    listening: dict[int, int]
+
+    def wait_for_two_listening(self, deadline: float, without: int | None = None) -> dict[int, int]:
+        """Each worker's pid once two listen (``without`` not among them), each on a socket of its own."""
+        while len(found := _workers_serving(self.process.pid, self.port, "LISTEN")) < 2 or without in found:
+            assert time.monotonic() < deadline, self.log.read_text()
+            time.sleep(0.2)
+        return found
+
+
+@contextmanager
+def web_workers(tmp_path: Path) -> Iterator[WebWorkers]:
+    port = free_port()
+    log = tmp_path / "web.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
+                                   env=_web_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_port(port, process, log)
+        web = WebWorkers(process, port, log, {})
+        web.listening = web.wait_for_two_listening(time.monotonic() + 60)
+        yield web
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 def test_a_burst_of_kept_alive_connections_is_spread_over_the_web_workers(tmp_path: Path) -> None:
     """With one shared listening socket, the first worker to wake took a whole burst (bench/gate.py: 32 clients on
     one of two workers); each worker now listens on a socket of its own (SO_REUSEPORT) and the kernel spreads them.
@@ -292,63 +326,37 @@ def test_a_burst_of_kept_alive_connections_is_spread_over_the_web_workers(tmp_pa
     in a listen queue when the workers go on."""
     import psutil
 
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
-                                   env=_web_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT)
     connections: list[socket.socket] = []
-    try:
-        _wait_for_port(port, process, log)
-        deadline = time.monotonic() + 60
-        while len(workers := _workers_serving(process.pid, port, "LISTEN")) < 2:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        stopped = [psutil.Process(pid) for pid in workers]
-        for worker in stopped:
-            worker.suspend()
+    with web_workers(tmp_path) as web:
         try:
-            connections = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(24)]
-        finally:
+            stopped = [psutil.Process(pid) for pid in web.listening]
             for worker in stopped:
-                worker.resume()
-        for connection in connections:
-            connection.sendall(b"GET /static/site.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert all(c.recv(64).startswith(b"HTTP/1.1 200") for c in connections)
-        serving = _workers_serving(process.pid, port)
-        assert sum(serving.values()) == len(connections), serving
-        assert len(serving) == 2 and min(serving.values()) >= 3, f"connections per worker: {serving}"
-    finally:
-        for connection in connections:
-            connection.close()
-        process.terminate()
-        process.wait(timeout=20)
+                worker.suspend()
+            try:
+                connections = [socket.create_connection(("127.0.0.1", web.port), timeout=30) for _ in range(24)]
+            finally:
+                for worker in stopped:
+                    worker.resume()
+            for connection in connections:
+                connection.sendall(b"GET /static/site.css HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert all(c.recv(64).startswith(b"HTTP/1.1 200") for c in connections)
+            serving = _workers_serving(web.process.pid, web.port)
+            assert sum(serving.values()) == len(connections), serving
+            assert len(serving) == 2 and min(serving.values()) >= 3, f"connections per worker: {serving}"
+        finally:
+            for connection in connections:
+                connection.close()
 
 
 def test_a_killed_web_worker_is_started_again_on_a_socket_of_its_own(tmp_path: Path) -> None:
     import signal
 
-    port = free_port()
-    log = tmp_path / "web.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "npo.cli", "web", "--workers", "2"], cwd=ROOT,
-                                   env=_web_env(tmp_path, port), stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, process, log)
-        deadline = time.monotonic() + 60
-        while len(listening := _workers_serving(process.pid, port, "LISTEN")) < 2:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        killed = next(iter(listening))
+    with web_workers(tmp_path) as web:
+        killed = next(iter(web.listening))
         os.kill(killed, signal.SIGKILL)
-        while len(again := _workers_serving(process.pid, port, "LISTEN")) < 2 or killed in again:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        assert f"webbprocessen [{killed}] dog och startas om" in log.read_text()
-        assert httpx.get(f"http://127.0.0.1:{port}/static/site.css", timeout=30).status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        web.wait_for_two_listening(time.monotonic() + 60, without=killed)
+        assert f"webbprocessen [{killed}] dog och startas om" in web.log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{web.port}/static/site.css", timeout=30).status_code == 200
 
 
 def test_web_workers_on_a_port_another_program_holds_get_a_clear_error(tmp_path: Path) -> None:
