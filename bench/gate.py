@@ -208,18 +208,14 @@ class HttpStack:
 
 def server_cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of the serving process and every process below it, so far."""
-    tick = os.sysconf("SC_CLK_TCK")
+    import psutil
+
     total = 0.0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        pending.extend(int(child) for child in children)
+    root = psutil.Process(pid)
+    for process in (root, *root.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            total += times.user + times.system
     return total
 
 
