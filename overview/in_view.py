@@ -46,6 +46,12 @@ def patient_header(session: Session, pnr: str) -> PatientHeader:
     """The header of a patient the gate has found (name and address unless skyddad identitet)."""
     patient = session.get(Patient, pnr)
     assert patient is not None  # the gate found it
+    return header_of(patient)
+
+
+def header_of(patient: Patient) -> PatientHeader:
+    """The header of an already read patient row."""
+    pnr = patient.personnummer
     if patient.protected_identity:
         return PatientHeader(pnr, None, None, True, patient.deceased_on)
     address = ", ".join(p for p in (patient.street, f"{patient.postal_code} {patient.city}".strip()) if p)

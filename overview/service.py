@@ -45,7 +45,7 @@ from overview.gate import (
     ItemFacts,
     is_child,
 )
-from overview.in_view import PatientHeader, PatientInView, patient_header, patient_in_view
+from overview.in_view import PatientHeader, PatientInView, header_of, patient_in_view
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
 __all__ = ["BlockedNotice", "BlockedProvider", "ConsentLine", "EmergencyStatus", "Gatekeeper", "OverviewResult",
@@ -125,16 +125,15 @@ def read_overview(*, session: Session, directory: Directory | Gatekeeper, user_h
 def _prepare(reads: Session, directory: Directory | Gatekeeper, user_hsa_id: str, commission_hsa_id: str | None,
              pnr: str, now: dt.datetime) -> tuple[OverviewResult, accesslog.LogEntry | None]:
     """The decision and what a read shows, and the log entry it needs (None when no patient data was reached)."""
-    # Held here, the patient's row stays in the session's identity map: the gate's loader and the header below find
-    # it there (one query, not two).
-    _patient = reads.get(Patient, pnr)
+    # Read once: held here, the row stays in the session's identity map, where the gate's loader finds it.
+    patient = reads.get(Patient, pnr)
     facts, decision = gatekeeper(directory).evaluate(session=reads, user_hsa_id=user_hsa_id,
                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
     if not reached_patient(decision):
         return OverviewResult(decision, None, (), None, (), None), None
     by_id = {item.item_id: item for item in facts.items}
     shown = tuple(ShownItem(by_id[d.item_id], d) for d in decision.items if d.shown)
-    header = patient_header(reads, pnr) if decision.allowed else None
+    header = header_of(patient) if decision.allowed and patient is not None else None
     emergency = status_in_decision(facts, decision.commission, now) if decision.allowed else None
     notice = blocked_notice(decision, emergency)
     consents = _consents_in_force(facts.consents, decision, user_hsa_id, now) if decision.allowed else ()
