@@ -419,9 +419,16 @@ def _in_parallel(call: Callable[[int], T], items: list[int]) -> list[T]:
         return list(pool.map(in_thread, items))
 
 
-def _race(order_ids: list[int]) -> list[str]:
-    """Submit each order's advance twice, as two web instances might; the task run ids."""
-    return [task_id(how) for how in _in_parallel(trigger.advance_later, [o for o in order_ids for _ in range(2)])]
+def _race(order_ids: list[int]) -> tuple[list[str], list[int]]:
+    """Submit each order's advance twice, as two web instances might: the task run ids, and the orders neither of
+    whose submissions reached the server (a busy server misses the 1 s health check now and then on CI's two
+    cores: production leaves those to the sweep, and so does the test)."""
+    submitted = [o for o in order_ids for _ in range(2)]
+    hows = _in_parallel(trigger.advance_later, submitted)
+    assert all(how == "left for the sweep" or how.startswith("task ") for how in hows), set(hows)
+    runs = [task_id(how) for how in hows if how != "left for the sweep"]
+    reached = {order_id for order_id, how in zip(submitted, hows) if how != "left for the sweep"}
+    return runs, [order_id for order_id in order_ids if order_id not in reached]
 
 
 def _all_in(order_ids: list[int], state: OrderState) -> bool:
@@ -451,11 +458,20 @@ def test_two_task_workers_on_postgresql_racing_on_200_orders_provision_each_exac
     phase("routed")
     _in_parallel(lambda order_id: approve(world, order_id), orders)
     phase("approve")
-    runs = _race(orders)
+    runs, left = _race(orders)
     phase("submit provisioning twice")
+    # the race needs most submissions to reach the workers: two for nearly every order
+    assert len(runs) >= 2 * RACE_ORDERS * 9 // 10, f"only {len(runs)} of {2 * RACE_ORDERS} submissions reached Prefect"
+    if left:
+        from flows.sweep import sweep
+
+        wait_for("the submitted orders provisioned",
+                 lambda: _all_in([o for o in orders if o not in left], OrderState.PROVISIONED), timeout=240, every=1)
+        look_stalled(left)
+        assert sweep(return_state=True).is_completed()
     wait_for("every order provisioned", lambda: _all_in(orders, OrderState.PROVISIONED), timeout=240, every=1)
     phase("provisioned")
-    print("race phases (s):", phases)
+    print("race phases (s):", phases, f"; {len(left)} orders left for the sweep")
 
     with runtime.session_scope() as session:
         rows = session.exec(select(AuditEvent.order_id, AuditEvent.to_state)
