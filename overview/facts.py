@@ -210,6 +210,11 @@ def emergency_facts(row: EmergencyOpening | Row[Any], opened: set[str]) -> Emerg
         blocked_providers_opened=frozenset(opened))
 
 
+def _revoke_end(end: dt.datetime, cancelled_at: dt.datetime | None) -> dt.datetime:
+    """A cancelled temporary revoke has no effect from its cancellation on: to the gate, it ended then."""
+    return end if cancelled_at is None or cancelled_at >= end else cancelled_at
+
+
 def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
     """The patient's blocks in every state, each with its temporary revokes."""
     table, revoke_table = _table(Block), _table(BlockRevoke)
@@ -218,7 +223,8 @@ def load_blocks(session: Session, personnummer: str) -> tuple[BlockFacts, ...]:
     if blocks:
         for r in session.execute(revoke_table.select().where(revoke_table.c.block_id.in_([b.id for b in blocks]))):
             revokes.setdefault(r.block_id, []).append(TemporaryRevoke(
-                r.id, r.care_unit_hsa_id, r.employee_hsa_id, r.end, RevokeReason(r.reason), r.start))
+                r.id, r.care_unit_hsa_id, r.employee_hsa_id, _revoke_end(r.end, r.cancelled_at), RevokeReason(r.reason),
+                r.start))
     return tuple(BlockFacts(
         block_id=b.id, kind=BlockKind(b.kind), care_provider_hsa_id=b.care_provider_hsa_id,
         care_unit_hsa_id=b.care_unit_hsa_id, info_start=b.info_start, info_end=b.info_end,

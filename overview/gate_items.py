@@ -8,6 +8,7 @@ from dataclasses import fields
 from kernel.clock import end_of_day, local_date, local_midnight
 from overview.gate_types import (
     Basis,
+    BlockFacts,
     BlockKind,
     BlockState,
     Check,
@@ -93,6 +94,55 @@ def emergency_holds(emergency: EmergencyFacts, *, user_hsa_id: str | None, commi
             and bool(emergency.reason.strip()) and emergency.opened_at <= now < emergency.expires_at)
 
 
+def revoke_applies(revoke: TemporaryRevoke, *, unit: str, user: str, now: dt.datetime) -> bool:
+    """True when the temporary revoke lifts its block for an actor at ``unit`` (upper-cased keys) at ``now``: for the
+    whole unit, or for this employee at it, between its start and its end (a cancelled one ended when cancelled)."""
+    return (_key(revoke.care_unit_hsa_id) == unit
+            and (revoke.employee_hsa_id is None or _key(revoke.employee_hsa_id) == user)
+            and (revoke.start is None or revoke.start <= now) and now < revoke.end)
+
+
+def holds_against(block: BlockFacts, *, provider: str, unit: str, user: str, now: dt.datetime) -> bool:
+    """True when ``block`` hides data from an actor at ``unit`` of ``provider`` (upper-cased keys) at ``now``."""
+    if block.state is not BlockState.ACTIVE or block.registered_by_guardian:
+        return False
+    if block.kind is BlockKind.OUTER:
+        if _key(block.care_provider_hsa_id) == provider:
+            return False  # an outer block holds against other vårdgivare only
+    elif (_key(block.care_unit_hsa_id) or None) == unit:
+        return False  # staff at the blocked unit itself still see its data
+    return not any(revoke_applies(revoke, unit=unit, user=user, now=now) for revoke in block.revokes)
+
+
+def block_rules(blocks: tuple[BlockFacts, ...], *, provider: str, unit: str, user: str, now: dt.datetime
+                ) -> dict[str, list[_BlockRule]]:
+    """The blocks that hold against an actor (upper-cased keys), by the blocked vårdgivare, as rules to match items."""
+    rules: dict[str, list[_BlockRule]] = {}
+    for block in blocks:
+        if not holds_against(block, provider=provider, unit=unit, user=user, now=now):
+            continue
+        # An inner block without its unit is malformed: it hides all the vårdgivare's data (fail closed).
+        blocked_unit = None if block.kind is BlockKind.OUTER else (_key(block.care_unit_hsa_id) or None)
+        start = _local_midnight(block.info_start) if block.info_start else None
+        end = _end_of_day(block.info_end) if block.info_end else None
+        rules.setdefault(_key(block.care_provider_hsa_id), []).append(
+            (blocked_unit, start, end, _EXCEPTIONS.intersection(block.excluded_types)))
+    return rules
+
+
+def blocked_by(item: ItemFacts, rules: list[_BlockRule]) -> bool:
+    """True when one of ``rules`` (of the item's vårdgivare) covers the item: its unit (or the whole vårdgivare), an
+    information type it does not keep visible, and any overlap of the item's time with the block's period."""
+    unit = item.care_unit_hsa_id.upper()
+    first = item.date
+    last = item.date_end if item.date_end is not None and item.date_end > first else first
+    for block_unit, start, end, kept in rules:
+        if (block_unit is None or block_unit == unit) and item.info_type not in kept \
+                and (start is None or last >= start) and (end is None or first < end):
+            return True  # any overlap with the block's period, partial included
+    return False
+
+
 class _ItemGate:
     """Steps 7–9 for one call: everything item-independent is worked out once, so an item costs a few lookups."""
 
@@ -143,44 +193,9 @@ class _ItemGate:
                                (Basis.CONSENT, consent.consent_id, None)))
         return (max(overview)[1] if overview else None), (max(drug_list)[1] if drug_list else None)
 
-    def _revoke_applies(self, revoke: TemporaryRevoke) -> bool:
-        return (_key(revoke.care_unit_hsa_id) == self.unit
-                and (revoke.employee_hsa_id is None or _key(revoke.employee_hsa_id) == self.user)
-                and (revoke.start is None or revoke.start <= self.now) and self.now < revoke.end)
-
     def _block_rules(self) -> dict[str, list[_BlockRule]]:
         """The blocks that hold against this user, by the blocked vårdgivare."""
-        rules: dict[str, list[_BlockRule]] = {}
-        for block in self.facts.blocks:
-            if block.state is not BlockState.ACTIVE or block.registered_by_guardian:
-                continue
-            provider = _key(block.care_provider_hsa_id)
-            if block.kind is BlockKind.OUTER:
-                if provider == self.provider:
-                    continue  # an outer block holds against other vårdgivare only
-                unit = None
-            else:
-                # An inner block without its unit is malformed: it hides all the vårdgivare's data (fail closed).
-                unit = _key(block.care_unit_hsa_id) or None
-                if unit == self.unit:
-                    continue  # staff at the blocked unit itself still see its data
-            if any(self._revoke_applies(revoke) for revoke in block.revokes):
-                continue
-            start = _local_midnight(block.info_start) if block.info_start else None
-            end = _end_of_day(block.info_end) if block.info_end else None
-            rules.setdefault(provider, []).append((unit, start, end, _EXCEPTIONS.intersection(block.excluded_types)))
-        return rules
-
-    @staticmethod
-    def _blocked(item: ItemFacts, rules: list[_BlockRule]) -> bool:
-        unit = item.care_unit_hsa_id.upper()
-        first = item.date
-        last = item.date_end if item.date_end is not None and item.date_end > first else first
-        for block_unit, start, end, kept in rules:
-            if (block_unit is None or block_unit == unit) and item.info_type not in kept \
-                    and (start is None or last >= start) and (end is None or first < end):
-                return True  # any overlap with the block's period, partial included
-        return False
+        return block_rules(self.facts.blocks, provider=self.provider, unit=self.unit, user=self.user, now=self.now)
 
     def _place(self, provider_id: str) -> _Place:
         """What depends on an item's vårdgivare alone: its key, the blocks against it, its emergency opening."""
@@ -239,7 +254,7 @@ class _ItemGate:
                     refusal = dated_refusal(screening, item.date, now)
             else:
                 refusal = None
-            blocked = refusal is None and rules is not None and self._blocked(item, rules)
+            blocked = refusal is None and rules is not None and blocked_by(item, rules)
             drug_list = item.system == EHM or category == DRUG_LIST_CATEGORY
             demographics = category == _DEMOGRAPHICS
             verdict_key = (refusal, blocked, drug_list, provider, demographics)

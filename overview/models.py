@@ -157,8 +157,22 @@ class Block(SQLModel, table=True):
     state: str = Field(default="active", max_length=16)  # gate.BlockState
     registered_at: dt.datetime = Field(sa_column=_at())
     registered_by: str = hsa_id_field(nullable=False, length=HSA)
-    registered_by_guardian: bool = False
-    reason: str = Field(default="", sa_column=Column(Text, nullable=False))
+    registered_by_guardian: bool = False  # the demo's rows only: the service refuses a guardian's request
+    reason: str = Field(default="", sa_column=Column(Text, nullable=False))  # the patient's reason (reasonText)
+    # registrationInfo: who asked (overview.blocks.RequestedBy) and when; under which commission and unit
+    requested_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    requested_by: str | None = Field(default=None, max_length=32)
+    registered_commission_hsa_id: str | None = Field(default=None, max_length=HSA)
+    registered_unit_hsa_id: str | None = Field(default=None, max_length=HSA)
+    # permanentRevokedInfo (hävd on the patient's request) and deletionInfo (makulerad, registered by mistake)
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    revoked_by: str | None = Field(default=None, max_length=HSA)
+    revoke_requested_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    revoke_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    deleted_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    deleted_by: str | None = Field(default=None, max_length=HSA)
+    deletion_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    changed_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True, index=True))  # GetBlocks sync
 
 
 class BlockRevoke(SQLModel, table=True):
@@ -174,6 +188,11 @@ class BlockRevoke(SQLModel, table=True):
     end: dt.datetime = Field(sa_column=_at())
     reason: str = Field(max_length=32)  # gate.RevokeReason
     registered_at: dt.datetime = Field(sa_column=_at())
+    registered_by: str | None = Field(default=None, max_length=HSA)
+    registered_commission_hsa_id: str | None = Field(default=None, max_length=HSA)
+    reason_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    cancelled_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # no effect from then on
+    cancelled_by: str | None = Field(default=None, max_length=HSA)
 
 
 class InfoAcknowledgement(SQLModel, table=True):

@@ -427,7 +427,7 @@ def _race(order_ids: list[int]) -> tuple[list[str], list[int]]:
     hows = _in_parallel(trigger.advance_later, submitted)
     assert all(how == "left for the sweep" or how.startswith("task ") for how in hows), set(hows)
     runs = [task_id(how) for how in hows if how != "left for the sweep"]
-    reached = {order_id for order_id, how in zip(submitted, hows) if how != "left for the sweep"}
+    reached = {order_id for order_id, how in zip(submitted, hows, strict=True) if how != "left for the sweep"}
     return runs, [order_id for order_id in order_ids if order_id not in reached]
 
 
