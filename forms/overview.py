@@ -18,9 +18,10 @@ from starlette.datastructures import FormData
 from forms.orders import Field
 from kernel.clock import local_date, local_midnight
 from overview import inputs
+from overview.blocks import EXCEPTION_NAMES, RequestedBy
 from overview.errors import InvalidInput, InvalidInputs
 from overview.fault_report import FaultReport
-from overview.gate import ConsentScope
+from overview.gate import BlockKind, ConsentScope
 
 PNR_MAX = 20  # a personnummer is at most 13 characters typed; longer input is refused before it is parsed
 TEXT_MAX = 2000  # fault report description
@@ -172,3 +173,92 @@ def parse_fault_report(raw: Mapping[str, object]) -> FaultReport:
     if errors:
         raise FormInvalid(errors)
     return FaultReport(description, phone)
+
+
+# ---------------------------------------------------------------------- blocks (spärr) and temporary revokes
+BLOCK_KINDS = ((BlockKind.OUTER.value, "Yttre spärr",
+                "Uppgifterna från hela vårdgivaren visas inte för andra vårdgivare."),
+               (BlockKind.INNER.value, "Inre spärr",
+                "Uppgifterna från en vårdenhet visas inte utanför den vårdenheten, inte heller hos andra vårdenheter "
+                "hos samma vårdgivare."))
+REQUESTERS = ((RequestedBy.PATIENT.value, "Patienten själv"),
+              (RequestedBy.GUARDIAN.value, "Vårdnadshavare för ett barn"))
+EXCEPTION_CHOICES = tuple(EXCEPTION_NAMES.items())
+BLOCK_REASON_FIELD = Field("reason", "Patientens skäl (valfritt)",
+                           "Det patienten vill få antecknat. Loggas med spärren.", "textarea", inputs.REASON_MAX,
+                           required=False)
+VOID_REASON_FIELD = Field("reason", "Varför spärren makuleras", "T.ex. registrerad på fel patient.", "textarea",
+                          inputs.REASON_MAX)
+REVOKE_DURATIONS = (("dag", "Ett dygn", 1), ("vecka", "En vecka", 7), ("datum", "Till och med ett datum", None))
+
+
+@dataclass(frozen=True)
+class BlockRequest:
+    """What the block form asks to register."""
+
+    kind: BlockKind
+    care_unit_hsa_id: str | None
+    info_start: dt.date | None
+    info_end: dt.date | None
+    excluded_types: tuple[str, ...]
+    requested_by: str
+    reason: str
+
+
+def block_defaults(unit_hsa_id: str | None) -> dict[str, object]:
+    """A fresh block form: an outer block on the patient's own request."""
+    return {"kind": BlockKind.OUTER.value, "requested_by": RequestedBy.PATIENT.value,
+            "care_unit_hsa_id": unit_hsa_id or ""}
+
+
+def parse_block(raw: Mapping[str, object]) -> BlockRequest:
+    """The block form's values (what the service checks itself, it names by the same fields)."""
+    errors: dict[str, str] = {}
+    kind = _text(raw, "kind")
+    if kind not in {value for value, _label, _help in BLOCK_KINDS}:
+        errors["kind"] = "Välj yttre spärr (hela vårdgivaren) eller inre spärr (en vårdenhet)."
+    requested_by = _text(raw, "requested_by")
+    if requested_by not in {value for value, _label in REQUESTERS}:
+        errors["requested_by"] = "Ange vem som begär spärren."
+    start, end = _date(raw, "info_start", errors), _date(raw, "info_end", errors)
+    if start is not None and end is not None and end < start:
+        errors["info_end"] = "Periodens sista dag måste vara samma dag som den första eller senare."
+    unit = _text(raw, "care_unit_hsa_id")
+    if len(unit) > 64:
+        errors["care_unit_hsa_id"] = "Välj en vårdenhet i listan."
+    if errors:
+        raise FormInvalid(errors)
+    kept = tuple(t for t in EXCEPTION_NAMES if _text(raw, f"keep_{t}") == "1")
+    return BlockRequest(BlockKind(kind), unit if kind == BlockKind.INNER.value and unit else None, start, end, kept,
+                        requested_by, _text(raw, "reason"))
+
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    """What the temporary revoke form asks: for the whole unit or only me, until when, why in words."""
+
+    employee_only: bool
+    end: dt.datetime
+    reason_text: str
+
+
+def parse_temporary_revoke(raw: Mapping[str, object], *, now: dt.datetime) -> RevokeRequest:
+    """The temporary revoke form's values: the period runs from now for the chosen duration, or through a date."""
+    errors: dict[str, str] = {}
+    scope = _text(raw, "scope")
+    if scope not in {value for value, _label, _help in SCOPES}:
+        errors["scope"] = "Välj om hävningen gäller hela vårdenheten eller bara dig."
+    duration = _text(raw, "duration")
+    days = {value: count for value, _label, count in REVOKE_DURATIONS}
+    if duration not in days:
+        errors["duration"] = "Välj hur länge spärren ska vara hävd."
+    last_day = _date(raw, "end", errors) if duration == "datum" else None
+    if duration == "datum" and last_day is None and "end" not in errors:
+        errors["end"] = "Ange sista dagen hävningen gäller (ÅÅÅÅ-MM-DD)."
+    if last_day is not None and last_day < local_date(now):
+        errors["end"] = "Sista dagen kan inte ha passerat; ange dagens datum eller senare."
+    if errors:
+        raise FormInvalid(errors)
+    end = local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
+        else now + dt.timedelta(days=days[duration] or 0)
+    return RevokeRequest(scope == ConsentScope.EMPLOYEE.value, end, _text(raw, "reason_text"))

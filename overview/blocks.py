@@ -49,6 +49,7 @@ from overview.gate import (
 )
 from overview.gate_items import holds_against
 from overview.gate_types import hsa_key
+from overview.in_view import PatientHeader, patient_header
 from overview.models import Block, BlockRevoke
 
 EXCEPTIONS = ("lak", "upp")  # the information types a block may keep visible: drug orders, alert information
@@ -72,6 +73,7 @@ class BlockLine:
     block: Block
     revokes: tuple[BlockRevoke, ...]
     mine: bool  # the user registered it (and may void it)
+    unit_shown: bool = True  # an inner block names its unit only to staff there and to whoever registered it
 
     @property
     def kind_name(self) -> str:
@@ -87,6 +89,7 @@ class BlocksInView:
     """What the block dialog shows: the blocks of the user's vårdgivare, the temporary revokes in force for the
     user's unit (or the user), and how many blocks hide data from the user now."""
 
+    header: PatientHeader
     commission: CommissionFacts
     own: tuple[BlockLine, ...]
     revokes_for_me: tuple[BlockRevoke, ...]
@@ -402,7 +405,8 @@ def cancel_temporary_revoke(*, session: Session, directory: Directory | Gatekeep
 def blocks_in_view(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
                    commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None) -> BlocksInView:
     """The patient's blocks at the user's own vårdgivare (in every state), the temporary revokes in force for the
-    user's unit or the user, and how many blocks hide data from the user (never whose): logged as a read."""
+    user's unit or the user, and how many blocks hide data from the user (never whose): logged as a read of the
+    patient's details, as every dialog about them is (overview/in_view.py)."""
     pnr = inputs.personnummer(personnummer)
     now = now or clock.now()
     facts, decision = _evaluate(session, directory, user_hsa_id, commission_hsa_id, pnr, now)
@@ -414,8 +418,12 @@ def blocks_in_view(*, session: Session, directory: Directory | Gatekeeper, user_
     if rows:
         for r in session.exec(select(BlockRevoke).where(col(BlockRevoke.block_id).in_([b.id for b in rows]))):
             revokes.setdefault(r.block_id, []).append(r)
+    # An inner block hides a unit's data from the vårdgivare's other units: which unit it is would tell them where
+    # the patient was cared for, so only staff at that unit and whoever registered it see it named.
     own = tuple(BlockLine(b, tuple(sorted(revokes.get(b.id, ()), key=lambda r: r.registered_at)),
-                          HsaId(b.registered_by) == HsaId(user_hsa_id))
+                          HsaId(b.registered_by) == HsaId(user_hsa_id),
+                          b.kind == BlockKind.OUTER or HsaId(b.registered_by) == HsaId(user_hsa_id)
+                          or hsa_key(b.care_unit_hsa_id) == unit)
                 for b in sorted(rows, key=lambda b: (b.state != BlockState.ACTIVE, b.registered_at))
                 if hsa_key(b.care_provider_hsa_id) == provider)
     mine = tuple(sorted((r for rs in revokes.values() for r in rs
@@ -423,6 +431,8 @@ def blocks_in_view(*, session: Session, directory: Directory | Gatekeeper, user_
                          and (r.employee_hsa_id is None or hsa_key(r.employee_hsa_id) == user)),
                         key=lambda r: (r.end, r.id)))
     holding = sum(holds_against(b, provider=provider, unit=unit, user=user, now=now) for b in facts.blocks)
-    _log(session, user_hsa_id, commission, now, pnr, "spärrdialogen", action=Action.READ,
-         relation=relation_kind(decision))
-    return BlocksInView(commission, own, mine, holding)
+    # like every dialog about the patient: a read of the patient's details (their blocks at the own vårdgivare)
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
+                                    action=Action.READ, resource=Resource.PATIENT, relation=relation_kind(decision),
+                                    detail="spärrdialogen"))
+    return BlocksInView(patient_header(session, pnr), commission, own, mine, holding)

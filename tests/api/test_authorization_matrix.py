@@ -180,7 +180,10 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("POST", "/oversikt/patient/samtycke"), ("POST", "/oversikt/patient/samtycke/andra"),
     ("GET", "/oversikt/patient/nodatkomst"),
     ("POST", "/oversikt/patient/nodatkomst"), ("POST", "/oversikt/patient/sparrat/steg1"),
-    ("POST", "/oversikt/patient/sparrat/steg2"), ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
+    ("POST", "/oversikt/patient/sparrat/steg2"), ("GET", "/oversikt/patient/sparr"),
+    ("POST", "/oversikt/patient/sparr"), ("POST", "/oversikt/patient/sparr/andra"),
+    ("POST", "/oversikt/patient/sparr/tillfallig"), ("POST", "/oversikt/patient/sparr/tillfallig/avbryt"),
+    ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
     ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"))}
 def log_review(x: dict[str, str]) -> dict[str, str]:
     """A log review round of the unit (two of the clinician's accesses) and a delegation of log review to someone
@@ -343,6 +346,11 @@ POST /oversikt/patient/relation                          401 401 401 401 401 401
 GET /oversikt/patient/samtycke                           401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/samtycke                          401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/samtycke/andra                    401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /oversikt/patient/sparr                              401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/sparr                             401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/sparr/andra                       401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/sparr/tillfallig                  401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/sparr/tillfallig/avbryt           401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/sparrat/steg1                     401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/sparrat/steg2                     401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/stang                             401 401 401 401 401 401 401 401 401 401 401 401 401

@@ -349,4 +349,4 @@ def test_the_block_dialog_lists_only_the_own_vardgivares_blocks_and_is_logged(
     # both hide data from the user at unit A: the other vårdgivare's outer block, and the inner block of unit B
     assert view.holding == 2 and foreign.id not in {line.block.id for line in view.own}
     row = last_log(session)
-    assert (row.action, row.resource_type, row.detail) == ("Läsa", "spärr", "spärrdialogen")
+    assert (row.action, row.resource_type, row.detail) == ("Läsa", "patientuppgifter", "spärrdialogen")
