@@ -74,7 +74,7 @@ RULES: dict[type[Exception], Rule] = {
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/tjanster/"))
 
 
 def error_response(request: Request, status: int, message: str, *, field: str | None = None,

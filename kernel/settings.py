@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     overview_port: int = 8443
     trusted_proxies: list[str] = Field(default_factory=list, description="addresses allowed to forward a verified cert")
     proxy_cert_header: str = "X-SSL-Client-Cert"
+    # the service interfaces (/tjanster/): HSA-IDs of the function certificates allowed to call them; outside
+    # production the demo's journal system (DEV_SERVICE_FUNCTION) is allowed when none is named
+    service_functions: list[str] = Field(default_factory=list, description="function HSA-IDs allowed on /tjanster/")
 
     # mail (the outbox delivers through this SMTP server; the embedded stack runs a sink)
     smtp_host: str = "127.0.0.1"

@@ -279,6 +279,24 @@ class DevCA:
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
         return Issued(builder.sign(self.ca.key, hashes.SHA256()), key)
 
+    def issue_function(self, hsa_id: str, name: str, *, org: str = DEFAULT_ORG, days: int = 365) -> Issued:
+        """A SITHS-like function certificate (funktionscertifikat) of a system calling the service interfaces:
+        subject C, O, serialNumber=the function's HSA-ID, CN=the system's name; EKU clientAuth."""
+        from catalog.identifiers import validate_hsa_id
+
+        validate_hsa_id(hsa_id)
+        start = _now() - dt.timedelta(minutes=5)
+        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                             x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
+                             x509.NameAttribute(NameOID.COMMON_NAME, " ".join(name.split()))])
+        key = _new_key()
+        builder = (self._builder(subject, key, start, start + dt.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(_key_usage(digital_signature=True), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
+        return Issued(builder.sign(self.ca.key, hashes.SHA256()), key)
+
     def write_user(self, issued: Issued, out: Path, *, password: str = DEFAULT_P12_PASSWORD) -> Bundle:
         """Write PEM certificate, PEM key (0600) and a PKCS#12 bundle (key, certificate, CA) for a browser."""
         stem = safe_stem(_hsa_id_of(issued.cert) or issued.cert.serial_number.to_bytes(20).hex())

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from catalog import Directory
 from catalog.model import RoleName
@@ -36,7 +36,7 @@ from kernel.hsaid import HsaId
 from overview import accesslog, inputs
 from overview.access import Gatekeeper, entry, gatekeeper, relation_kind, require
 from overview.accesslog import Action, Resource
-from overview.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from overview.errors import AlreadyExists, Conflict, InvalidInput, NotAllowed, NotFound
 from overview.gate import (
     BlockKind,
     BlockState,
@@ -44,10 +44,11 @@ from overview.gate import (
     CommissionFacts,
     Decision,
     GateFacts,
+    ItemFacts,
     RevokeReason,
     emergency_holds,
 )
-from overview.gate_items import holds_against
+from overview.gate_items import block_rules, blocked_by, holds_against
 from overview.gate_types import hsa_key
 from overview.in_view import PatientHeader, patient_header
 from overview.models import Block, BlockRevoke
@@ -219,7 +220,7 @@ def register_block(*, session: Session, directory: Directory | Gatekeeper, user_
         existing = session.get(Block, wanted_id)
         if existing is not None:
             if existing.personnummer != pnr:
-                raise InvalidInput("block_id", "Spärrens id används redan för en annan spärr; ange ett nytt id.")
+                raise AlreadyExists("block_id", "Spärrens id används redan för en annan spärr; ange ett nytt id.")
             return existing
     _facts, decision = _evaluate(session, directory, user_hsa_id, commission_hsa_id, pnr, now)
     commission = require(decision, through=Check.PATIENT)
@@ -436,3 +437,128 @@ def blocks_in_view(*, session: Session, directory: Directory | Gatekeeper, user_
                                     action=Action.READ, resource=Resource.PATIENT, relation=relation_kind(decision),
                                     detail="spärrdialogen"))
     return BlocksInView(patient_header(session, pnr), commission, own, mine, holding)
+
+
+# ---------------------------------------------------------------------- for the service interfaces
+class RowStatus(StrEnum):
+    """CheckBlocks' answer per information row."""
+
+    OK = "OK"
+    BLOCKED = "BLOCKED"
+    VALIDATIONERROR = "VALIDATIONERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class InformationRow:
+    """One information entity a consumer asks CheckBlocks about (strings as they arrived; checked here)."""
+
+    row_number: int
+    care_provider_hsa_id: str
+    care_unit_hsa_id: str
+    start: dt.datetime | None
+    end: dt.datetime | None = None
+    information_type: str | None = None
+
+
+def _row_item(row: InformationRow) -> ItemFacts | None:
+    """The row as the gate's item (None: the row is malformed, VALIDATIONERROR)."""
+    try:
+        provider = inputs.hsa_id(row.care_provider_hsa_id)
+        unit = inputs.hsa_id(row.care_unit_hsa_id)
+    except InvalidInput:
+        return None
+    if row.start is None or row.start.tzinfo is None or (row.end is not None and (row.end.tzinfo is None
+                                                                                   or row.end < row.start)):
+        return None
+    return ItemFacts(item_id=str(row.row_number), system="", category="", care_provider_hsa_id=provider,
+                     care_unit_hsa_id=unit, date=row.start, date_end=row.end,
+                     info_type=(row.information_type or "").strip().lower() or None)
+
+
+def check_blocks(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                 commission_hsa_id: str | None, personnummer: str, rows: Iterable[InformationRow],
+                 now: dt.datetime | None = None) -> tuple[tuple[int, RowStatus], ...]:
+    """CheckBlocks: per information row, whether a block hides it from the user at the commission's unit now
+    (the gate's own rules: inner and outer blocks, the period, the lak/upp exceptions, temporary revokes for the unit
+    or the user). Needs access checks 1–5 and the patient; logged as a read of the patient's blocks."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    facts, decision = _evaluate(session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+    commission = require(decision, through=Check.PATIENT)
+    rules = block_rules(facts.blocks, provider=hsa_key(commission.provider_hsa_id),
+                        unit=hsa_key(commission.unit_hsa_id), user=hsa_key(user_hsa_id), now=now)
+    answers = []
+    for row in rows:
+        item = _row_item(row)
+        if item is None:
+            answers.append((row.row_number, RowStatus.VALIDATIONERROR))
+            continue
+        held = rules.get(hsa_key(item.care_provider_hsa_id))
+        answers.append((row.row_number, RowStatus.BLOCKED if held and blocked_by(item, held) else RowStatus.OK))
+    _log(session, user_hsa_id, commission, now, pnr, f"CheckBlocks: {len(answers)} rader, "
+         f"{sum(status is RowStatus.BLOCKED for _n, status in answers)} spärrade", action=Action.READ,
+         relation=relation_kind(decision))
+    return tuple(answers)
+
+
+def _with_revokes(session: Session, rows: list[Block]) -> list[tuple[Block, tuple[BlockRevoke, ...]]]:
+    revokes: dict[str, list[BlockRevoke]] = {}
+    if rows:
+        for r in session.exec(select(BlockRevoke).where(col(BlockRevoke.block_id).in_([b.id for b in rows]))):
+            revokes.setdefault(r.block_id, []).append(r)
+    return [(b, tuple(sorted(revokes.get(b.id, ()), key=lambda r: (r.registered_at, r.id)))) for b in rows]
+
+
+def blocks_for_patient(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                       commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None
+                       ) -> list[tuple[Block, tuple[BlockRevoke, ...]]]:
+    """GetBlocksForPatient: the patient's active blocks with their temporary revokes, for a consumer system that
+    filters what it shows (its user is told only that blocked data exists). Needs access checks 1–5 and the
+    patient; logged."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    _facts, decision = _evaluate(session, directory, user_hsa_id, commission_hsa_id, pnr, now)
+    commission = require(decision, through=Check.PATIENT)
+    rows = list(session.exec(select(Block).where(Block.personnummer == pnr, Block.state == BlockState.ACTIVE.value)
+                             .order_by(col(Block.registered_at), col(Block.id))).all())
+    _log(session, user_hsa_id, commission, now, pnr, f"GetBlocksForPatient: {len(rows)} spärrar",
+         action=Action.READ, relation=relation_kind(decision))
+    return _with_revokes(session, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockPage:
+    """GetBlocks: active blocks changed on or after the asked time, in change order; where the next page starts;
+    the latest revoke or void (a national copy drops what is no longer active from then)."""
+
+    blocks: list[tuple[Block, tuple[BlockRevoke, ...]]]
+    next_changed_on_or_after: dt.datetime | None
+    latest_cancellation: dt.datetime | None
+
+
+GET_BLOCKS_LIMIT = 1000
+
+
+def blocks_changed_since(*, session: Session, caller_hsa_id: str, changed_on_or_after: dt.datetime | None,
+                         limit: int = GET_BLOCKS_LIMIT, now: dt.datetime | None = None) -> BlockPage:
+    """GetBlocks, for a national copy that syncs by change date: every patient's active blocks, so the caller is a
+    system (the service interface checks its function certificate); logged as one read by that system."""
+    now = now or clock.now()
+    if changed_on_or_after is not None:
+        changed_on_or_after = inputs.aware(changed_on_or_after, "nextCreatedOnOrAfter")
+    if not 1 <= limit <= GET_BLOCKS_LIMIT:
+        raise InvalidInput("limit", f"Ange högst {GET_BLOCKS_LIMIT} spärrar per anrop.")
+    query = select(Block).where(Block.state == BlockState.ACTIVE.value)
+    if changed_on_or_after is not None:
+        query = query.where(col(Block.changed_at) >= changed_on_or_after)
+    rows = list(session.exec(query.order_by(col(Block.changed_at), col(Block.id)).limit(limit + 1)).all())
+    following = rows[limit].changed_at if len(rows) > limit else None
+    rows = rows[:limit]
+    ends = [session.exec(select(func.max(col(Block.revoked_at)))).one(),
+            session.exec(select(func.max(col(Block.deleted_at)))).one(),
+            session.exec(select(func.max(col(BlockRevoke.cancelled_at)))).one()]
+    latest = max((end for end in ends if end is not None), default=None)
+    accesslog.append(session, accesslog.LogEntry(at=now, user_hsa_id=caller_hsa_id, action=Action.READ,
+                                                 resource_type=Resource.BLOCK, item_count=len(rows),
+                                                 detail=f"GetBlocks: {len(rows)} spärrar"))
+    return BlockPage(_with_revokes(session, rows), following, latest)

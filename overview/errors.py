@@ -9,4 +9,9 @@ from __future__ import annotations
 
 from kernel.errors import Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
 
-__all__ = ["Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound"]
+__all__ = ["AlreadyExists", "Conflict", "InvalidInput", "InvalidInputs", "NotAllowed", "NotFound"]
+
+
+class AlreadyExists(InvalidInput):
+    """An id the caller chose is taken by something else (a form shows it beside the field; the service interfaces
+    answer ALREADYEXISTS)."""

@@ -185,6 +185,14 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("POST", "/oversikt/patient/sparr/tillfallig"), ("POST", "/oversikt/patient/sparr/tillfallig/avbryt"),
     ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
     ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"))}
+# The service interfaces take a system's function certificate only: a session cookie (or none) gets the JSON 401.
+SERVICE_OPERATIONS = ("GetBlocksForPatient", "CheckBlocks", "RegisterBlock", "UnregisterBlock", "DeleteBlock",
+                      "RegisterTemporaryRevoke", "CancelTemporaryRevoke", "GetBlocks")
+POLICY |= {("POST", f"/tjanster/sparr/{name}"): Rule(set(), lambda b, x, name=name: b.client.post(
+    f"/tjanster/sparr/{name}", json={"patientId": {"extension": "194803123423"}}, headers=_json_headers(b),
+    follow_redirects=False)) for name in SERVICE_OPERATIONS}
+
+
 def log_review(x: dict[str, str]) -> dict[str, str]:
     """A log review round of the unit (two of the clinician's accesses) and a delegation of log review to someone
     outside the roles above, made on first use; their IDs."""
@@ -360,6 +368,14 @@ POST /oversikt/uppdrag                                   401 401 401 401 401 401
 GET /siths/login                                         303 303 303 303 303 303 303 303 303 303 303 303 303
 GET /siths/vem-ar-jag                                    401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /status                                              200 200 200 200 200 200 200 200 200 200 200 200 200
+POST /tjanster/sparr/CancelTemporaryRevoke               401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/CheckBlocks                         401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/DeleteBlock                         401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/GetBlocks                           401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/GetBlocksForPatient                 401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/RegisterBlock                       401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/RegisterTemporaryRevoke             401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/sparr/UnregisterBlock                     401 401 401 401 401 401 401 401 401 401 401 401 401
 """
 COLUMNS = ["anonymous", "manager", "delegate", "skf", "contract_manager", "vgs", "itkp", "unit_admin",
            "other_admin", "sysadmin", "clinician", "former_manager", "former_delegate"]
