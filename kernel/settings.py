@@ -24,6 +24,9 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+DEV_SERVICE_FUNCTION = "SE2321000255-F0001"  # the demo's journal system (`npo certs function` issues its certificate)
+
+
 class Settings(BaseSettings):
     """npo-access configuration. Defaults give the embedded stack of `make run`."""
 
@@ -62,7 +65,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list, description="addresses allowed to forward a verified cert")
     proxy_cert_header: str = "X-SSL-Client-Cert"
     # the service interfaces (/tjanster/): HSA-IDs of the function certificates allowed to call them; outside
-    # production the demo's journal system (DEV_SERVICE_FUNCTION) is allowed when none is named
+    # production DEV_SERVICE_FUNCTION (the demo's journal system) is allowed when none is named
     service_functions: list[str] = Field(default_factory=list, description="function HSA-IDs allowed on /tjanster/")
 
     # mail (the outbox delivers through this SMTP server; the embedded stack runs a sink)
@@ -123,6 +126,13 @@ class Settings(BaseSettings):
     def sql_url(self) -> str:
         """The SQLAlchemy URL in use."""
         return self.database_url or f"sqlite:///{self.var_dir / 'npo.db'}"
+
+    @property
+    def allowed_service_functions(self) -> frozenset[str]:
+        """The function HSA-IDs allowed on /tjanster/ (upper-cased): the named ones, or outside production the demo's
+        journal system."""
+        named = self.service_functions or ([] if self.env is Environment.PRODUCTION else [DEV_SERVICE_FUNCTION])
+        return frozenset(hsa_id.strip().upper() for hsa_id in named if hsa_id.strip())
 
     @property
     def certs_dir(self) -> Path:

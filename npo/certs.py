@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kernel.settings import Environment, Settings, export
+from kernel.settings import DEV_SERVICE_FUNCTION, Environment, Settings, export
 from npo.cli_text import SwedishTyper
 
 CA_CERT_NAME = "ca.crt"  # api.siths.trust_file() looks for the dev CA under this name
@@ -469,6 +469,38 @@ def issue(
     typer.echo(f"  PKCS#12     {bundle.p12}  (lösenord: {password})")
     typer.echo(f"  utfärdare   {ca.cert_path}  (SHA-256 {fingerprint(ca.cert)})")
     typer.echo("Importera .p12-filen i webbläsaren och lita på CA-filen; se docs/siths.md.")
+
+
+@certs_app.command("function", help="Utfärda ett funktionscertifikat för ett system som anropar tjänsterna under "
+                                    "/tjanster/ (standard: demons journalsystem): certifikat och nyckel (PEM).")
+def function(
+    hsa_id: Annotated[str, typer.Option("--hsa-id", help="HSA-id för systemet som ska anropa tjänsterna")
+                      ] = DEV_SERVICE_FUNCTION,
+    name: Annotated[str, typer.Option("--name", help="systemets namn i certifikatet (CN)")] = "Journalsystem Demo",
+    days: Annotated[int, typer.Option(help="giltighet i dagar")] = 365,
+    out: Annotated[Path | None, typer.Option(help="katalog för filerna (standard: <certs>/functions)")] = None,
+) -> None:
+    """Issue a SITHS-like function certificate for a system calling the service interfaces."""
+    from catalog.identifiers import InvalidIdentifier, validate_hsa_id
+
+    try:
+        validate_hsa_id(hsa_id)
+    except InvalidIdentifier as exc:
+        _fail(f"Ogiltigt HSA-id: {exc.message}", EXIT_BAD_INPUT)
+    if not name.strip() or days < 1:
+        _fail("Ange systemets namn och en giltighet på minst en dag.", EXIT_BAD_INPUT)
+    settings = _settings()
+    ca = _ca(settings)
+    issued = ca.issue_function(hsa_id, name, days=days)
+    bundle = ca.write_user(issued, out or settings.certs_dir / "functions")
+    typer.echo(f"Funktionscertifikat för {' '.join(name.split())} ({hsa_id}), giltigt till "
+               f"{issued.cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+    typer.echo(f"  certifikat  {bundle.cert}")
+    typer.echo(f"  nyckel      {bundle.key}")
+    typer.echo(f"  utfärdare   {ca.cert_path}")
+    if hsa_id.upper() not in settings.allowed_service_functions:
+        typer.echo(f"Lägg till {hsa_id} i NPO_SERVICE_FUNCTIONS för att systemet ska få anropa tjänsterna.")
+    typer.echo("Se docs/services.md.")
 
 
 @certs_app.command("revoke", help="Spärra utvecklingscertifikat: de hamnar på CA:ns spärrlista, och "

@@ -60,8 +60,6 @@ from catalog.ldapconn import DirectoryUnavailable
 from kernel import clock, runtime
 from kernel.clock import STOCKHOLM
 from kernel.errors import DomainError
-from kernel.hsaid import HsaId
-from kernel.settings import Environment
 from overview import blocks, inputs
 from overview.access import require
 from overview.errors import AlreadyExists, Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
@@ -69,7 +67,6 @@ from overview.gate import BlockKind, Check, RevokeReason, commission_problem
 from overview.gate_types import hsa_key
 from overview.models import Block, BlockRevoke
 
-DEV_SERVICE_FUNCTION = "SE2321000255-F0001"  # the demo's journal system (`npo certs function` issues its card)
 router = APIRouter(prefix="/tjanster", tags=["tjanster"])
 
 
@@ -77,9 +74,7 @@ router = APIRouter(prefix="/tjanster", tags=["tjanster"])
 def calling_system(request: Request) -> SithsIdentity:
     """Dependency: the verified function certificate of an allowed system (CertificateRejected → 401, else 403)."""
     identity = identify(request)
-    settings = runtime.settings()
-    allowed = settings.service_functions or ([] if settings.env is Environment.PRODUCTION else [DEV_SERVICE_FUNCTION])
-    if HsaId(identity.hsa_id) not in {HsaId(a) for a in allowed if a}:
+    if identity.hsa_id.upper() not in runtime.settings().allowed_service_functions:
         raise HTTPException(403, f"Certifikatet {identity.hsa_id} hör inte till ett system som får anropa tjänsterna. "
                                  "Ett system anropar med sitt funktionscertifikat och läggs till i "
                                  "NPO_SERVICE_FUNCTIONS av NPÖ-förvaltningen.")

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routes.services import DEV_SERVICE_FUNCTION
 from demo import named
 from demo import organisation as catalog_demo
 from kernel import clock, runtime
+from kernel.settings import DEV_SERVICE_FUNCTION
 from npo.web import create_app
 from overview import service
 from overview.models import Block
