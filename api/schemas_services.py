@@ -218,3 +218,73 @@ class RegisteredResponse(Strict):
 
 class ResultResponse(Strict):
     result: Result
+
+
+# ---------------------------------------------------------------------- consents (Samtycke v2)
+class AssertionType(StrEnum):
+    CONSENT = "Consent"
+    EMERGENCY = "Emergency"
+
+
+class ConsentPurposeName(StrEnum):
+    """Which data the consent opens: the overview's data from other vårdgivare, or the drug list (personal only).
+    Not a TKB element: NPÖ keeps the drug list's consent apart (DOMAIN §4.4)."""
+
+    OVERVIEW = "overview"
+    DRUG_LIST = "drug_list"
+
+
+class NewAssertion(Strict):
+    """A PDLAssertion to register: a consent (the whole unit, or personal with ``employeeId`` = the actor), or an
+    emergency access (``assertionType`` Emergency: ``reasonText`` required, at most 12 hours)."""
+
+    assertionId: str | None = Field(default=None, max_length=64)
+    assertionType: AssertionType = AssertionType.CONSENT
+    scope: str = Field(default="NationalLevel", pattern="^NationalLevel$")
+    purpose: ConsentPurposeName = ConsentPurposeName.OVERVIEW
+    employeeId: str | None = Field(default=None, max_length=64)
+    startDate: dt.datetime | None = None
+    endDate: dt.datetime | None = None
+    representedBy: PatientId | None = None
+    reasonText: str | None = TEXT
+
+
+class RegisterConsentRequest(PatientRequest):
+    assertion: NewAssertion
+
+
+class AssertionOut(Strict):
+    assertionId: str
+    assertionType: AssertionType = AssertionType.CONSENT
+    scope: str = "NationalLevel"
+    purpose: ConsentPurposeName
+    careProviderId: str
+    careUnitId: str
+    employeeId: str | None = None
+    startDate: dt.datetime
+    endDate: dt.datetime | None = None
+    patientId: PatientId
+    representedBy: PatientId | None = None
+    ownerId: str = "npo-access"
+    registrationInfo: ActionInfo
+    cancellationInfo: ActionInfo | None = None  # avslutat (the patient withdrew it)
+    deletionInfo: ActionInfo | None = None  # makulerat (registered by mistake)
+
+
+class ConsentsResponse(Strict):
+    assertions: list[AssertionOut] = []
+    result: Result
+
+
+class CheckConsentResponse(Strict):
+    hasConsent: bool = False
+    assertionType: AssertionType | None = None
+    assertionId: str | None = None
+    result: Result
+
+
+class ConsentChangeRequest(ActorRequest):
+    """EndConsentByPatient (avsluta) and DeleteConsent (makulera)."""
+
+    assertionId: str = Field(min_length=1, max_length=64)
+    patientId: PatientId | None = None

@@ -20,7 +20,7 @@ from functools import lru_cache
 
 from catalog.model import SJF_READ_RIGHT, VOB_PURPOSE
 from kernel.clock import local_date, until_text
-from overview.gate_items import ADULT_AGE, _ItemGate, emergency_holds, is_child
+from overview.gate_items import ADULT_AGE, _ItemGate, consent_in_force, emergency_holds, is_child
 from overview.gate_types import (
     Basis,
     BlockFacts,
@@ -52,8 +52,8 @@ __all__ = [
     "ADULT_AGE", "Basis", "BlockFacts", "BlockKind", "BlockState", "Check", "CommissionFacts", "ConsentFacts",
     "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "ItemDecision", "ItemFacts",
     "ItemVerdict", "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
-    "TemporaryRevoke", "UserFacts", "commission_problem", "decide", "emergency_holds", "has_sjf_read_right",
-    "is_child", "relation_holds",
+    "TemporaryRevoke", "UserFacts", "commission_problem", "consent_in_force", "decide", "emergency_holds",
+    "has_sjf_read_right", "is_child", "relation_holds",
 ]
 
 

@@ -269,6 +269,13 @@ class _ItemGate:
         return Decision(True, None, reasons, self.commission, tuple(items), bool(holders), named)
 
 
+def consent_in_force(facts: GateFacts, commission: CommissionFacts, now: dt.datetime
+                     ) -> tuple[Basis, str | None, str | None] | None:
+    """What lets the user under ``commission`` see other vårdgivare's overview data at ``now`` (CheckConsent): a
+    consent or the user's open nödåtkomst, the latest registered winning, as step 7 decides it; None when nothing."""
+    return _ItemGate(facts, commission, now).overview
+
+
 _Place = tuple[str, list[_BlockRule] | None, str | None]  # upper-cased vårdgivare, its blocks, its opening
 _Verdict = tuple[ItemVerdict, bool]  # … and whether the item is blocked data
 assert tuple(f.name for f in fields(ItemDecision)) == ("item_id", "verdict") == ItemDecision.__slots__ \

@@ -32,7 +32,7 @@ from overview.emergency_state import (
     emergency_status,
     status_in_decision,
 )
-from overview.errors import InvalidInput, NotAllowed, NotFound
+from overview.errors import AlreadyExists, InvalidInput, NotAllowed, NotFound
 from overview.gate import (
     Basis,
     Check,
@@ -43,15 +43,17 @@ from overview.gate import (
     Decision,
     ItemDecision,
     ItemFacts,
+    consent_in_force,
     is_child,
 )
 from overview.in_view import PatientHeader, PatientInView, header_of, patient_in_view
 from overview.models import AssertedRelation, Consent, InfoAcknowledgement, Patient
 
-__all__ = ["BlockedNotice", "BlockedProvider", "ConsentLine", "EmergencyStatus", "Gatekeeper", "OverviewResult",
-           "PatientHeader", "PatientInView", "ShownItem", "acknowledge_information", "assert_relation",
-           "emergency_status", "end_consent", "open_blocked_data", "open_emergency", "patient_in_view",
-           "patient_log_extract", "read_overview", "register_consent", "reveal_blocked_providers", "void_consent"]
+__all__ = ["BlockedNotice", "BlockedProvider", "ConsentCheck", "ConsentLine", "EmergencyStatus", "Gatekeeper",
+           "OverviewResult", "PatientHeader", "PatientInView", "ShownItem", "acknowledge_information",
+           "assert_relation", "check_consent", "consents_for_patient", "emergency_status", "end_consent",
+           "open_blocked_data", "open_emergency", "patient_in_view", "patient_log_extract", "read_overview",
+           "register_consent", "reveal_blocked_providers", "void_consent"]
 
 ADMINISTRATION = "Administration"
 
@@ -232,10 +234,19 @@ def register_consent(*, session: Session, directory: Directory | Gatekeeper, use
                      commission_hsa_id: str | None, personnummer: str, scope: ConsentScope,
                      purpose: ConsentPurpose = ConsentPurpose.OVERVIEW, start: dt.datetime | None = None,
                      end: dt.datetime | None = None, represented_by: str | None = None,
-                     now: dt.datetime | None = None) -> Consent:
-    """Register the patient's samtycke under the commission's unit and vårdgivare; a duplicate returns the first."""
+                     consent_id: str | None = None, now: dt.datetime | None = None) -> Consent:
+    """Register the patient's samtycke under the commission's unit and vårdgivare; a duplicate returns the first.
+    ``consent_id`` (a UUID the caller made, as the TKB's assertionId) already registered for this patient is returned
+    as it is; one of another patient's consents is refused (AlreadyExists)."""
     pnr = inputs.personnummer(personnummer)
     now = now or clock.now()
+    wanted_id = _consent_uuid(consent_id)
+    if wanted_id is not None:
+        taken = session.get(Consent, wanted_id)
+        if taken is not None:
+            if taken.personnummer != pnr:
+                raise AlreadyExists("consent_id", "Samtyckets id används redan för ett annat samtycke; ange ett nytt.")
+            return taken
     start = inputs.aware(start, "start") if start is not None else now
     end = inputs.aware(end, "end") if end is not None else None
     _check_consent_input(scope, purpose, start, end, now)
@@ -251,7 +262,7 @@ def register_consent(*, session: Session, directory: Directory | Gatekeeper, use
     created = consent is None
     if consent is None:
         assert commission.unit_hsa_id is not None  # the gate refuses a commission without a unit (commission.no_unit)
-        consent = Consent(id=str(uuid.uuid4()), personnummer=pnr, purpose=purpose.value, scope=scope.value,
+        consent = Consent(id=wanted_id or str(uuid.uuid4()), personnummer=pnr, purpose=purpose.value, scope=scope.value,
                           care_provider_hsa_id=commission.provider_hsa_id, care_unit_hsa_id=commission.unit_hsa_id,
                           employee_hsa_id=employee, start=start, end=end, registered_at=now,
                           registered_by=user_hsa_id, registered_commission_hsa_id=commission.hsa_id,
@@ -262,6 +273,60 @@ def register_consent(*, session: Session, directory: Directory | Gatekeeper, use
                                     relation=relation_kind(decision),
                                     detail="" if created else "samtycket fanns redan registrerat"))
     return consent
+
+
+def _consent_uuid(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidInput("consent_id", "Samtyckets id ska vara ett UUID.") from None
+
+
+def consents_for_patient(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                         commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None
+                         ) -> list[Consent]:
+    """GetConsentsForPatient: the patient's consents (every state) registered at the commission's vårdgivare, the
+    only ones its staff may manage; access checks 1–5 and the patient; logged as a read."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    _facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                      commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
+    commission = require(decision, through=Check.PATIENT)
+    rows = [c for c in session.exec(select(Consent).where(Consent.personnummer == pnr)
+                                    .order_by(col(Consent.registered_at), col(Consent.id))).all()
+            if HsaId(c.care_provider_hsa_id) == HsaId(commission.provider_hsa_id)]
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
+                                    action=Action.READ, resource=Resource.CONSENT, relation=relation_kind(decision),
+                                    detail=f"GetConsentsForPatient: {len(rows)} samtycken"))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentCheck:
+    """CheckConsent's answer: whether something lets the user see other vårdgivare's data, and what."""
+
+    has_consent: bool
+    basis: Basis | None = None  # CONSENT or EMERGENCY
+    assertion_id: str | None = None
+
+
+def check_consent(*, session: Session, directory: Directory | Gatekeeper, user_hsa_id: str,
+                  commission_hsa_id: str | None, personnummer: str, now: dt.datetime | None = None) -> ConsentCheck:
+    """CheckConsent: a consent for the commission's unit (or the user), or the user's open nödåtkomst, as the gate's
+    step 7 finds it (the latest registered wins); access checks 1–5 and the patient; logged as a read."""
+    pnr = inputs.personnummer(personnummer)
+    now = now or clock.now()
+    facts, decision = gatekeeper(directory).evaluate(session=session, user_hsa_id=user_hsa_id,
+                                                     commission_hsa_id=commission_hsa_id, now=now, personnummer=pnr)
+    commission = require(decision, through=Check.PATIENT)
+    found = consent_in_force(facts, commission, now)
+    answer = ConsentCheck(False) if found is None else ConsentCheck(True, found[0], found[1] or found[2])
+    accesslog.append(session, entry(user_hsa_id=user_hsa_id, commission=commission, now=now, personnummer=pnr,
+                                    action=Action.READ, resource=Resource.CONSENT, relation=relation_kind(decision),
+                                    detail=f"CheckConsent: {answer.basis.value if answer.basis else 'inget'}"))
+    return answer
 
 
 def _check_consent_input(scope: ConsentScope, purpose: ConsentPurpose, start: dt.datetime,

@@ -1,12 +1,13 @@
 """The service interfaces under /tjanster/ (issue 13): JSON over HTTPS with mutual TLS, in the shape of Inera's
-blocking TKB v4, for the systems of the region (a journal system, a national copy of the blocks). Each operation is
-a POST named by its contract operation (also its OpenAPI operationId) and calls the same service functions as the
-pages (overview/blocks.py), with the same authorisation: the gate's checks for the accessing actor.
+blocking TKB v4 (/tjanster/sparr/) and consent TKB v2 (/tjanster/samtycke/), for the systems of the region (a journal
+system, a national copy of the blocks). Each operation is a POST named by its contract operation (also its OpenAPI
+operationId) and calls the same service functions as the pages (overview/blocks.py, overview/service.py), with the
+same authorisation: the gate's checks for the accessing actor.
 
 Who calls: a system with a SITHS function certificate (funktionscertifikat) whose HSA-ID is allowed in
 ``NPO_SERVICE_FUNCTIONS`` (outside production, the demo's journal system when none is named); a person's card is not
 a system. Who acts: the ``accessingActor`` of the request, an employee at the vårdenhet and vårdgivare of their
-medarbetaruppdrag; an actor manages blocks only for the vårdgivare of that uppdrag.
+medarbetaruppdrag; an actor manages blocks and consents only for the vårdgivare of that uppdrag.
 
 The answer is the contract's: HTTP 200 with ``result.resultCode`` (OK, INFO, VALIDATIONERROR, ACCESSDENIED,
 NOTFOUND, ALREADYEXISTS, INVALIDSTATE, ERROR) and a Swedish ``resultText`` for every outcome of the request itself;
@@ -34,6 +35,8 @@ from api.schemas_services import (
     AccessingActor,
     ActionActor,
     ActionInfo,
+    AssertionOut,
+    AssertionType,
     BlockChangeRequest,
     BlockOut,
     BlocksResponse,
@@ -41,12 +44,17 @@ from api.schemas_services import (
     CancelTemporaryRevokeRequest,
     CheckBlocksRequest,
     CheckBlocksResponse,
+    CheckConsentResponse,
     CheckResult,
+    ConsentChangeRequest,
+    ConsentPurposeName,
+    ConsentsResponse,
     GetBlocksRequest,
     GetBlocksResponse,
     PatientId,
     PatientRequest,
     RegisterBlockRequest,
+    RegisterConsentRequest,
     RegisteredResponse,
     RegisterTemporaryRevokeRequest,
     Result,
@@ -60,12 +68,20 @@ from catalog.ldapconn import DirectoryUnavailable
 from kernel import clock, runtime
 from kernel.clock import STOCKHOLM
 from kernel.errors import DomainError
-from overview import blocks, inputs
+from overview import blocks, inputs, service
 from overview.access import require
 from overview.errors import AlreadyExists, Conflict, InvalidInput, InvalidInputs, NotAllowed, NotFound
-from overview.gate import BlockKind, Check, RevokeReason, commission_problem
+from overview.gate import (
+    Basis,
+    BlockKind,
+    Check,
+    ConsentPurpose,
+    ConsentScope,
+    RevokeReason,
+    commission_problem,
+)
 from overview.gate_types import hsa_key
-from overview.models import Block, BlockRevoke
+from overview.models import Block, BlockRevoke, Consent
 
 router = APIRouter(prefix="/tjanster", tags=["tjanster"])
 
@@ -215,8 +231,7 @@ def _block_out(block: Block, revokes: tuple[BlockRevoke, ...]) -> BlockOut:
     registered.requestedBy = ActionActor(employeeId="patient" if block.requested_by == "patient" else "")
     return BlockOut(
         blockId=block.id, blockType=BlockType.OUTER if block.kind == BlockKind.OUTER else BlockType.INNER,
-        patientId=PatientId(extension=block.personnummer,
-                            root=SAMORDNINGSNUMMER_ROOT if int(block.personnummer[6:8]) > 60 else PERSONNUMMER_ROOT),
+        patientId=_pnr_out(block.personnummer),
         informationStartDate=block.info_start, informationEndDate=block.info_end,
         informationCareUnitId=block.care_unit_hsa_id, informationCareProviderId=block.care_provider_hsa_id,
         excludedInformationTypes=[t for t in block.excluded_types.split(",") if t],
@@ -228,8 +243,9 @@ def _block_out(block: Block, revokes: tuple[BlockRevoke, ...]) -> BlockOut:
 
 
 # ---------------------------------------------------------------------- the operations
-def _operation(name: str, model: type[BaseModel], answer: type[BaseModel], summary: str) -> Callable[..., Any]:
-    return router.post(f"/sparr/{name}", operation_id=name, response_model=answer, summary=summary,
+def _operation(name: str, model: type[BaseModel], answer: type[BaseModel], summary: str, *,
+               contract: str = "sparr") -> Callable[..., Any]:
+    return router.post(f"/{contract}/{name}", operation_id=name, response_model=answer, summary=summary,
                        openapi_extra=documented_body(model))
 
 
@@ -343,3 +359,96 @@ async def get_blocks(request: Request, system: CallingSystem) -> Any:
                                  nextCreatedOnOrAfter=page.next_changed_on_or_after,
                                  latestCancellation=page.latest_cancellation, result=_ok())
     return await _serve(request, GetBlocksRequest, work)
+
+
+# ---------------------------------------------------------------------- consents (Samtycke v2)
+def _pnr_out(personnummer: str) -> PatientId:
+    return PatientId(extension=personnummer,
+                     root=SAMORDNINGSNUMMER_ROOT if int(personnummer[6:8]) > 60 else PERSONNUMMER_ROOT)
+
+
+def _assertion_out(consent: Consent) -> AssertionOut:
+    return AssertionOut(
+        assertionId=consent.id, purpose=ConsentPurposeName(consent.purpose),
+        careProviderId=consent.care_provider_hsa_id, careUnitId=consent.care_unit_hsa_id,
+        employeeId=consent.employee_hsa_id, startDate=consent.start, endDate=consent.end,
+        patientId=_pnr_out(consent.personnummer),
+        representedBy=_pnr_out(consent.represented_by) if consent.represented_by else None,
+        registrationInfo=_info(consent.registered_at, consent.registered_by,
+                               assignment=consent.registered_commission_hsa_id),
+        cancellationInfo=_info(consent.ended_at, consent.ended_by) if consent.ended_at else None,
+        deletionInfo=_info(consent.voided_at, consent.voided_by) if consent.voided_at else None)
+
+
+@_operation("GetConsentsForPatient", PatientRequest, ConsentsResponse,
+            "The patient's consents at the actor's vårdgivare", contract="samtycke")
+async def get_consents_for_patient(request: Request, _system: CallingSystem) -> Any:
+    def work(body: PatientRequest, session: Session) -> ConsentsResponse:
+        employee, commission = _acting(session, body.accessingActor)
+        found = service.consents_for_patient(session=session, directory=gatekeeper(), user_hsa_id=employee,
+                                             commission_hsa_id=commission, personnummer=_required_patient(body))
+        return ConsentsResponse(assertions=[_assertion_out(c) for c in found], result=_ok())
+    return await _serve(request, PatientRequest, work)
+
+
+@_operation("CheckConsent", PatientRequest, CheckConsentResponse,
+            "Whether a consent or an emergency access lets the actor see other vårdgivare's data", contract="samtycke")
+async def check_consent(request: Request, _system: CallingSystem) -> Any:
+    def work(body: PatientRequest, session: Session) -> CheckConsentResponse:
+        employee, commission = _acting(session, body.accessingActor)
+        found = service.check_consent(session=session, directory=gatekeeper(), user_hsa_id=employee,
+                                      commission_hsa_id=commission, personnummer=_required_patient(body))
+        kind = None if found.basis is None else \
+            AssertionType.EMERGENCY if found.basis is Basis.EMERGENCY else AssertionType.CONSENT
+        return CheckConsentResponse(hasConsent=found.has_consent, assertionType=kind, assertionId=found.assertion_id,
+                                    result=_ok())
+    return await _serve(request, PatientRequest, work)
+
+
+@_operation("RegisterConsent", RegisterConsentRequest, RegisteredResponse,
+            "Register the patient's consent, or an emergency access", contract="samtycke")
+async def register_consent(request: Request, _system: CallingSystem) -> Any:
+    def work(body: RegisterConsentRequest, session: Session) -> RegisteredResponse:
+        employee, commission = _acting(session, body.accessingActor)
+        new, pnr = body.assertion, _required_patient(body)
+        if new.employeeId and hsa_key(new.employeeId) != hsa_key(employee):
+            raise NotAllowed("Ett personligt samtycke gäller den som registrerar det: employeeId ska vara "
+                             "accessingActor.employeeId.")
+        start, end = _aware(new.startDate, "assertion.startDate"), _aware(new.endDate, "assertion.endDate")
+        if new.assertionType is AssertionType.EMERGENCY:
+            began = clock.now()
+            opening = service.open_emergency(
+                session=session, directory=gatekeeper(), user_hsa_id=employee, commission_hsa_id=commission,
+                personnummer=pnr, reason=new.reasonText or "",
+                duration=(end - began) if end is not None else None, now=began)
+            return RegisteredResponse(id=opening.id, result=_ok())
+        consent = service.register_consent(
+            session=session, directory=gatekeeper(), user_hsa_id=employee, commission_hsa_id=commission,
+            personnummer=pnr, scope=ConsentScope.EMPLOYEE if new.employeeId else ConsentScope.UNIT,
+            purpose=ConsentPurpose(new.purpose.value), start=start, end=end,
+            represented_by=_patient(new.representedBy, "assertion.representedBy"), consent_id=new.assertionId)
+        return RegisteredResponse(id=consent.id, result=_ok())
+    return await _serve(request, RegisterConsentRequest, work)
+
+
+def _consent_change(act: Callable[..., Consent], text: str) -> Callable[[ConsentChangeRequest, Session],
+                                                                         ResultResponse]:
+    def work(body: ConsentChangeRequest, session: Session) -> ResultResponse:
+        employee, commission = _acting(session, body.accessingActor)
+        act(session=session, directory=gatekeeper(), user_hsa_id=employee, commission_hsa_id=commission,
+            consent_id=body.assertionId, personnummer=_patient(body.patientId))
+        return ResultResponse(result=_ok(text))
+    return work
+
+
+@_operation("EndConsentByPatient", ConsentChangeRequest, ResultResponse,
+            "End a consent the patient withdrew (avsluta)", contract="samtycke")
+async def end_consent_by_patient(request: Request, _system: CallingSystem) -> Any:
+    return await _serve(request, ConsentChangeRequest, _consent_change(service.end_consent, "Samtycket är avslutat."))
+
+
+@_operation("DeleteConsent", ConsentChangeRequest, ResultResponse,
+            "Void a consent registered by mistake (makulera)", contract="samtycke")
+async def delete_consent(request: Request, _system: CallingSystem) -> Any:
+    return await _serve(request, ConsentChangeRequest,
+                        _consent_change(service.void_consent, "Samtycket är makulerat."))

@@ -188,9 +188,12 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
 # The service interfaces take a system's function certificate only: a session cookie (or none) gets the JSON 401.
 SERVICE_OPERATIONS = ("GetBlocksForPatient", "CheckBlocks", "RegisterBlock", "UnregisterBlock", "DeleteBlock",
                       "RegisterTemporaryRevoke", "CancelTemporaryRevoke", "GetBlocks")
-POLICY |= {("POST", f"/tjanster/sparr/{name}"): Rule(set(), lambda b, x, name=name: b.client.post(
-    f"/tjanster/sparr/{name}", json={"patientId": {"extension": "194803123423"}}, headers=_json_headers(b),
-    follow_redirects=False)) for name in SERVICE_OPERATIONS}
+CONSENT_OPERATIONS = ("GetConsentsForPatient", "CheckConsent", "RegisterConsent", "EndConsentByPatient",
+                      "DeleteConsent")
+POLICY |= {("POST", path): Rule(set(), lambda b, x, path=path: b.client.post(
+    path, json={"patientId": {"extension": "194803123423"}}, headers=_json_headers(b), follow_redirects=False))
+    for path in [f"/tjanster/sparr/{n}" for n in SERVICE_OPERATIONS]
+    + [f"/tjanster/samtycke/{n}" for n in CONSENT_OPERATIONS]}
 
 
 def log_review(x: dict[str, str]) -> dict[str, str]:
@@ -368,6 +371,11 @@ POST /oversikt/uppdrag                                   401 401 401 401 401 401
 GET /siths/login                                         303 303 303 303 303 303 303 303 303 303 303 303 303
 GET /siths/vem-ar-jag                                    401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /status                                              200 200 200 200 200 200 200 200 200 200 200 200 200
+POST /tjanster/samtycke/CheckConsent                     401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/samtycke/DeleteConsent                    401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/samtycke/EndConsentByPatient              401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/samtycke/GetConsentsForPatient            401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /tjanster/samtycke/RegisterConsent                  401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CancelTemporaryRevoke               401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CheckBlocks                         401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/DeleteBlock                         401 401 401 401 401 401 401 401 401 401 401 401 401

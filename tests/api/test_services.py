@@ -56,12 +56,19 @@ class System:
             self.client.headers[HEADER] = quote(issued.cert_pem().decode())
 
     def call(self, operation: str, body: object, *, status: int = 200) -> dict[str, Any]:
-        response = self.client.post(f"/tjanster/sparr/{operation}", json=body)
+        contract = "samtycke" if operation in CONSENT_OPERATIONS else "sparr"
+        response = self.client.post(f"/tjanster/{contract}/{operation}", json=body)
         assert response.status_code == status, response.text
         return response.json()
 
     def code(self, operation: str, body: object) -> str:
         return str(self.call(operation, body)["result"]["resultCode"])
+
+
+BLOCK_OPERATIONS = {"GetBlocksForPatient", "CheckBlocks", "RegisterBlock", "UnregisterBlock", "DeleteBlock",
+                    "RegisterTemporaryRevoke", "CancelTemporaryRevoke", "GetBlocks"}
+CONSENT_OPERATIONS = {"GetConsentsForPatient", "CheckConsent", "RegisterConsent", "EndConsentByPatient",
+                      "DeleteConsent"}
 
 
 @pytest.fixture
@@ -223,6 +230,62 @@ def test_only_an_allowed_systems_function_certificate_is_accepted(system: System
 def test_each_operation_is_named_by_its_contract_in_openapi(system: System) -> None:
     paths = system.client.get("/api/openapi.json").json()["paths"]
     operations = {v["post"]["operationId"]: p for p, v in paths.items() if p.startswith("/tjanster/")}
-    assert set(operations) == {"GetBlocksForPatient", "CheckBlocks", "RegisterBlock", "UnregisterBlock",
-                               "DeleteBlock", "RegisterTemporaryRevoke", "CancelTemporaryRevoke", "GetBlocks"}
-    assert all(path == f"/tjanster/sparr/{name}" for name, path in operations.items())
+    assert set(operations) == BLOCK_OPERATIONS | CONSENT_OPERATIONS
+    assert all(path == f"/tjanster/{'samtycke' if name in CONSENT_OPERATIONS else 'sparr'}/{name}"
+               for name, path in operations.items())
+
+
+# ---------------------------------------------------------------------- consents
+ERIK_AT = {**SARA_AT, "employeeId": "SE2321000255-VCH3"}
+
+
+def consent_body(actor: dict[str, str], who: str = "dagny", **assertion: object) -> dict[str, object]:
+    end = (clock.now() + dt.timedelta(days=7)).isoformat()
+    return {"accessingActor": actor, "patientId": patient(who), "assertion": {"endDate": end, **assertion}}
+
+
+def test_a_unit_consent_is_registered_checked_listed_and_ended_only_by_its_vardgivare(system: System) -> None:
+    with runtime.session_scope() as session:
+        service.acknowledge_information(session=session, user_hsa_id=ERIK_AT["employeeId"])
+    consent_id = str(uuid.uuid4())
+    made = system.call("RegisterConsent", consent_body(SARA_AT, assertionId=consent_id))
+    assert made["result"]["resultCode"] == "OK" and made["id"] == consent_id
+    assert system.call("RegisterConsent", consent_body(SARA_AT, assertionId=consent_id))["id"] == consent_id
+    assert system.code("RegisterConsent", consent_body(SARA_AT, "astrid", assertionId=consent_id)) == "ALREADYEXISTS"
+    check = {"accessingActor": ERIK_AT, "patientId": patient("dagny")}
+    found = system.call("CheckConsent", check)  # the whole unit: a colleague too
+    assert (found["hasConsent"], found["assertionType"], found["assertionId"]) == (True, "Consent", consent_id)
+    listed = system.call("GetConsentsForPatient", check)
+    [mine] = [a for a in listed["assertions"] if a["assertionId"] == consent_id]
+    assert (mine["careUnitId"], mine["employeeId"], mine["registrationInfo"]["registeredBy"]["employeeId"]) == \
+        (catalog_demo.VC_HORBY, None, SARA)
+    elsewhere = system.call("GetConsentsForPatient", {"accessingActor": MIKAEL_AT, "patientId": patient("dagny")})
+    assert consent_id not in {a["assertionId"] for a in elsewhere["assertions"]}  # another vårdgivare's
+    change = {"accessingActor": MIKAEL_AT, "assertionId": consent_id, "patientId": patient("dagny")}
+    assert system.code("EndConsentByPatient", change) == "ACCESSDENIED"
+    assert system.code("DeleteConsent", {**change, "accessingActor": ERIK_AT}) == "ACCESSDENIED"  # not Erik's
+    assert system.code("EndConsentByPatient", {**change, "accessingActor": ERIK_AT}) == "OK"
+    assert system.call("CheckConsent", check)["hasConsent"] is False
+    ended = [a for a in system.call("GetConsentsForPatient", check)["assertions"] if a["assertionId"] == consent_id]
+    assert ended[0]["cancellationInfo"]["registeredBy"]["employeeId"] == ERIK_AT["employeeId"]
+    assert system.code("DeleteConsent", {**change, "assertionId": str(uuid.uuid4())}) == "NOTFOUND"
+
+
+def test_a_personal_consent_an_emergency_and_the_relation_rules(system: System) -> None:
+    assert system.code("RegisterConsent", consent_body(SARA_AT, employeeId="SE2321000255-VCH3")) == "ACCESSDENIED"
+    personal = system.call("RegisterConsent", consent_body(SARA_AT, employeeId=SARA, purpose="drug_list"))
+    assert personal["result"]["resultCode"] == "OK"
+    assert system.code("RegisterConsent", consent_body(MIKAEL_AT)) == "ACCESSDENIED"  # no patient relation there
+    no_reason = consent_body(SARA_AT, assertionType="Emergency",
+                             endDate=(clock.now() + dt.timedelta(hours=2)).isoformat())
+    refused = system.call("RegisterConsent", no_reason)
+    assert refused["result"]["resultCode"] == "VALIDATIONERROR" and "reason" in refused["result"]["resultText"]
+    too_long = {**no_reason, "assertion": {**no_reason["assertion"], "reasonText": "Medvetslös",  # type: ignore[dict-item]
+                                           "endDate": (clock.now() + dt.timedelta(hours=30)).isoformat()}}
+    assert system.code("RegisterConsent", too_long) == "VALIDATIONERROR"
+    opened = system.call("RegisterConsent", {**no_reason, "assertion": {**no_reason["assertion"],  # type: ignore[dict-item]
+                                                                        "reasonText": "Medvetslös på akuten."}})
+    assert opened["result"]["resultCode"] == "OK"
+    found = system.call("CheckConsent", {"accessingActor": SARA_AT, "patientId": patient("dagny")})
+    assert (found["hasConsent"], found["assertionType"], found["assertionId"]) == (True, "Emergency", opened["id"])
+    assert system.code("RegisterConsent", consent_body(SARA_AT, scope="RegionalLevel")) == "VALIDATIONERROR"
