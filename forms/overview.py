@@ -262,3 +262,17 @@ def parse_temporary_revoke(raw: Mapping[str, object], *, now: dt.datetime) -> Re
     end = local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
         else now + dt.timedelta(days=days[duration] or 0)
     return RevokeRequest(scope == ConsentScope.EMPLOYEE.value, end, _text(raw, "reason_text"))
+
+
+# ---------------------------------------------------------------------- publication rules
+PUBLICATION_COMMENT_FIELD = Field("comment", "Varför reglerna ändras",
+                                  "T.ex. ”Hässleholms sjukhus ansluten till Melior 2026-11-01”. Sparas med versionen.",
+                                  "text", 300)
+
+
+def parse_publication_comment(raw: Mapping[str, object]) -> str:
+    """The reason for a new version of the publication rules (required: the history says why)."""
+    try:
+        return inputs.reason(_text(raw, "comment"), "comment", what="varför reglerna ändras", max_length=300)
+    except InvalidInput as exc:
+        raise FormInvalid({exc.field: exc.message}) from None

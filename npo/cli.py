@@ -18,7 +18,14 @@ from catalog.runtime import directory_config, embedded_slapd
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
 from npo.cli_text import SwedishTyper
-from npo.overview_cli import LOG_EXTRACT_HELP, audit_app, ensure_demo_rules, load_demo_patients, log_extract
+from npo.overview_cli import (
+    LOG_EXTRACT_HELP,
+    audit_app,
+    ensure_demo_rules,
+    load_demo_patients,
+    log_extract,
+    rules_app,
+)
 from npo.schedules_cli import HELP as SCHEDULES_HELP
 from npo.schedules_cli import schedules
 
@@ -32,6 +39,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(db_app, name="db")
 app.add_typer(certs_app, name="certs")
 app.add_typer(audit_app, name="audit")
+app.add_typer(rules_app, name="rules")
 app.command("log-extract", help=LOG_EXTRACT_HELP)(log_extract)
 app.command("schedules", help=SCHEDULES_HELP)(schedules)
 

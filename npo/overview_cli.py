@@ -1,10 +1,12 @@
-"""The overview's commands: `npo audit verify`, `npo log-extract PERSONNUMMER`, demo patients for `npo demo load`.
+"""The overview's commands: `npo audit verify`, `npo log-extract PERSONNUMMER`, `npo rules import|export|history`,
+demo patients for `npo demo load`.
 
 Exit codes: 0 done; 1 the database failed; 2 the access log's chain is broken; 3 bad input.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -158,3 +160,82 @@ def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
         _fail(f"Demopatienterna kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
     typer.echo(f"Publiceringsregler: {version}.")
     typer.echo(f"Demopatienter: {report.created} nya, {report.existing} fanns redan ({report.rows} rader).")
+
+
+# ---------------------------------------------------------------------- npo rules: the publication rules
+rules_app = SwedishTyper(help="Publiceringsreglerna (steg 9 i PDL-grinden): läs in, skriv ut och visa historiken",
+                         no_args_is_help=True)
+
+
+@rules_app.command("import", help="Läs in en YAML-fil som ny version av publiceringsreglerna (kontrolleras först; "
+                                  "samma text som versionen som gäller sparar ingenting).")
+def rules_import(
+    file: Annotated[Path, typer.Argument(help="YAML-filen med reglerna")],
+    comment: Annotated[str, typer.Option("--comment", help="varför reglerna ändras (sparas i historiken)")],
+    by: Annotated[str, typer.Option("--by", help="vem som läser in (HSA-id eller namn; standard: användaren)")] = "",
+) -> None:
+    import getpass
+
+    from kernel import clock, runtime
+    from overview import publication
+    from overview.errors import InvalidInput
+
+    if not comment.strip():
+        _fail("Ange varför reglerna ändras med --comment.", EXIT_BAD_INPUT)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"Filen {file} kunde inte läsas som UTF-8-text: {exc}", EXIT_BAD_INPUT)
+    who = by.strip() or f"{getpass.getuser()} (npo rules import)"
+    try:
+        with runtime.session_scope() as session:
+            before = publication.newest(session)
+            row = publication.import_text(session, text, loaded_by=who[:200],
+                                          source=f"{comment.strip()} ({file.name})", now=clock.now())
+            new = before is None or row.id != before.id
+    except InvalidInput as exc:
+        _fail(exc.message, EXIT_BAD_INPUT)
+    except SQLAlchemyError as exc:
+        _fail(f"Databasen kunde inte nås: {exc.__class__.__name__}", EXIT_DATABASE)
+    typer.echo(f"Version {row.id} gäller nu." if new else f"Samma text som version {row.id}; ingen ny version.")
+
+
+@rules_app.command("export", help="Skriv ut versionen som gäller (eller --version N) som YAML, till fil med --out.")
+def rules_export(
+    out: Annotated[Path | None, typer.Option("--out", help="filen att skriva (standard: skärmen)")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="versionens nummer (standard: den som gäller)",
+                                                min=1)] = None,
+) -> None:
+    from kernel import runtime
+    from overview import publication
+
+    try:
+        with runtime.read_scope() as session:
+            row = publication.newest(session) if version is None else publication.version(session, version)
+    except SQLAlchemyError as exc:
+        _fail(f"Databasen kunde inte nås: {exc.__class__.__name__}", EXIT_DATABASE)
+    if row is None:
+        _fail("Inga publiceringsregler är inlästa." if version is None else f"Version {version} finns inte.",
+              EXIT_BAD_INPUT)
+    assert row is not None
+    if out is None:
+        typer.echo(row.document, nl=False)
+    else:
+        out.write_text(row.document, encoding="utf-8")
+        typer.echo(f"Version {row.id} skriven till {out}.")
+
+
+@rules_app.command("history", help="Visa versionerna: nummer, när, av vem, varför och hur många rader som ändrades.")
+def rules_history() -> None:
+    from kernel import runtime
+    from kernel.clock import local_minute
+    from overview import publication
+
+    try:
+        with runtime.read_scope() as session:
+            versions = publication.history(session)
+    except SQLAlchemyError as exc:
+        _fail(f"Databasen kunde inte nås: {exc.__class__.__name__}", EXIT_DATABASE)
+    for v in versions:
+        typer.echo(f"{v.row.id:>4}{' *' if v.in_force else '  '} {local_minute(v.row.loaded_at)}  {v.row.loaded_by}  "
+                   f"+{v.added} -{v.removed}  {v.row.source}")

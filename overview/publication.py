@@ -31,10 +31,12 @@ process, so a new version is in force from the next request and nothing stale su
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -287,3 +289,64 @@ def _cached(digest: str, text: Callable[[], str]) -> PublicationRules:
         if len(_parsed) >= 8:  # a handful of versions per process at most; drop the oldest
             _parsed.pop(next(iter(_parsed)))
         return _parsed.setdefault(digest, rules)
+
+
+# ---------------------------------------------------------------------- administration: history, import, export
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One stored version and what it changed against the one before (a unified diff of the YAML texts)."""
+
+    row: PublicationRuleSet
+    added: int
+    removed: int
+    diff: str
+    in_force: bool
+
+
+def history(session: Session, *, limit: int = 50) -> list[Version]:
+    """The newest ``limit`` versions, newest first, each with its changes against the previous version (the rows
+    detached: they are read-only history and outlive the session)."""
+    rows = list(session.exec(select(PublicationRuleSet).order_by(col(PublicationRuleSet.id).desc())
+                             .limit(limit + 1)).all())
+    for row in rows:
+        session.expunge(row)
+    versions = []
+    for index, row in enumerate(rows[:limit]):
+        before = rows[index + 1].document if index + 1 < len(rows) else ""
+        lines = list(difflib.unified_diff(before.splitlines(), row.document.splitlines(), "föregående",
+                                          f"version {row.id}", lineterm="", n=1))
+        added = sum(1 for line in lines if line.startswith("+") and not line.startswith("+++"))
+        removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
+        versions.append(Version(row, added, removed, "\n".join(lines), index == 0))
+    return versions
+
+
+def newest(session: Session) -> PublicationRuleSet | None:
+    """The version in force (None before the first import), detached."""
+    return _detached(session, session.exec(select(PublicationRuleSet).order_by(col(PublicationRuleSet.id).desc())
+                                           .limit(1)).first())
+
+
+def version(session: Session, version_id: int) -> PublicationRuleSet | None:
+    """One stored version by its number, detached."""
+    return _detached(session, session.get(PublicationRuleSet, version_id))
+
+
+def _detached(session: Session, row: PublicationRuleSet | None) -> PublicationRuleSet | None:
+    if row is not None:
+        session.expunge(row)
+    return row
+
+
+MAX_DOCUMENT = 1_000_000  # characters: the demo's rules are about 3,000
+
+
+def import_text(session: Session, text: str, *, loaded_by: str, source: str, now: dt.datetime) -> PublicationRuleSet:
+    """An administered import (the page, the CLI): bounded, validated, stored as the newest version."""
+    if not text.strip():
+        raise InvalidPublicationRules("Klistra in eller välj ett YAML-dokument med publiceringsreglerna.")
+    if len(text) > MAX_DOCUMENT:
+        raise InvalidPublicationRules(f"Dokumentet är {len(text)} tecken långt; högst {MAX_DOCUMENT} tecken.")
+    if "\x00" in text:
+        raise InvalidPublicationRules("Dokumentet innehåller NUL-tecken och kan inte vara YAML-text.")
+    return store(session, text, loaded_by=loaded_by, source=source[:300], now=now)

@@ -12,7 +12,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from api.routes import overview_admin, overview_blocks, overview_consent, overview_emergency, overview_help
+from api.routes import (
+    overview_admin,
+    overview_blocks,
+    overview_consent,
+    overview_emergency,
+    overview_help,
+    overview_publication,
+)
 from api.routes.overview_base import (
     CertifiedForm,
     access,
@@ -181,7 +188,8 @@ def overview_close(request: Request, who: CurrentIdentity, _form: CertifiedForm)
     return _see_start()
 
 
-# The relation and consent, block, emergency, Felsökning and log-extract pages are part of this router (one entry in
-# api/app.py).
-for _module in (overview_consent, overview_blocks, overview_emergency, overview_help, overview_admin):
+# The relation and consent, block, emergency, Felsökning, log-extract and publication-rule pages are part of this
+# router (one entry in api/app.py).
+for _module in (overview_consent, overview_blocks, overview_emergency, overview_help, overview_admin,
+                overview_publication):
     router.include_router(_module.router)

@@ -184,7 +184,10 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("POST", "/oversikt/patient/sparr"), ("POST", "/oversikt/patient/sparr/andra"),
     ("POST", "/oversikt/patient/sparr/tillfallig"), ("POST", "/oversikt/patient/sparr/tillfallig/avbryt"),
     ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
-    ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"))}
+    ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"), ("GET", "/oversikt/publicering"),
+    ("POST", "/oversikt/publicering"), ("GET", "/oversikt/publicering/export"))}
+POLICY[("GET", "/oversikt/publicering/{version_id}")] = Rule(set(), lambda b, x: b.client.get(
+    "/oversikt/publicering/1", follow_redirects=False))
 # The service interfaces take a system's function certificate only: a session cookie (or none) gets the JSON 401.
 SERVICE_OPERATIONS = ("GetBlocksForPatient", "CheckBlocks", "RegisterBlock", "UnregisterBlock", "DeleteBlock",
                       "RegisterTemporaryRevoke", "CancelTemporaryRevoke", "GetBlocks")
@@ -366,6 +369,10 @@ POST /oversikt/patient/sparrat/steg1                     401 401 401 401 401 401
 POST /oversikt/patient/sparrat/steg2                     401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/patient/stang                             401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/patient/tidslinje                          401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /oversikt/publicering                                401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/publicering                               401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /oversikt/publicering/export                         401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /oversikt/publicering/{version_id}                   401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/uppdrag                                    401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/uppdrag                                   401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /siths/login                                         303 303 303 303 303 303 303 303 303 303 303 303 303
