@@ -276,3 +276,46 @@ def parse_publication_comment(raw: Mapping[str, object]) -> str:
         return inputs.reason(_text(raw, "comment"), "comment", what="varför reglerna ändras", max_length=300)
     except InvalidInput as exc:
         raise FormInvalid({exc.field: exc.message}) from None
+
+
+# ---------------------------------------------------------------------- a patient who cannot decide
+INCAPACITY_DURATIONS = (("manad", "En månad", 30), ("halvar", "Ett halvår", 182), ("ar", "Ett år", 365),
+                        ("datum", "Till och med ett datum", None))
+ATTITUDE_FIELD = Field("attitude_clarified", "Hur patientens inställning har klarlagts",
+                       "Vad du gjort för att ta reda på patientens inställning, t.ex. samtal med patienten och "
+                       "närstående, tidigare uttalanden i journalen.", "textarea", inputs.REASON_MAX)
+NO_OBJECTION_FIELD = Field("no_objection", "Varför det inte finns anledning att anta att patienten skulle motsätta sig",
+                           "Det som talar för att patienten inte skulle ha något emot att uppgifterna används.",
+                           "textarea", inputs.REASON_MAX)
+
+
+@dataclass(frozen=True)
+class IncapacityRequest:
+    lasting: bool
+    attitude_clarified: str
+    no_objection: str
+    end: dt.datetime
+
+
+def incapacity_defaults() -> dict[str, object]:
+    return {"duration": "manad"}
+
+
+def parse_incapacity(raw: Mapping[str, object], *, now: dt.datetime) -> IncapacityRequest:
+    """The dialog's values; the texts are checked by the service (named by the same fields)."""
+    errors: dict[str, str] = {}
+    lasting = _text(raw, "lasting")
+    if lasting not in {"varaktigt", "tillfalligt"}:
+        errors["lasting"] = "Ange om patienten varaktigt eller bara tillfälligt saknar förmåga att ta ställning."
+    duration = _text(raw, "duration")
+    days = {value: count for value, _label, count in INCAPACITY_DURATIONS}
+    if duration not in days:
+        errors["duration"] = "Välj hur länge bedömningen gäller."
+    last_day = _date(raw, "end", errors) if duration == "datum" else None
+    if duration == "datum" and last_day is None and "end" not in errors:
+        errors["end"] = "Ange sista dagen bedömningen gäller (ÅÅÅÅ-MM-DD)."
+    if errors:
+        raise FormInvalid(errors)
+    end = local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
+        else now + dt.timedelta(days=days[duration] or 0)
+    return IncapacityRequest(lasting == "varaktigt", _text(raw, "attitude_clarified"), _text(raw, "no_objection"), end)

@@ -170,7 +170,7 @@ rules_app = SwedishTyper(help="Publiceringsreglerna (steg 9 i PDL-grinden): läs
 @rules_app.command("import", help="Läs in en YAML-fil som ny version av publiceringsreglerna (kontrolleras först; "
                                   "samma text som versionen som gäller sparar ingenting).")
 def rules_import(
-    file: Annotated[Path, typer.Argument(help="YAML-filen med reglerna")],
+    fil: Annotated[Path, typer.Argument(help="YAML-filen med reglerna")],
     comment: Annotated[str, typer.Option("--comment", help="varför reglerna ändras (sparas i historiken)")],
     by: Annotated[str, typer.Option("--by", help="vem som läser in (HSA-id eller namn; standard: användaren)")] = "",
 ) -> None:
@@ -183,15 +183,15 @@ def rules_import(
     if not comment.strip():
         _fail("Ange varför reglerna ändras med --comment.", EXIT_BAD_INPUT)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = fil.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"Filen {file} kunde inte läsas som UTF-8-text: {exc}", EXIT_BAD_INPUT)
+        _fail(f"Filen {fil} kunde inte läsas som UTF-8-text: {exc}", EXIT_BAD_INPUT)
     who = by.strip() or f"{getpass.getuser()} (npo rules import)"
     try:
         with runtime.session_scope() as session:
             before = publication.newest(session)
             row = publication.import_text(session, text, loaded_by=who[:200],
-                                          source=f"{comment.strip()} ({file.name})", now=clock.now())
+                                          source=f"{comment.strip()} ({fil.name})", now=clock.now())
             new = before is None or row.id != before.id
     except InvalidInput as exc:
         _fail(exc.message, EXIT_BAD_INPUT)

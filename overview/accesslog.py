@@ -63,6 +63,7 @@ class Resource(StrEnum):
     CONSENT = "samtycke"
     RELATION = "patientrelation"
     BLOCK = "spärr"
+    INCAPACITY = "beslutsoförmåga"  # an assessment that the patient cannot consent, registered or ended
     INFORMATION = "information innan start"
     LOG_EXTRACT = "loggutdrag"  # a patient's log extract taken by system administration
     LOG_REVIEW = "loggranskning"  # a reviewer opened a logged access to a patient in log follow-up

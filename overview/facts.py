@@ -31,6 +31,7 @@ from overview.gate import (
     ConsentScope,
     EmergencyFacts,
     GateFacts,
+    IncapacityFacts,
     ItemFacts,
     PatientFacts,
     RelationEvidence,
@@ -47,6 +48,7 @@ from overview.models import (
     Consent,
     EmergencyOpening,
     EmergencyProviderOpening,
+    IncapacityAssessment,
     InfoAcknowledgement,
     Patient,
     ProducerItem,
@@ -201,6 +203,14 @@ def load_emergencies(session: Session, personnummer: str, now: dt.datetime) -> t
     return tuple(emergency_facts(r, opened.get(r.id, set())) for r in rows)
 
 
+def load_incapacities(session: Session, personnummer: str, now: dt.datetime) -> tuple[IncapacityFacts, ...]:
+    """The patient's incapacity assessments that have not run out (ended ones too: the gate reads ``ended_at``)."""
+    table = _table(IncapacityAssessment)
+    rows = session.execute(table.select().where(table.c.personnummer == personnummer, table.c.end > now)).all()
+    return tuple(IncapacityFacts(r.id, r.care_provider_hsa_id, r.care_unit_hsa_id, r.start, r.end, r.registered_at,
+                                 r.ended_at) for r in rows)
+
+
 def emergency_facts(row: EmergencyOpening | Row[Any], opened: set[str]) -> EmergencyFacts:
     """A stored emergency opening as the gate sees it."""
     return EmergencyFacts(
@@ -294,4 +304,5 @@ def load_facts(*, session: Session, directory: Directory, user_hsa_id: str | Non
     return replace(facts, patient=patient, relations=load_relations(session, personnummer),
                    consents=load_consents(session, personnummer),
                    emergencies=load_emergencies(session, personnummer, now),
-                   blocks=load_blocks(session, personnummer), items=load_items(session, personnummer))
+                   blocks=load_blocks(session, personnummer), items=load_items(session, personnummer),
+                   incapacities=load_incapacities(session, personnummer, now))

@@ -34,6 +34,7 @@ from overview.gate_types import (
     Decision,
     EmergencyFacts,
     GateFacts,
+    IncapacityFacts,
     ItemDecision,
     ItemFacts,
     ItemVerdict,
@@ -50,7 +51,8 @@ from overview.producers import PublicationRules
 
 __all__ = [
     "ADULT_AGE", "Basis", "BlockFacts", "BlockKind", "BlockState", "Check", "CommissionFacts", "ConsentFacts",
-    "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "ItemDecision", "ItemFacts",
+    "ConsentPurpose", "ConsentScope", "Decision", "EmergencyFacts", "GateFacts", "IncapacityFacts", "ItemDecision",
+    "ItemFacts",
     "ItemVerdict", "PatientFacts", "PublicationRules", "Reason", "RelationEvidence", "RelationKind", "RevokeReason",
     "TemporaryRevoke", "UserFacts", "commission_problem", "consent_in_force", "decide", "emergency_holds",
     "has_sjf_read_right", "is_child", "relation_holds",

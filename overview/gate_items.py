@@ -19,6 +19,7 @@ from overview.gate_types import (
     Decision,
     EmergencyFacts,
     GateFacts,
+    IncapacityFacts,
     ItemDecision,
     ItemFacts,
     ItemVerdict,
@@ -191,7 +192,19 @@ class _ItemGate:
                 target = drug_list if consent.purpose is ConsentPurpose.DRUG_LIST else overview
                 target.append(((consent.registered_at, 1, consent.consent_id),
                                (Basis.CONSENT, consent.consent_id, None)))
+        for assessment in self.facts.incapacities:
+            if self._incapacity_valid(assessment):
+                overview.append(((assessment.registered_at, 1, assessment.assessment_id),
+                                 (Basis.INCAPACITY, assessment.assessment_id, None)))
         return (max(overview)[1] if overview else None), (max(drug_list)[1] if drug_list else None)
+
+    def _incapacity_valid(self, assessment: IncapacityFacts) -> bool:
+        """Like a unit consent: at the unit and vårdgivare it was registered under, between start and end, unless
+        ended; never for the drug list (which needs the patient's personal consent)."""
+        now = self.now
+        return ((assessment.ended_at is None or assessment.ended_at > now) and assessment.start <= now < assessment.end
+                and _key(assessment.care_unit_hsa_id) == self.unit
+                and _key(assessment.care_provider_hsa_id) == self.provider)
 
     def _block_rules(self) -> dict[str, list[_BlockRule]]:
         """The blocks that hold against this user, by the blocked vårdgivare."""

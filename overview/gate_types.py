@@ -68,6 +68,7 @@ class Basis(StrEnum):
     CONSENT = "consent"
     EMERGENCY = "emergency"
     EMERGENCY_BLOCK_OPENED = "emergency_block_opened"  # Nödöppning of blocked data (two steps done)
+    INCAPACITY = "incapacity"  # the patient lacks the capacity to consent, not only temporarily (6 kap. 2 a, 3 a §§)
 
 
 # ---------------------------------------------------------------------- facts (input)
@@ -139,6 +140,20 @@ class ConsentFacts:
     voided_at: dt.datetime | None = None  # makulerat (registered in error): never valid
     represented_by: str | None = None  # personnummer of a guardian who gave it for a child
     registered_by: str | None = None  # who registered it: shown to the reader (who may void their own); not a rule
+
+
+@dataclass(frozen=True, slots=True)
+class IncapacityFacts:
+    """A registered assessment that the patient lacks the capacity to consent, and not only temporarily: like a
+    consent for the whole unit it was registered under, for the overview's data (not the drug list), until ``end``."""
+
+    assessment_id: str
+    care_provider_hsa_id: str
+    care_unit_hsa_id: str
+    start: dt.datetime
+    end: dt.datetime
+    registered_at: dt.datetime
+    ended_at: dt.datetime | None = None  # ended early (the patient regained capacity, or registered by mistake)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +235,7 @@ class GateFacts:
     blocks: tuple[BlockFacts, ...] = ()
     items: tuple[ItemFacts, ...] = ()
     publication: PublicationRules | None = None  # step 9 (overview.producers); None = everything is published
+    incapacities: tuple[IncapacityFacts, ...] = ()  # step 7: assessments that the patient cannot consent
 
 
 # ---------------------------------------------------------------------- decision (output)
@@ -242,7 +258,7 @@ class ItemVerdict:
     check: Check | None  # the failing check when not shown
     code: str
     basis: Basis | None = None  # set when shown
-    consent_id: str | None = None
+    consent_id: str | None = None  # the consent, or (basis INCAPACITY) the incapacity assessment, it rests on
     emergency_id: str | None = None
     blocked: bool = False  # hidden by a block (the user learns only that blocked data exists)
 

@@ -114,6 +114,28 @@ class Consent(SQLModel, table=True):
     voided_by: str | None = Field(default=None, max_length=HSA)
 
 
+class IncapacityAssessment(SQLModel, table=True):
+    """A patient who lacks the capacity to consent, and not only temporarily (old PDL 6 kap. 2 a och 3 a §§,
+    continued under SVOD): registered by staff under the unit and vårdgivare of their commission, with how the
+    patient's attitude was clarified and why there is no reason to believe they would object; time-boxed."""
+
+    __tablename__ = "incapacity_assessment"
+
+    id: str = Field(primary_key=True, max_length=36)
+    personnummer: str = Field(foreign_key="patient.personnummer", index=True, max_length=PNR)
+    care_provider_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    care_unit_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    attitude_clarified: str = Field(sa_column=Column(Text, nullable=False))  # how the attitude was clarified
+    no_objection: str = Field(sa_column=Column(Text, nullable=False))  # why no reason to believe they would object
+    start: dt.datetime = Field(sa_column=_at())
+    end: dt.datetime = Field(sa_column=_at())
+    registered_at: dt.datetime = Field(sa_column=_at())
+    registered_by: str = hsa_id_field(nullable=False, length=HSA)
+    registered_commission_hsa_id: str = hsa_id_field(nullable=False, length=HSA)
+    ended_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    ended_by: str | None = Field(default=None, max_length=HSA)
+
+
 class EmergencyOpening(SQLModel, table=True):
     """Nödåtkomst: opened by one employee at the unit of their commission, with a reason, until ``expires_at``."""
 

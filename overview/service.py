@@ -179,7 +179,10 @@ def _read_entry(decision: Decision, shown: tuple[ShownItem, ...], user_hsa_id: s
 
 
 def _bases(item: ItemDecision) -> set[str]:
-    """How the log names an item's basis: own_provider, consent:<id>, emergency:<id>, emergency_block_opened:<id>."""
+    """How the log names an item's basis: own_provider, consent:<id>, emergency:<id>, emergency_block_opened:<id>,
+    incapacity:<id>."""
+    if item.basis is Basis.INCAPACITY:
+        return {f"incapacity:{item.consent_id}"}
     refs = {f"consent:{item.consent_id}"} if item.consent_id else set()
     if item.emergency_id:
         refs.add(f"{item.basis}:{item.emergency_id}")

@@ -18,6 +18,7 @@ from api.routes import (
     overview_consent,
     overview_emergency,
     overview_help,
+    overview_incapacity,
     overview_publication,
 )
 from api.routes.overview_base import (
@@ -190,6 +191,6 @@ def overview_close(request: Request, who: CurrentIdentity, _form: CertifiedForm)
 
 # The relation and consent, block, emergency, Felsökning, log-extract and publication-rule pages are part of this
 # router (one entry in api/app.py).
-for _module in (overview_consent, overview_blocks, overview_emergency, overview_help, overview_admin,
-                overview_publication):
+for _module in (overview_consent, overview_blocks, overview_incapacity, overview_emergency, overview_help,
+                overview_admin, overview_publication):
     router.include_router(_module.router)

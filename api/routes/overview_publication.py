@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from api.params import RowId
 from api.routes.overview_base import CertifiedForm, is_admin, page, pop_flash, remember
-from api.siths import CurrentIdentity, SithsIdentity
+from api.siths import CurrentIdentity, SithsIdentity, identify
 from forms import overview as F
 from kernel import runtime
 from kernel.clock import now
@@ -87,9 +87,10 @@ def overview_publication_export(who: CurrentIdentity) -> Response:
 
 
 @router.get(f"{PAGE}/{{version_id}}", name="overview_publication_version")
-def overview_publication_version(who: CurrentIdentity, version_id: RowId) -> Response:
-    """One stored version as a YAML file."""
-    _require_admin(who)
+def overview_publication_version(request: Request, version_id: RowId) -> Response:
+    """One stored version as a YAML file. The number is checked before the certificate (a number SQL cannot hold is
+    a 422 for everyone, as on every route with an id)."""
+    _require_admin(identify(request))
     with runtime.read_scope() as session:
         row = publication.version(session, version_id)
     if row is None:

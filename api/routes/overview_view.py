@@ -20,7 +20,8 @@ from overview.gate import Basis, Check, ItemDecision
 from overview.service import BlockedNotice, OverviewResult, ShownItem
 
 BASIS_NAMES = {Basis.OWN_PROVIDER: "Egen vårdgivare", Basis.CONSENT: "Samtycke", Basis.EMERGENCY: "Nödåtkomst",
-               Basis.EMERGENCY_BLOCK_OPENED: "Nödöppning av spärrade uppgifter"}
+               Basis.EMERGENCY_BLOCK_OPENED: "Nödöppning av spärrade uppgifter",
+               Basis.INCAPACITY: "Beslutsoförmögen patient"}
 SETTING_NAMES = {P.OUTPATIENT: "Öppenvård", P.INPATIENT: "Slutenvård"}
 
 

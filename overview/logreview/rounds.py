@@ -53,9 +53,10 @@ def pending(session: Session, *, now: dt.datetime, config: ReviewConfig) -> list
 def accesses(session: Session, unit_hsa_id: str, day: dt.date) -> list[Access]:
     """The unit's logged accesses to patient data that day, in log order."""
     table, where = _day_rows(day)
-    rows = session.execute(select(table.c.seq, table.c.at, table.c.action, table.c.relation)
+    rows = session.execute(table.select().with_only_columns(table.c.seq, table.c.at, table.c.action, table.c.relation,
+                                                            table.c.basis)
                            .where(*where, table.c.care_unit_hsa_id == unit_hsa_id).order_by(table.c.seq)).all()
-    return [Access(row.seq, row.at, row.action, row.relation) for row in rows]
+    return [Access(row.seq, row.at, row.action, row.relation, row.basis) for row in rows]
 
 
 def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day: dt.date, config: ReviewConfig,

@@ -32,11 +32,13 @@ class Why(StrEnum):
     EMERGENCY = "nodoppning"
     ASSERTED = "pastadd_relation"
     OUT_OF_HOURS = "utanfor_kontorstid"
+    INCAPACITY = "beslutsoformogen"  # read on the basis that the patient cannot consent (issue 13 item 6)
     RANDOM = "slumpvis"
 
 
 WHY_LABELS = {Why.EMERGENCY: "Nödöppning", Why.ASSERTED: "Påstådd patientrelation",
-              Why.OUT_OF_HOURS: "Utanför kontorstid", Why.RANDOM: "Slumpvis urval"}
+              Why.OUT_OF_HOURS: "Utanför kontorstid", Why.INCAPACITY: "Beslutsoförmögen patient",
+              Why.RANDOM: "Slumpvis urval"}
 
 
 class Outcome(StrEnum):
@@ -111,7 +113,7 @@ class ReviewConfig:
 
     def rule_text(self) -> str:
         """How the sample is drawn, in Swedish, as the round records it."""
-        always = "nödöppningar, påstådda patientrelationer" + (
+        always = "nödöppningar, påstådda patientrelationer, läsningar hos beslutsoförmögna patienter" + (
             " och åtkomster utanför kontorstid" if self.include_out_of_hours else "")
         share = f"{self.sample_share * 100:.4g}".replace(".", ",")
         return (f"Alla {always}; slumpvis {share} % av övriga "
@@ -130,6 +132,7 @@ class Access:
     at: dt.datetime
     action: str
     relation: str | None
+    basis: str = "[]"  # the log row's basis (JSON list: own_provider, consent:<id>, incapacity:<id>, …)
 
 
 def always_reasons(access: Access, config: ReviewConfig) -> tuple[Why, ...]:
@@ -139,6 +142,8 @@ def always_reasons(access: Access, config: ReviewConfig) -> tuple[Why, ...]:
         reasons.append(Why.EMERGENCY)
     if access.relation == RelationKind.ASSERTED:
         reasons.append(Why.ASSERTED)
+    if '"incapacity:' in access.basis:
+        reasons.append(Why.INCAPACITY)
     if config.include_out_of_hours and not is_office_hours(access.at):
         reasons.append(Why.OUT_OF_HOURS)
     return tuple(reasons)

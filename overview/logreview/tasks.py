@@ -59,7 +59,8 @@ def basis_label(ref: str) -> str:
     """How a log row's basis reads in Swedish."""
     kind, _, ident = ref.partition(":")
     labels = {"own_provider": "Egen vårdgivare (PDL 4 kap.)", "consent": "Samtycke",
-              "emergency": "Nödåtkomst", "emergency_block_opened": "Nödöppning av spärrade uppgifter"}
+              "emergency": "Nödåtkomst", "emergency_block_opened": "Nödöppning av spärrade uppgifter",
+              "incapacity": "Beslutsoförmögen patient"}
     return f"{labels.get(kind, kind)} {ident}".strip()
 
 

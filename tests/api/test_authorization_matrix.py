@@ -183,6 +183,8 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("POST", "/oversikt/patient/sparrat/steg2"), ("GET", "/oversikt/patient/sparr"),
     ("POST", "/oversikt/patient/sparr"), ("POST", "/oversikt/patient/sparr/andra"),
     ("POST", "/oversikt/patient/sparr/tillfallig"), ("POST", "/oversikt/patient/sparr/tillfallig/avbryt"),
+    ("GET", "/oversikt/patient/beslutsoformogen"), ("POST", "/oversikt/patient/beslutsoformogen"),
+    ("POST", "/oversikt/patient/beslutsoformogen/avsluta"),
     ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
     ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"), ("GET", "/oversikt/publicering"),
     ("POST", "/oversikt/publicering"), ("GET", "/oversikt/publicering/export"))}
@@ -373,6 +375,9 @@ GET /oversikt/publicering                                401 401 401 401 401 401
 POST /oversikt/publicering                               401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/publicering/export                         401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/publicering/{version_id}                   401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /oversikt/patient/beslutsoformogen                   401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/beslutsoformogen                  401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/patient/beslutsoformogen/avsluta          401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/uppdrag                                    401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/uppdrag                                   401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /siths/login                                         303 303 303 303 303 303 303 303 303 303 303 303 303

@@ -62,7 +62,7 @@ def test_a_unit_in_the_directory_takes_its_names_and_manager_from_there(session:
 
 def test_the_stored_sample_rule_is_cut_at_its_200_characters(session: Session, clinic: Clinic) -> None:
     config = ReviewConfig(sample_share=0.1, sample_min=10 ** 60, sample_max=10 ** 61, sample_key="k")
-    assert len(config.rule_text()) == 243
+    assert len(config.rule_text()) == 285
     log(session, clinic, local(TUESDAY, 10))
     session.commit()
     round_ = open_for(session, clinic, clinic.unit, TUESDAY, config)
