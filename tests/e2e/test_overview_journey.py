@@ -224,3 +224,47 @@ def test_the_overview_fits_a_320_px_phone(browser, overview_site: OverviewSite, 
     finally:
         context.close()
     assert not wide, f"wider than 320 px: {wide}"
+
+
+def test_a_nurse_lifts_a_block_with_the_patients_consent_and_registers_one_on_request(
+        browser, overview_site: OverviewSite, overview_db: Settings, listener: str,  # type: ignore[no-untyped-def]
+        axe: AxeChecker) -> None:
+    """Issue 13: the block dialog in chromium, checked with axe-core like every page here."""
+    from overview.models import Block, BlockRevoke
+
+    context, page = card(browser, overview_site, listener, SARA, axe)
+    try:
+        page.goto(f"{listener}/oversikt")
+        page.check("#f-read")
+        page.click("#acknowledge")
+        page.fill("#f-personnummer", pnr("cecilia"))
+        page.click("#search")
+        page.wait_for_selector("[data-blocked='1']")
+        assert "Anteckning från kvinnokliniken" not in page.content()
+        page.click("#temporary-revoke-link")
+        page.wait_for_selector("h1:has-text('Spärrar')")
+        assert page.locator("[data-holding='1']").count() == 1
+        page.check("#f-revoke-scope-employee")
+        page.check("#f-revoke-duration-dag")
+        page.fill("#f-reason_text", "Patienten är här och samtycker.")
+        page.click("#temporary-revoke")
+        page.wait_for_selector("text=tillfälligt hävd för dig med patientens samtycke")
+        assert page.locator("article.item", has_text="Anteckning från kvinnokliniken").count() >= 1
+
+        page.click("text=Stäng patienten")
+        page.fill("#f-personnummer", pnr("dagny"))
+        page.click("#search")
+        page.click("#blocks-link")
+        page.wait_for_selector("#register-block")
+        page.check("#f-kind-outer")
+        page.check("#f-requested_by-patient")
+        page.fill("#f-reason", "Vill inte att andra vårdgivare ser uppgifterna.")
+        page.click("#register-block")
+        page.wait_for_selector("text=Spärren är registrerad (yttre spärr)")
+        assert page.locator("tr[data-state='active']").count() == 1
+        axe.finish(page)
+    finally:
+        context.close()
+    assert [r.employee_hsa_id for r in rows_of(BlockRevoke) if r.registered_by == SARA] == [SARA]
+    assert [(b.kind, b.registered_by) for b in rows_of(Block) if b.personnummer == PATIENTS["dagny"]] == \
+        [("outer", SARA)]
