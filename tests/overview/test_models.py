@@ -21,7 +21,7 @@ from tests.overview.conftest import NOW, add_item, add_patient
 
 OVERVIEW_TABLES = {"patient", "producer_item", "care_contact", "asserted_relation", "consent", "emergency_opening",
                    "emergency_provider_opening", "block", "block_revoke", "info_acknowledgement", "access_log",
-                   "access_log_head"}
+                   "access_log_head", "incapacity_assessment"}
 
 
 def _table_of(diff: Any) -> str | None:
