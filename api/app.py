@@ -22,6 +22,7 @@ from api.routes import (
     api_orders,
     auth,
     bulk,
+    connections,
     dashboard,
     delegations,
     devmail,
@@ -87,7 +88,7 @@ def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
     for module in (status, siths, auth, orders, dashboard, bulk, delegations, devmail, api_orders, review, overview,
-                   logreview, services):
+                   logreview, services, connections):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -283,6 +283,22 @@ class Directory:
         self.ldap.add(dn, E.UNIT_CLASSES, E.unit_attributes(unit))
         return replace(unit, dn=dn)
 
+    def set_provider_connection(self, provider_hsa_id: str, *, consumer: bool | None = None,
+                                producer: bool | None = None) -> CareProvider:
+        """Connect or disconnect a vårdgivare to NPÖ as consumer and/or producer (npoConsumer, npoProducer; None
+        leaves one as it is); returns the vårdgivare as the directory holds it now."""
+        provider = self.provider(provider_hsa_id)
+        if provider is None:
+            raise EntryNotFound(f"Vårdgivaren {provider_hsa_id} finns inte i Skånekatalogen.")
+        changes: dict[str, list[tuple[str, list[object]]]] = {
+            name: [(MODIFY_REPLACE, ["TRUE" if value else "FALSE"])]
+            for name, value in (("npoConsumer", consumer), ("npoProducer", producer)) if value is not None}
+        if changes:
+            self.ldap.modify(provider.dn, changes)
+            self._cache.drop(f"provider:{HsaId(provider_hsa_id)}")
+        return replace(provider, consumer=provider.consumer if consumer is None else consumer,
+                       producer=provider.producer if producer is None else producer)
+
     def set_unit_manager(self, unit_hsa_id: str, manager_hsa_id: str | None) -> None:
         """Set (or clear) the verksamhetschef of a unit."""
         unit = self.require_unit(unit_hsa_id)

@@ -194,3 +194,36 @@ def _refuse_request_changes(_mapper: object, _connection: object, order: Order) 
 @event.listens_for(OrderLine, "before_update")
 def _refuse_line_changes(_mapper: object, _connection: object, line: OrderLine) -> None:
     raise ImmutableOrder(f"order line {line.id} cannot change after submission")
+
+
+class ConnectionState(StrEnum):
+    """A connection order's state: submitted → connected (the directory written) or rejected; a disconnection is
+    recorded as done at once."""
+
+    SUBMITTED = "submitted"
+    CONNECTED = "connected"
+    REJECTED = "rejected"
+    DISCONNECTED = "disconnected"
+
+
+class ConnectionOrder(SQLModel, table=True):
+    """An order to connect a vårdgivare to NPÖ as consumer and/or producer (issue 13 item 4), or a recorded
+    disconnection: approved by Vårdgivarservice for private vårdgivare, by NPÖ-förvaltningen for Region Skåne's."""
+
+    __tablename__ = "connection_orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_hsa_id: str = hsa_id_field(nullable=False, index=True, length=64)
+    provider_name: str = Field(max_length=200)
+    route: str = Field(max_length=16)  # Route
+    consumer: bool = False  # asked for (connect) or taken away (disconnect)
+    producer: bool = False
+    disconnect: bool = False
+    state: str = Field(max_length=16, index=True)  # ConnectionState
+    justification: str = Field(sa_column=Column(Text, nullable=False))
+    requested_by: str = hsa_id_field(nullable=False, length=64)
+    requested_by_name: str = Field(max_length=200)
+    requested_at: dt.datetime = _utc(nullable=False)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_at: dt.datetime | None = _utc(nullable=True)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

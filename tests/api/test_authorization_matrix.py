@@ -19,7 +19,7 @@ from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import local_date, now
-from provisioning import bulk
+from provisioning import bulk, connections
 from provisioning.authz import load_actor
 from provisioning.recertification import delegations
 from tests.api.conftest import Browser
@@ -201,6 +201,19 @@ POLICY |= {("POST", path): Rule(set(), lambda b, x, path=path: b.client.post(
     + [f"/tjanster/samtycke/{n}" for n in CONSENT_OPERATIONS]}
 
 
+POLICY |= {
+    ("GET", "/anslutningar"): Rule(SIGNED_IN, lambda b, x: b.client.get("/anslutningar", follow_redirects=False)),
+    ("POST", "/anslutningar"): Rule({"vgs", "sysadmin"}, lambda b, x: b.client.post("/anslutningar", data=_form(
+        b, provider_hsa_id=x["private_provider"], producer="1", justification="Journalerna ska delas i NPÖ."),
+        follow_redirects=False)),
+    ("POST", "/anslutningar/{order_id}/beslut"): Rule({"vgs", "sysadmin"}, lambda b, x: b.client.post(
+        f"/anslutningar/{x['connection']}/beslut", data=_form(b, decision="godkann"), follow_redirects=False)),
+    ("POST", "/anslutningar/koppla-bort"): Rule({"vgs", "sysadmin"}, lambda b, x: b.client.post(
+        "/anslutningar/koppla-bort", data=_form(b, provider_hsa_id=x["private_provider"], consumer="1",
+                                                reason="Avtalet har upphört."), follow_redirects=False)),
+}
+
+
 def log_review(x: dict[str, str]) -> dict[str, str]:
     """A log review round of the unit (two of the clinician's accesses) and a delegation of log review to someone
     outside the roles above, made on first use; their IDs."""
@@ -300,6 +313,10 @@ def _person(world: World, x: dict[str, str], role: str) -> str | None:
 EXPECTED_TABLE = """
                                                          ano mgr dlg skf  kk vgs itk uad oad sys cli fmg fdl
 GET /                                                      L 303 303 303 303 303 303 303 303 303 303 303 303
+GET /anslutningar                                          L 200 200 200 200 200 200 200 200 200 200 200 200
+POST /anslutningar                                         L 403 403 403 403 409 403 403 403 409 403 403 403
+POST /anslutningar/koppla-bort                             L 403 403 403 403 303 403 403 403 422 403 403 403
+POST /anslutningar/{order_id}/beslut                       L 403 403 403 403 303 403 403 403 409 403 403 403
 GET /api/bulk-jobs/{job_id}                              401 404 404 200 404 404 404 404 404 200 404 404 404
 GET /api/health                                            H   H   H   H   H   H   H   H   H   H   H   H   H
 GET /api/orders                                          401 200 200 200 200 200 200 200 200 200 200 200 200
@@ -476,7 +493,16 @@ def _prepare(web: Browser, world: World) -> dict[str, str]:
         skf = load_actor(directory, session, world.skf.hsa_id, now=now())
         assert skf is not None
         job_id = bulk.start_approvals(session=session, actor=skf, orders=[(order, None)], now=now()).id
+    with runtime.session_scope() as session:  # the private vårdgivare's manager orders it connected as producer
+        private_manager = load_actor(directory, session, world.private_manager.hsa_id, now=now())
+        assert private_manager is not None
+        connection = connections.submit_connection(
+            session=session, directory=directory, actor=private_manager, config=world.config,
+            provider_hsa_id=world.private_provider.hsa_id, consumer=False, producer=True,
+            justification="Vårdcentralen ska dela sina journaler i NPÖ.", now=now())
+        connection_id = connection.id
     return {"order": order, "withdrawable": order, "bulk": order, "job": str(job_id), "unit": world.public_unit.hsa_id,
+            "private_provider": world.private_provider.hsa_id, "connection": str(connection_id),
             "clinician": world.public_staff[1].hsa_id, "delegation": str(delegation_id),
             "other_admin": other_admin.hsa_id, "former_manager": former.hsa_id,
             "former_delegate": former_delegate.hsa_id}
