@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import CurrentActor, check_csrf
@@ -15,6 +15,7 @@ from api.params import RowId
 from catalog import runtime as catalog_runtime
 from catalog.model import CareProvider
 from flows.steps import provisioning_config
+from flows.trigger import deliver_later
 from kernel import runtime
 from kernel.clock import now
 from provisioning import connections
@@ -65,7 +66,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 @router.post(PAGE, name="connection_order")
-async def connection_order(request: Request, actor: CurrentActor) -> Response:
+async def connection_order(request: Request, actor: CurrentActor, background: BackgroundTasks) -> Response:
     """Order a connection as consumer and/or producer."""
     values = await _form(request)
     try:
@@ -78,11 +79,13 @@ async def connection_order(request: Request, actor: CurrentActor) -> Response:
         return _page(request, actor, values=values, errors=exc.errors, status=422)
     except InvalidInput as exc:
         return _page(request, actor, values=values, errors={exc.field: exc.message}, status=422)
+    background.add_task(deliver_later)  # after the commit; SMTP down leaves the mail in the outbox for the sweep
     return RedirectResponse(f"{PAGE}?klart=bestalld", status_code=303)
 
 
 @router.post(f"{PAGE}/{{order_id}}/beslut", name="connection_decide")
-async def connection_decide(request: Request, order_id: RowId, actor: CurrentActor) -> Response:
+async def connection_decide(request: Request, order_id: RowId, actor: CurrentActor,
+                            background: BackgroundTasks) -> Response:
     """Approve (the directory is written) or reject with a reason."""
     values = await _form(request)
     decision = values.get("decision", "")
@@ -92,6 +95,7 @@ async def connection_decide(request: Request, order_id: RowId, actor: CurrentAct
         connections.decide_connection(session=session, directory=catalog_runtime.directory(), actor=actor,
                                       config=provisioning_config(), order_id=order_id,
                                       approve=decision == "godkann", reason=values.get("reason", ""), now=now())
+    background.add_task(deliver_later)
     return RedirectResponse(f"{PAGE}?klart={'godkand' if decision == 'godkann' else 'avslagen'}", status_code=303)
 
 

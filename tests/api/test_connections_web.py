@@ -1,6 +1,6 @@
 """Anslutningar on the real app (issue 13 item 4): the private vårdgivare's manager orders it connected as producer
 (a missing choice named beside the field), Vårdgivarservice approves on the page, the directory says producer, the
-history shows both steps, and the orderer's mail is in the outbox."""
+history shows both steps, and both mails reach the SMTP server."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from sqlmodel import Session, select
 from kernel import runtime
 from kernel.outbox import OutboxMail
 from tests.api.conftest import Browser
+from tests.conftest import MailSink
 from tests.world import World
 
 
-def test_a_manager_orders_a_connection_and_vardgivarservice_approves_it_on_the_page(web: Browser,
-                                                                                   world: World) -> None:
+def test_a_manager_orders_a_connection_and_vardgivarservice_approves_it_on_the_page(
+        web: Browser, world: World, smtp_sink: MailSink) -> None:
     provider = world.private_provider.hsa_id
     web.login(world.private_manager.hsa_id)
     page = web.client.get("/anslutningar")
@@ -39,3 +40,6 @@ def test_a_manager_orders_a_connection_and_vardgivarservice_approves_it_on_the_p
     with Session(runtime.engine()) as session:
         templates = [m.template for m in session.exec(select(OutboxMail)).all()]
     assert templates.count("connection_to_queue") == 1 and templates.count("connection_decided") == 1
+    # delivered after each response, through the SMTP server: the queue's and the orderer's
+    assert smtp_sink.wait_for(lambda sink: any("godkänd" in subject for subject in sink.subjects()))
+    assert any(s.startswith("Anslutning till NPÖ att besluta") for s in smtp_sink.subjects())
