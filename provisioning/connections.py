@@ -131,12 +131,14 @@ def _link(config: ProvisioningConfig) -> str:
 
 
 def decide_connection(*, session: Session, directory: Directory, actor: Actor, config: ProvisioningConfig,
-                      order_id: int, approve: bool, reason: str, now: dt.datetime) -> ConnectionOrder:
+                      order_id: int, approve: bool | None, reason: str, now: dt.datetime) -> ConnectionOrder:
     """Approve (the directory is written: the gate's check 4 passes from then on) or reject with a reason; the
-    orderer is told by mail."""
+    orderer is told by mail. ``approve`` None: the decision was not chosen (InvalidInput, after the order is found)."""
     order = session.get(ConnectionOrder, order_id)
     if order is None:
         raise NotFound(f"Anslutningsbeställning {order_id} finns inte.")
+    if approve is None:
+        raise InvalidInput("decision", "Välj godkänn eller avslå.")
     route = Route(order.route)
     if not may_decide(actor, route):
         raise NotAllowed(f"Beställningen beslutas av {APPROVER_LABELS[route]}.")

@@ -89,12 +89,11 @@ async def connection_decide(request: Request, order_id: RowId, actor: CurrentAct
     """Approve (the directory is written) or reject with a reason."""
     values = await _form(request)
     decision = values.get("decision", "")
-    if decision not in {"godkann", "avsla"}:
-        raise InvalidInput("decision", "Välj godkänn eller avslå.")
     with runtime.session_scope() as session:
         connections.decide_connection(session=session, directory=catalog_runtime.directory(), actor=actor,
                                       config=provisioning_config(), order_id=order_id,
-                                      approve=decision == "godkann", reason=values.get("reason", ""), now=now())
+                                      approve={"godkann": True, "avsla": False}.get(decision),
+                                      reason=values.get("reason", ""), now=now())
     background.add_task(deliver_later)
     return RedirectResponse(f"{PAGE}?klart={'godkand' if decision == 'godkann' else 'avslagen'}", status_code=303)
 
