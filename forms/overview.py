@@ -248,20 +248,31 @@ def parse_temporary_revoke(raw: Mapping[str, object], *, now: dt.datetime) -> Re
     scope = _text(raw, "scope")
     if scope not in {value for value, _label, _help in SCOPES}:
         errors["scope"] = "Välj om hävningen gäller hela vårdenheten eller bara dig."
-    duration = _text(raw, "duration")
-    days = {value: count for value, _label, count in REVOKE_DURATIONS}
-    if duration not in days:
-        errors["duration"] = "Välj hur länge spärren ska vara hävd."
-    last_day = _date(raw, "end", errors) if duration == "datum" else None
-    if duration == "datum" and last_day is None and "end" not in errors:
-        errors["end"] = "Ange sista dagen hävningen gäller (ÅÅÅÅ-MM-DD)."
-    if last_day is not None and last_day < local_date(now):
-        errors["end"] = "Sista dagen kan inte ha passerat; ange dagens datum eller senare."
+    end = _until(raw, REVOKE_DURATIONS, now, errors, what="spärren ska vara hävd", last="hävningen gäller",
+                 past_refused=True)
     if errors:
         raise FormInvalid(errors)
-    end = local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
-        else now + dt.timedelta(days=days[duration] or 0)
+    assert end is not None
     return RevokeRequest(scope == ConsentScope.EMPLOYEE.value, end, _text(raw, "reason_text"))
+
+
+def _until(raw: Mapping[str, object], durations: tuple[tuple[str, str, int | None], ...], now: dt.datetime,
+           errors: dict[str, str], *, what: str, last: str, past_refused: bool = False) -> dt.datetime | None:
+    """The end of a period from ``now`` for the chosen ``duration`` (days), or through the date of "datum"; a
+    message per field in ``errors`` when the choice or the date is wrong (None then)."""
+    duration = _text(raw, "duration")
+    days = {value: count for value, _label, count in durations}
+    if duration not in days:
+        errors["duration"] = f"Välj hur länge {what}."
+    last_day = _date(raw, "end", errors) if duration == "datum" else None
+    if duration == "datum" and last_day is None and "end" not in errors:
+        errors["end"] = f"Ange sista dagen {last} (ÅÅÅÅ-MM-DD)."
+    if past_refused and last_day is not None and last_day < local_date(now):
+        errors["end"] = "Sista dagen kan inte ha passerat; ange dagens datum eller senare."
+    if "duration" in errors or "end" in errors:
+        return None
+    return local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
+        else now + dt.timedelta(days=days[duration] or 0)
 
 
 # ---------------------------------------------------------------------- publication rules
@@ -307,15 +318,8 @@ def parse_incapacity(raw: Mapping[str, object], *, now: dt.datetime) -> Incapaci
     lasting = _text(raw, "lasting")
     if lasting not in {"varaktigt", "tillfalligt"}:
         errors["lasting"] = "Ange om patienten varaktigt eller bara tillfälligt saknar förmåga att ta ställning."
-    duration = _text(raw, "duration")
-    days = {value: count for value, _label, count in INCAPACITY_DURATIONS}
-    if duration not in days:
-        errors["duration"] = "Välj hur länge bedömningen gäller."
-    last_day = _date(raw, "end", errors) if duration == "datum" else None
-    if duration == "datum" and last_day is None and "end" not in errors:
-        errors["end"] = "Ange sista dagen bedömningen gäller (ÅÅÅÅ-MM-DD)."
+    end = _until(raw, INCAPACITY_DURATIONS, now, errors, what="bedömningen gäller", last="bedömningen gäller")
     if errors:
         raise FormInvalid(errors)
-    end = local_midnight(last_day + dt.timedelta(days=1)) if last_day is not None \
-        else now + dt.timedelta(days=days[duration] or 0)
+    assert end is not None
     return IncapacityRequest(lasting == "varaktigt", _text(raw, "attitude_clarified"), _text(raw, "no_objection"), end)
