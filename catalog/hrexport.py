@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from catalog.identifiers import InvalidIdentifier, validate_hsa_id, validate_personnummer
@@ -44,6 +44,9 @@ class HrRow:
     pa_title_codes: tuple[str, ...] | None = None
     mail: str | None = None
     has_mail: bool = False
+    # a mover's earlier employment, when the file carries it as a second row (the later row is the employment)
+    previous_unit_hsa_id: str | None = None
+    previous_end: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -121,19 +124,37 @@ def read_export(source: Path | str | bytes, *, name: str | None = None) -> HrExp
             valid.append(_row(values, index, line))
         except ValueError as exc:
             export.rejected.append(RejectedRow(line, str(exc), _readable_pnr(values, index)))
-    lines_of: dict[str, list[int]] = {}
+    rows_of: dict[str, list[HrRow]] = {}
     for row in valid:
-        lines_of.setdefault(row.personnummer, []).append(row.line)
-    for row in valid:
-        lines = lines_of[row.personnummer]
-        if len(lines) == 1:
-            export.rows.append(row)
-        else:  # an ambiguous person: every one of their rows is set aside
+        rows_of.setdefault(row.personnummer, []).append(row)
+    for rows in rows_of.values():
+        if len(rows) == 1:
+            export.rows.append(rows[0])
+            continue
+        history = _employment_history(rows)
+        if isinstance(history, HrRow):
+            export.rows.append(history)
+            continue
+        for row in rows:  # an ambiguous person: every one of their rows is set aside
             export.rejected.append(RejectedRow(
                 row.line, f"personnumret {mask_personnummer(row.personnummer)} förekommer på raderna "
-                          f"{', '.join(map(str, lines))}; ingen av dem används", row.personnummer))
+                          f"{', '.join(str(r.line) for r in rows)}; {history}; ingen av dem används",
+                row.personnummer))
+    export.rows.sort(key=lambda r: r.line)
     export.rejected.sort(key=lambda r: r.line)
     return export
+
+
+def _employment_history(rows: list[HrRow]) -> HrRow | str:
+    """Two rows of one person are a move when the earlier employment ends before the later one starts: the later
+    row is the employment and carries the earlier one's unit and last day. Anything else is ambiguous: the reason."""
+    if len(rows) > 2:
+        return "högst två rader per person (en avslutad och en ny anställning) är tillåtna"
+    earlier, later = sorted(rows, key=lambda r: r.employment_start)
+    if earlier.employment_end is None or earlier.employment_end >= later.employment_start:
+        return ("anställningarna överlappar; en flytt anges med ett slutdatum på den tidigare anställningen som "
+                "ligger före den nya anställningens start")
+    return replace(later, previous_unit_hsa_id=earlier.unit_hsa_id, previous_end=earlier.employment_end)
 
 
 def _readable_pnr(values: list[str], index: dict[str, int]) -> str | None:

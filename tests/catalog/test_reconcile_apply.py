@@ -47,7 +47,11 @@ def test_a_move_ends_only_the_old_units_memberships(org: Org, directory: Directo
     at_third, _ = directory.ensure_commission(third.hsa_id)
     for commission in (at_a, at_third):
         directory.ensure_membership(commission.hsa_id, anna.hsa_id, Validity(since))
-    assert sync(directory, org, hr(org, (P[0], "Anna", "Ek", b, "T", ""))).ok
+    moving = hr(org, (P[0], "Anna", "Ek", b, "T", ""))
+    refused = sync(directory, org, moving)  # her memberships at A end: the threshold counts that as for a leaver
+    assert refused.refused and "avslutar behörigheterna för 1 som flyttar av 1 personer" in refused.refused
+    report = sync(directory, org, moving, max_disable_share=1.0)
+    assert report.ok and [m.commission_hsa_id for m in report.moved_memberships[anna.hsa_id]] == [at_a.hsa_id]
     by_commission = {m.commission_hsa_id: m for m in directory.memberships_of(anna.hsa_id)}
     assert by_commission[at_a.hsa_id].validity.end is not None
     assert by_commission[at_a.hsa_id].ended_reason == "bytt enhet enligt HR"
@@ -144,3 +148,23 @@ def test_ldap_gone_before_a_phase_accounts_for_every_change_of_it(make_slapd) ->
     assert (report.applied, report.failed, report.unknown) == ([], [], [move])  # it may have been half done
     assert report.not_attempted == one_by_one.disables and len(one_by_one.disables) == 2
     directory.close()
+
+
+@freeze_time("2026-11-25 10:00:00")
+def test_a_move_announced_ahead_keeps_the_old_memberships_until_the_old_employment_ends(org: Org,
+                                                                                       directory: Directory) -> None:
+    a, b = org.unit_a.hsa_id, org.unit_b.hsa_id
+    sync(directory, org, hr(org, (P[0], "Anna", "Ek", a, "T", "")))
+    [anna] = mine(directory, org, P[0])
+    at_a, _ = directory.ensure_commission(a)
+    directory.ensure_membership(at_a.hsa_id, anna.hsa_id, Validity(dt.datetime(2026, 1, 1, tzinfo=dt.UTC)))
+    two_rows = ("personnummer;given_name;surname;unit_hsa_id;title;employment_start;employment_end\n"
+                f"{P[0]};Anna;Ek;{a};T;2020-01-01;2026-12-13\n{P[0]};Anna;Ek;{b};T;2026-12-14;\n").encode()
+    report = sync(directory, org, two_rows, max_disable_share=1.0, mover_grace_days=2)
+    assert report.ok and report.counts()["movers"] == 1
+    [membership] = directory.memberships_of(anna.hsa_id)
+    # the last day at A is 13 December; two days' grace: in force until 16 December 00:00 Swedish time
+    assert membership.validity.end == dt.datetime(2026, 12, 15, 23, 0, tzinfo=dt.UTC)
+    assert directory.find_person(anna.hsa_id).unit_hsa_id == b  # type: ignore[union-attr]
+    again = sync(directory, org, two_rows, max_disable_share=1.0, mover_grace_days=2)
+    assert again.ok and again.counts()["movers"] == 0  # idempotent: she is at B now

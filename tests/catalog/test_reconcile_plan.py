@@ -138,16 +138,18 @@ def test_each_change_is_described_in_one_line_with_the_personnummer_masked() -> 
 def test_a_dry_run_report_lists_counts_changes_and_rejected_rows() -> None:
     report = SyncReport(plan=mixed_plan(), dry_run=True)
     assert report.ok and report.counts() == {
+        "joiners": 1, "movers": 0, "leavers": 1,
         "planned_create": 1, "planned_update": 1, "planned_disable": 1, "unchanged": 1, "rejected_rows": 1,
         "applied_create": 0, "applied_update": 0, "applied_disable": 0, "failed": 0, "unknown": 0,
         "not_attempted": 0}
     lines = report.lines(list_changes=True)
     assert lines[0] == f"Förhandsgranskning (inget ändrat) av hr.csv mot {PROVIDER} (3 aktiva personer i katalogen)"
-    assert lines[1] == "  skapa: 1  ändra: 1  inaktivera: 1  oförändrade: 1  avvisade rader: 1"
-    assert lines[2:4] == ["Avvisade rader (1), i filens ordning:",
+    assert lines[1] == "  nyanställda: 1  flyttar: 0  slutat: 1"
+    assert lines[2] == "  skapa: 1  ändra: 1  inaktivera: 1  oförändrade: 1  avvisade rader: 1"
+    assert lines[3:5] == ["Avvisade rader (1), i filens ordning:",
                           "  rad 5: Personnumret '19800101-0000' har fel kontrollsiffra."]
-    assert lines[4:] == ["Planerade ändringar (3):"] + [f"  {c.describe()}" for c in report.plan.changes]
-    assert report.lines() == lines[:4]  # the changes are listed only on request
+    assert lines[5:] == ["Planerade ändringar (3):"] + [f"  {c.describe()}" for c in report.plan.changes]
+    assert report.lines() == lines[:5]  # the changes are listed only on request
 
 
 def test_an_applied_report_says_what_was_done_failed_and_left() -> None:
@@ -160,12 +162,13 @@ def test_an_applied_report_says_what_was_done_failed_and_left() -> None:
     assert report.counts()["applied_update"] == 0 and report.counts()["failed"] == 1
     lines = report.lines()
     assert lines[0].startswith("Synkronisering av hr.csv mot ")
-    assert lines[2] == ("  genomfört: skapade 1, ändrade 0, inaktiverade 1; misslyckade 1, okänt utfall 0, "
+    assert lines[3] == ("  genomfört: skapade 1, ändrade 0, inaktiverade 1; misslyckade 1, okänt utfall 0, "
                         "ej påbörjade 0")
     assert lines[-1] == f"  FEL {update.describe()}: Insufficient access"
     assert report.to_dict() == {
         "source": "hr.csv", "dry_run": False, "forced": True, "ok": False, "refused": None, "unavailable": None,
-        "seconds": 1.235, "counts": report.counts(), "rejected": [{"line": 5, "reason": planned.rejected[0].reason}],
+        "seconds": 1.235, "counts": report.counts(), "mover_grace_days": 0, "movers": [],
+        "rejected": [{"line": 5, "reason": planned.rejected[0].reason}],
         "failed": [{"change": update.describe(), "error": "Insufficient access"}], "unknown": [],
         "not_attempted": []}
 
@@ -173,7 +176,7 @@ def test_an_applied_report_says_what_was_done_failed_and_left() -> None:
 def test_refused_and_unavailable_reports_say_so_and_are_not_ok() -> None:
     planned = mixed_plan()
     refused = SyncReport(plan=planned, dry_run=False, refused="planen inaktiverar för många")
-    assert not refused.ok and refused.lines()[2] == "  AVBRUTET: planen inaktiverar för många"
+    assert not refused.ok and refused.lines()[3] == "  AVBRUTET: planen inaktiverar för många"
     assert not any(line.startswith("  genomfört") for line in refused.lines())
     down = SyncReport(plan=planned, dry_run=False, unavailable="LDAP svarar inte", unknown=[planned.disables[0]],
                       not_attempted=[planned.updates[0]])
@@ -297,3 +300,73 @@ def test_the_refusal_says_what_to_do() -> None:
     assert check_threshold(planned, 0.5, force=False) == (
         "planen inaktiverar 3 av 4 personer (75.0%), mer än tillåtna 50.0%. Kontrollera HR-filen; är ändringen "
         "avsedd, kör igen med --force.")
+
+
+OTHER = "SE2321000255-V2"
+TWO_UNITS = {**UNITS, OTHER: CareUnit(OTHER, "", "Vårdcentralen Två", PROVIDER)}
+
+
+def test_a_mover_keeps_the_old_units_memberships_to_the_day_before_the_new_employment_plus_the_grace() -> None:
+    from kernel.clock import local_midnight
+
+    export = read_export(rows(f"{pnr(1)};N;N1;{OTHER};T;2026-12-14;"), name="hr.csv")
+    holders = {"SE2321000255-P00001": frozenset({UNIT})}
+    [move] = plan_sync(export, [person(1)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY,
+                       holders=holders).movers
+    assert move.memberships_end == local_midnight(dt.date(2026, 12, 14)) and move.holds_memberships
+    assert move.describe() == (f"flytta  SE2321000255-P00001 (19800101-****) från {UNIT} till {OTHER} (ny "
+                               "anställning från 2026-12-14; behörigheterna där upphör 2026-12-14 00:00)")
+    [late] = plan_sync(export, [person(1)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY,
+                       mover_grace_days=3).movers
+    assert late.memberships_end == local_midnight(dt.date(2026, 12, 17)) and not late.holds_memberships
+    assert "inga behörigheter där" in late.describe()
+
+
+def test_a_mover_given_as_two_rows_ends_at_the_earlier_rows_last_day() -> None:
+    from kernel.clock import local_midnight
+
+    export = read_export(rows(f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;2026-12-20",
+                              f"{pnr(1)};N;N1;{OTHER};T;2027-01-07;"), name="hr.csv")
+    assert export.rejected == []
+    [row] = export.rows
+    assert (row.unit_hsa_id, row.previous_unit_hsa_id, row.previous_end) == (OTHER, UNIT, dt.date(2026, 12, 20))
+    [move] = plan_sync(export, [person(1)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY).movers
+    assert move.memberships_end == local_midnight(dt.date(2026, 12, 21))
+
+
+@pytest.mark.parametrize(("second", "why"), [
+    (f"{{pnr}};N;N1;{OTHER};T;2026-12-01;", "överlappar"),  # the earlier employment has no end
+    (f"{{pnr}};N;N1;{OTHER};T;2026-12-10;", "överlappar"),  # ends after the new one starts
+])
+def test_overlapping_rows_of_a_mover_are_set_aside_with_the_reason(second: str, why: str) -> None:
+    first = f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;" + ("2026-12-15" if "12-10" in second else "")
+    export = read_export(rows(first, second.format(pnr=pnr(1))), name="hr.csv")
+    assert export.rows == [] and [r.line for r in export.rejected] == [2, 3]
+    assert all(why in r.reason and "2, 3" in r.reason for r in export.rejected)
+    planned = plan_sync(export, [person(1)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY)
+    assert planned.disables == [] and planned.movers == []  # a person with a rejected row is never a leaver
+
+
+def test_three_rows_of_one_person_are_set_aside() -> None:
+    export = read_export(rows(f"{pnr(1)};N;N1;{UNIT};T;2020-01-01;2021-01-01",
+                              f"{pnr(1)};N;N1;{OTHER};T;2022-01-01;2023-01-01",
+                              f"{pnr(1)};N;N1;{UNIT};T;2024-01-01;"), name="hr.csv")
+    assert export.rows == [] and all("högst två rader" in r.reason for r in export.rejected)
+
+
+def test_the_threshold_counts_movers_who_lose_memberships() -> None:
+    export = read_export(rows(*[f"{pnr(n)};N;N{n};{OTHER};T;2026-12-01;" for n in range(3)],
+                              f"{pnr(3)};N;N3;{UNIT};T;2020-01-01;"), name="hr.csv")
+    holders = {f"SE2321000255-P{n:05d}": frozenset({UNIT}) for n in range(2)}
+    planned = plan_sync(export, [person(n) for n in range(4)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY,
+                        holders=holders)
+    assert (len(planned.movers), planned.ending_memberships, planned.disables) == (3, 2, [])
+    assert planned.disable_share == 0.5
+    assert check_threshold(planned, 0.4, force=False) == (
+        "planen inaktiverar 0 och avslutar behörigheterna för 2 som flyttar av 4 personer (50.0%), mer än "
+        "tillåtna 40.0%. Kontrollera HR-filen; är ändringen avsedd, kör igen med --force.")
+    report = SyncReport(plan=planned, dry_run=True)
+    assert report.to_dict()["counts"]["movers"] == 3  # type: ignore[index]
+    lines = report.lines()
+    assert lines[1] == "  nyanställda: 0  flyttar: 3  slutat: 0"
+    assert lines[3].startswith("Flyttar (3); behörigheter på den gamla enheten upphör")
