@@ -8,8 +8,11 @@ from prefect.artifacts import create_markdown_artifact
 from catalog import DirectoryUnavailable
 from catalog import runtime as catalog_runtime
 from catalog.hrexport import read_export
-from catalog.reconcile import run_sync
+from catalog.reconcile import Arrival, run_sync
+from flows.steps import deliver, provisioning_config
 from kernel import runtime
+from kernel.clock import now
+from provisioning import proposals
 
 
 class SyncNotApplied(RuntimeError):
@@ -30,13 +33,27 @@ def reconcile(source: str, dry_run: bool, force: bool) -> dict:
 
     report = run_sync(catalog_runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
                       max_disable_share=settings.sync_max_disable_share, dry_run=dry_run, force=force,
+                      mover_grace_days=settings.sync_mover_grace_days,
                       progress=progress)
     if report.unavailable:
         logger.warning("\n".join(report.lines()))
         raise DirectoryUnavailable(report.unavailable)
     for line in report.lines():
         logger.info(line)
-    return {**report.to_dict(), "text": "\n".join(report.lines(list_changes=dry_run))}
+    return {**report.to_dict(), "text": "\n".join(report.lines(list_changes=dry_run)),
+            "arrivals": [] if dry_run or report.refused else report.arrivals()}
+
+
+@task(name="propose-memberships", retries=3, retry_delay_seconds=[10, 60, 300])
+def propose(arrivals: list[Arrival]) -> int:
+    """Movers and joiners become prefilled membership orders for their new unit's manager (idempotent: a person
+    already covered gets none, so a retry after a database outage makes no duplicates)."""
+    with runtime.session_scope() as session:
+        made = proposals.from_sync(session=session, directory=catalog_runtime.directory(),
+                                   config=provisioning_config(), arrivals=arrivals, now=now())
+        count = len(made)
+    get_run_logger().info("förslag på behörighet: %d", count)
+    return count
 
 
 @flow(name="catalog-sync")
@@ -46,6 +63,10 @@ def catalog_sync(source: str | None = None, dry_run: bool = False, force: bool =
     if not path:
         raise ValueError("Ingen HR-fil angiven: ange source eller sätt NPO_HR_SOURCE.")
     result = reconcile(path, dry_run, force)
+    arrivals = result.pop("arrivals")
+    result["proposals"] = propose(arrivals) if arrivals else 0
+    if result["proposals"]:
+        deliver()
     create_markdown_artifact(key="catalog-sync-report", markdown="```\n" + result["text"] + "\n```",
                              description="HR → Skånekatalogen")
     if result["refused"]:

@@ -227,3 +227,66 @@ class ConnectionOrder(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=64)
     decided_at: dt.datetime | None = _utc(nullable=True)
     decision_reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class ProposalOrigin(StrEnum):
+    """Where a proposed membership order comes from (issue 14)."""
+
+    MOVER = "mover"  # HR: the person moved to the unit
+    JOINER = "joiner"  # HR: the person is new at a unit with the VoB SJF commission
+    REQUEST = "request"  # the person asked for access from Felsökning ("Begär behörighet")
+
+
+class ProposalState(StrEnum):
+    """open → ordered (a membership order was submitted from it) | declined (with a reason) | closed (overtaken:
+    the person left or moved on, or got the access another way)."""
+
+    OPEN = "open"
+    ORDERED = "ordered"
+    DECLINED = "declined"
+    CLOSED = "closed"
+
+
+class AccessProposal(SQLModel, table=True):
+    """A prefilled membership order waiting for the unit's manager or delegate: one click turns it into an order
+    (with the validity editable), or it is declined with a reason."""
+
+    __tablename__ = "access_proposals"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: ProposalOrigin = _enum(ProposalOrigin, nullable=False)
+    state: ProposalState = _enum(ProposalState, nullable=False, index=True)
+    person_hsa_id: str = hsa_id_field(nullable=False, index=True)
+    person_name: str = Field(max_length=200)
+    person_mail: str | None = Field(default=None, max_length=254)
+    person_title: str | None = Field(default=None, max_length=128)
+    unit_hsa_id: str = hsa_id_field(nullable=False, index=True)
+    unit_name: str = Field(max_length=200)
+    from_unit_hsa_id: str | None = hsa_id_field(nullable=True)  # a mover's old unit
+    from_unit_name: str | None = Field(default=None, max_length=200)
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    comment: str = Field(sa_column=Column(Text, nullable=False))  # the requester's words, or what HR said
+    no_manager: str | None = Field(default=None, sa_column=Column(Text))  # why it waits with NPÖ-förvaltningen
+    created_at: dt.datetime = _utc(nullable=False)
+    created_by: str = Field(max_length=64)  # the requester's HSA-ID, or "system" (the HR sync)
+    created_by_name: str = Field(max_length=200)
+    decided_at: dt.datetime | None = _utc(nullable=True)
+    decided_by: str | None = Field(default=None, max_length=64)
+    decided_by_name: str | None = Field(default=None, max_length=200)
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    order_id: int | None = Field(default=None, foreign_key="orders.id")
+
+
+class ProposalEvent(SQLModel, table=True):
+    """Every step of a proposal: who, when, what, why (the audit trail of requests and HR suggestions)."""
+
+    __tablename__ = "proposal_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="access_proposals.id", index=True)
+    at: dt.datetime = _utc(nullable=False)
+    actor: str = Field(max_length=64)
+    actor_name: str = Field(max_length=200)
+    event: str = Field(max_length=24)  # created / ordered / declined / closed
+    detail: str | None = Field(default=None, sa_column=Column(Text))

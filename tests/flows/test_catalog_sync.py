@@ -54,3 +54,36 @@ def test_flow_fails_visibly_when_the_plan_is_refused(prefect_server: None, app_s
     assert state.is_failed()
     with pytest.raises(SyncNotApplied, match="avbröts"):
         state.result()
+
+
+def test_a_mover_in_the_flow_becomes_a_proposal_for_the_new_units_manager_and_a_mail(
+        prefect_server: None, app_settings: Settings, org: Org, directory: Directory, tmp_path: Path) -> None:
+    from sqlmodel import Session, select
+
+    from catalog.model import Person, Validity
+    from kernel.outbox import OutboxMail
+    from provisioning.models import AccessProposal, ProposalOrigin
+
+    _configure(app_settings, org)
+    manager = directory.create_person(Person(org.hsa("CHEFB"), "", "Britt", "Chef", personnummer="198202020007",
+                                             mail="britt@vard.example", unit_hsa_id=org.unit_b.hsa_id))
+    directory.set_unit_manager(org.unit_b.hsa_id, manager.hsa_id)
+    source = tmp_path / "hr.csv"
+    rows = [f"19121212-1212;Tolvan;Tolvansson;{org.unit_a.hsa_id};Läkare;2020-01-01;",
+            f"19820202-0007;Britt;Chef;{org.unit_b.hsa_id};Verksamhetschef;2020-01-01;"]
+    source.write_text(HEADER + "\n".join(rows) + "\n")
+    assert catalog_sync(source=str(source), return_state=True).is_completed()
+    [tolvan] = [p for p in directory.persons_by_personnummer("191212121212") if p.hsa_id.startswith(f"SE{org.org_no}")]
+    commission, _ = directory.ensure_commission(org.unit_a.hsa_id)
+    directory.ensure_commission(org.unit_b.hsa_id)
+    directory.ensure_membership(commission.hsa_id, tolvan.hsa_id, Validity(tolvan.employment_start))  # type: ignore[arg-type]
+    rows[0] = f"19121212-1212;Tolvan;Tolvansson;{org.unit_b.hsa_id};Läkare;2020-01-01;"
+    source.write_text(HEADER + "\n".join(rows) + "\n")
+    state = catalog_sync(source=str(source), return_state=True, force=True)  # 1 of 2 loses memberships: forced
+    assert state.is_completed() and state.result()["proposals"] == 1
+    with Session(runtime.engine()) as session:
+        [proposal] = session.exec(select(AccessProposal).where(AccessProposal.person_hsa_id == tolvan.hsa_id)).all()
+        templates = {m.template: m for m in session.exec(select(OutboxMail)).all()}
+    assert (proposal.origin, proposal.unit_hsa_id) == (ProposalOrigin.MOVER, org.unit_b.hsa_id)
+    assert "britt@vard.example" in templates["proposal_to_manager"].recipients
+    assert templates["proposal_to_manager"].sent_at is not None or templates["proposal_to_manager"].attempts >= 1
