@@ -15,10 +15,11 @@ from kernel import runtime
 from kernel.clock import now
 from kernel.errors import DomainError
 from kernel.sqltypes import stored_id
+from overview.usage import last_reads
 from provisioning import bulk
 from provisioning.authz import Actor
 from provisioning.errors import InvalidInputs
-from provisioning.recertification import decisions
+from provisioning.recertification import decisions, usage
 from provisioning.recertification.common import ReviewConfig
 from provisioning.recertification.models import RoundState
 from provisioning.recertification.rounds import DECISION_LABELS
@@ -29,17 +30,27 @@ MAX_FIELD = 600
 
 
 def _config() -> ReviewConfig:
-    return ReviewConfig(public_base_url=runtime.settings().public_base_url)
+    current = runtime.settings()
+    return ReviewConfig(public_base_url=current.public_base_url, idle_days=current.recert_idle_days)
 
 
 def _round_page(request: Request, actor: Actor, round_id: int, *, values: dict[str, str], errors: dict[str, str],
-                status: int = 200) -> Response:
+                marked: set[int] | None = None, status: int = 200) -> Response:
+    """The round's page; ``marked`` is the "Ta bort alla markerade" selection as posted (default: the idle members).
+    Each member's last read comes from the overview's access log, by the round's commission (issue 14 item 3)."""
+    at, idle_days = now(), _config().idle_days
     with runtime.session_scope() as session:
-        view = decisions.view(session, decisions.get_round(session, actor, round_id), now=now())
+        view = decisions.view(session, decisions.get_round(session, actor, round_id), now=at)
+        reads = last_reads(session, commission_hsa_id=view.round.commission_hsa_id,
+                           person_hsa_ids=[i.person_hsa_id for i in view.items])
+    members = usage.member_usage(view.items, reads, now=at, idle_days=idle_days)
     can_decide = view.round.state is RoundState.OPEN and not view.past_deadline
     return render(request, "review/round.html", actor=actor, status_code=status, view=view, values=values,
                   errors=errors, labels=DECISION_LABELS, can_decide=can_decide,
-                  confirm=CONFIRM, remove=REMOVE)
+                  confirm=CONFIRM, remove=REMOVE, usage=members, idle_period=usage.idle_period(idle_days),
+                  idle_count=sum(1 for u in members.values() if u.idle),
+                  marked=usage.marked_by_default(view.items, members) if marked is None else marked,
+                  marked_field=decisions.MARKED, marked_reason=decisions.MARKED_REASON)
 
 
 @router.get("/behorighetskontroll", name="review_index")
@@ -105,6 +116,38 @@ async def review_decide(request: Request, round_id: RowId, actor: CurrentActor,
         return None
 
     keep_form(request, again)
+    return _carry_out(request, actor, round_id, choices, background)
+
+
+def _ids(values: list[str]) -> list[int]:
+    """Row ids as posted (int() refuses ² although str.isdigit accepts it; anything else is not a row)."""
+    return [int(v) for v in values if v.isascii() and v.isdigit()]
+
+
+@router.post("/behorighetskontroll/{round_id}/ta-bort-markerade", name="review_remove_marked")
+async def review_remove_marked(request: Request, round_id: RowId, actor: CurrentActor,
+                               background: BackgroundTasks) -> Response:
+    """"Ta bort alla markerade": remove every marked member with one shared reason, carried out by the same
+    decisions as the form above (checked as a whole first: nothing marked, no reason or a member not on the
+    round changes nothing)."""
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    marked = _ids([str(r)[:12] for r in form.getlist("markerad")][:1000])
+    reason = str(form.get(decisions.MARKED_REASON, ""))[:MAX_FIELD]
+
+    def again(exc: DomainError, _status: int) -> Response | None:
+        if isinstance(exc, InvalidInputs):
+            return _round_page(request, actor, round_id, values={decisions.MARKED_REASON: reason}, errors=exc.errors,
+                               marked=set(marked), status=422)
+        return None
+
+    keep_form(request, again)
+    return _carry_out(request, actor, round_id, decisions.removal_of_marked(marked, reason), background)
+
+
+def _carry_out(request: Request, actor: Actor, round_id: int, choices: list[decisions.Choice],
+               background: BackgroundTasks) -> Response:
+    """Decide ``choices`` now, or as a massbeslut when they remove many members; the redirect that follows."""
     if bulk.runs_in_background(choices):  # many removals (each an LDAP write): a massbeslut with a progress page
         with runtime.session_scope() as session:
             job_id = stored_id(bulk.start_review_decisions(session=session, actor=actor, round_id=round_id,

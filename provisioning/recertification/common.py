@@ -35,6 +35,7 @@ class ReviewConfig:
     interval_months: int = 12  # recertify each unit this often
     deadline_business_days: int = 10  # the manager decides within this many Swedish business days
     reminder_business_days: tuple[int, ...] = (3, 1)  # remind when this many business days are left
+    idle_days: int = 183  # the round's page flags a member with no NPÖ read through the commission for this long
 
     def link(self, round_id: int | None = None) -> str:
         """The review page (of one round)."""

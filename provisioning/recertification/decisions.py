@@ -44,6 +44,7 @@ from provisioning.recertification.rounds import (
 
 D = ItemDecision
 MAX_REASON = 500
+MARKED, MARKED_REASON = "markerade", "motivering-markerade"  # the fields of "Ta bort alla markerade"
 ROUNDS_SHOWN = 20
 
 
@@ -181,6 +182,31 @@ def removal_reason(round_: RecertificationRound, actor: Actor) -> str:
     return f"Borttagen vid behörighetskontroll {round_.reference} av {actor.name} ({actor.hsa_id})"
 
 
+def _reason_problem(reason: str) -> str | None:
+    """What makes a typed reason unfit to save (None when it may be saved; whether one is needed is the caller's)."""
+    if has_control_characters(reason):
+        return "Motiveringen innehåller otillåtna styrtecken."
+    if len(reason) > MAX_REASON:
+        return f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(reason)})."
+    return None
+
+
+def removal_of_marked(item_ids: list[int], reason: str | None) -> list[Choice]:
+    """"Ta bort alla markerade": one removal with one shared reason for every marked member, as the choices `decide`
+    (or a massbeslut) carries out; refused as a whole when nothing is marked or the reason is missing or unfit."""
+    text = (reason or "").strip()
+    errors: dict[str, str] = {}
+    if not item_ids:
+        errors[MARKED] = "Markera minst en medarbetare att ta bort."
+    problem = _reason_problem(text) or (None if text else "Ange varför de markerade medarbetarna ska tas bort, "
+                                        "t.ex. har inte använt NPÖ på länge, har slutat eller har bytt tjänst.")
+    if problem:
+        errors[MARKED_REASON] = problem
+    if errors:
+        raise InvalidInputs(errors)
+    return [Choice(item_id, False, text) for item_id in dict.fromkeys(item_ids)]
+
+
 def _validate(actor: Actor, round_: RecertificationRound, items: dict[int, RecertificationItem],
               choices: list[Choice]) -> None:
     if not choices:
@@ -193,10 +219,9 @@ def _validate(actor: Actor, round_: RecertificationRound, items: dict[int, Recer
             errors["beslut"] = "Sidan är inaktuell: en medarbetare finns inte i kontrollen. Ladda om sidan."
             continue
         reason = (choice.reason or "").strip()
-        if has_control_characters(reason):
-            errors[f"motivering-{item.id}"] = "Motiveringen innehåller otillåtna styrtecken."
-        elif len(reason) > MAX_REASON:
-            errors[f"motivering-{item.id}"] = f"Motiveringen får vara högst {MAX_REASON} tecken (nu {len(reason)})."
+        problem = _reason_problem(reason)
+        if problem:
+            errors[f"motivering-{item.id}"] = problem
         elif not choice.confirm and not reason:
             errors[f"motivering-{item.id}"] = (f"Ange varför {item.person_name} ska tas bort, t.ex. slutat, bytt "
                                                "tjänst eller behöver inte NPÖ.")

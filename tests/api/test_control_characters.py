@@ -104,6 +104,14 @@ def _recertification(b: Browser, w: World, x: dict[str, str]) -> tuple[str, dict
                                                 f"motivering-{item}": "Har slutat"}
 
 
+def _recertification_marked(b: Browser, w: World, x: dict[str, str]) -> tuple[str, dict[str, object]]:
+    round_id = recert_round(x)
+    page = b.client.get(f"/behorighetskontroll/{round_id}").text
+    item = page.split('name="markerad" value="', 1)[1].split('"', 1)[0]
+    return f"/behorighetskontroll/{round_id}/ta-bort-markerade", {"csrf": b.csrf(), "markerad": item,
+                                                                  "motivering-markerade": "Har inte använt NPÖ"}
+
+
 Form = Callable[[Browser, World, dict[str, str]], tuple[str, dict[str, object]]]
 TYPED: list[tuple[Form, str, str]] = [  # (the form, the field typed into, what the message beside it says)
     (_commission, "justification", "styrtecken"),
@@ -123,6 +131,7 @@ TYPED: list[tuple[Form, str, str]] = [  # (the form, the field typed into, what 
     (_log_delegation, "note", "styrtecken"),
     (_log_task, "comment", "styrtecken"),
     (_recertification, "motivering-{item}", "styrtecken"),
+    (_recertification_marked, "motivering-markerade", "styrtecken"),
 ]
 
 
