@@ -7,7 +7,7 @@ Exit codes: 0 done; 1 the database failed; 2 the access log's chain is broken; 3
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +15,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog import InvalidIdentifier, validate_personnummer
 from kernel.settings import Settings
 from npo.cli_text import SwedishTyper
+
+if TYPE_CHECKING:
+    from demo.organisation import DemoCatalog
 
 audit_app = SwedishTyper(help="Åtkomstloggen (PDL): kontrollera kedjan och ta fram ankare", no_args_is_help=True)
 LOG_EXTRACT_HELP = ("Skriv ut patientens loggutdrag: vilken vårdenhet och vårdgivare som läst vad, och när "
@@ -160,6 +163,23 @@ def load_demo_patients(settings: Settings, *, patients: int, seed: int) -> None:
         _fail(f"Demopatienterna kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
     typer.echo(f"Publiceringsregler: {version}.")
     typer.echo(f"Demopatienter: {report.created} nya, {report.existing} fanns redan ({report.rows} rader).")
+
+
+def load_demo_history(settings: Settings, catalog: DemoCatalog, *, seed: int) -> None:
+    """Give a demo database without orders 90 days of history for the driftöversikt (demo/history.py)."""
+    from demo import history
+    from kernel import clock, runtime
+
+    try:
+        with runtime.session_scope() as session:
+            report = history.load(session, catalog, seed=seed, now=clock.now())
+    except SQLAlchemyError as exc:
+        _fail(f"Demohistoriken kunde inte läsas in ({settings.sql_url}): {exc}", EXIT_DATABASE)
+    if not report.orders:
+        typer.echo("Demohistorik: databasen har redan beställningar; inget tillagt.")
+        return
+    typer.echo(f"Demohistorik (90 dagar): {report.orders} beställningar, {report.recertification_rounds} "
+               f"behörighetskontroller, {report.log_review_rounds} granskningsomgångar i logguppföljningen.")
 
 
 # ---------------------------------------------------------------------- npo rules: the publication rules
