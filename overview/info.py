@@ -87,7 +87,7 @@ INFORMATION = Information(
             "av patienten är dataintrång. Patienten har rätt att få ett utdrag ur loggen.",
         )),
         Section("Om något inte fungerar", (
-            "Gå igenom felsökningen (kort, NetID, medarbetaruppdrag) och gör annars en felanmälan till Region "
+            "Gå igenom felsökningen (kort, Net iD, medarbetaruppdrag) och gör annars en felanmälan till Region "
             "Skånes servicedesk, telefon 30000 (internt) eller 0776-73 00 00 (externt).",
         )),
     ),

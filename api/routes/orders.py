@@ -18,7 +18,7 @@ from forms import orders as F
 from kernel import runtime
 from kernel.clock import local_date, now
 from kernel.sqltypes import stored_id
-from provisioning import decisions, queries
+from provisioning import decisions, proposals, queries
 from provisioning.authz import Actor, require_orderer
 from provisioning.errors import InvalidInput, InvalidInputs
 from provisioning.inputs import read_commission_order, read_membership_order
@@ -41,8 +41,10 @@ def _unit_options(actor: Actor) -> list[tuple[str, str]]:
 def order_start(request: Request, actor: CurrentActor) -> Response:
     """Start page of ordering."""
     require_orderer(actor)
+    with runtime.read_scope() as session:
+        waiting = len(proposals.visible(session, actor))
     return render(request, "orders/start.html", actor=actor, units=F.orderable_units(catalog_runtime.directory(),
-                  actor))
+                  actor), proposals_waiting=waiting)
 
 
 @router.get("/bestall/uppdrag", name="commission_form")

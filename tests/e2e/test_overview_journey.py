@@ -163,7 +163,7 @@ def test_a_user_without_commission_gets_felsokning_s_clear_answer(
         answer = row.inner_text()
         assert "Du har inget medarbetaruppdrag i Skånekatalogen" in answer
         assert "Verksamhetschefen avgör vem som ska ha uppdraget" in answer and "katalogansvarig" in answer
-        assert "0776-73 00 00" in page.content() and "NetID" in page.content()
+        assert "0776-73 00 00" in page.content() and "Net iD" in page.content()
         assert page.locator("tr[data-check='certificate']").locator("td").nth(1).inner_text() == "Godkänd"
         page.fill("#f-description", "Jag får Ej behörig när jag öppnar NPÖ.")
         page.click("#send-report")
