@@ -27,8 +27,10 @@ from api.routes import (
     delegations,
     devmail,
     logreview,
+    ops,
     orders,
     overview,
+    proposals,
     review,
     services,
     siths,
@@ -88,7 +90,7 @@ def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
     errors.install(app)
     app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
     for module in (status, siths, auth, orders, dashboard, bulk, delegations, devmail, api_orders, review, overview,
-                   logreview, services, connections):
+                   logreview, services, connections, ops, proposals):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

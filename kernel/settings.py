@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     smtp_port: int = 8025
     mail_from: str = "npo-behorighet@skane.example"
     service_desk_mail: str = "servicedesk@skane.example"
+    # Felsökning's advice on the card reader software (issue 14): no version number that rots; the förvaltning
+    # sets the region's current wording with NPO_NETID_ADVICE
+    netid_advice: str = Field(default=(
+        "Använd den version av Net iD (kortläsarprogrammet för SITHS-kortet) som Region Skåne installerar på sina "
+        "datorer; den uppdateras centralt. På en dator med egenansvar: installera den version som Inera anger som "
+        "aktuell för SITHS, och även drivrutinerna för kortläsaren. Fungerar inte kortet efter en uppdatering, starta "
+        "om datorn och testa kortet igen innan du gör en felanmälan."), min_length=10, max_length=2000)
     audit_anchor_mail: str | None = Field(default=None, description="where log-followup mails the access log's "
                                                                      "daily anchor (kept outside the database)")
     audit_seal_every_seconds: float = Field(default=1.0, ge=0, le=60, description="how often each web process "
@@ -91,10 +98,15 @@ class Settings(BaseSettings):
     # Region Skåne's own vårdgivare: its units order the public way (Skåneförvaltningen)
     region_provider_hsa_id: str = "SE2321000255-E00001"
 
+    # behörighetskontroll: a member with no NPÖ read through the unit's commission for this long is flagged
+    recert_idle_days: int = Field(default=183, ge=1, le=3650)
+
     # HR reconciliation
     hr_provider_hsa_id: str = "SE2321000255-E00001"
     hr_source: Path | None = None
     sync_max_disable_share: float = Field(default=0.05, ge=0, le=1)
+    # a mover keeps the old unit's memberships this many days past the old employment's last day (docs/hr-export.md)
+    sync_mover_grace_days: int = Field(default=0, ge=0, le=90)
 
     @model_validator(mode="after")
     def _production_is_safe(self) -> Settings:

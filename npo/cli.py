@@ -14,6 +14,7 @@ import typer
 
 from catalog import DirectoryError, DirectoryUnavailable, InvalidIdentifier
 from catalog.hrexport import HrExportError
+from catalog.reconcile import Arrival
 from catalog.runtime import directory_config, embedded_slapd
 from catalog.slapd import SlapdError
 from npo.certs import certs_app
@@ -22,6 +23,7 @@ from npo.overview_cli import (
     LOG_EXTRACT_HELP,
     audit_app,
     ensure_demo_rules,
+    load_demo_history,
     load_demo_patients,
     log_extract,
     rules_app,
@@ -165,6 +167,8 @@ def demo_load(
                f"{len(catalog.commissions)} medarbetaruppdrag, {len(catalog.memberships)} kopplingar.")
     typer.echo(f"HR-fil för synk: {target} ({rows} rader)")
     load_demo_patients(settings, patients=patients, seed=seed)
+    if patients > 0:  # the history's log follow-up reads the demo patients' records
+        load_demo_history(settings, catalog, seed=seed)
 
 
 @contextmanager
@@ -204,18 +208,35 @@ def sync(
         with _progress("Synkroniserar") as progress:
             report = run_sync(catalog_runtime.directory(), export, provider_hsa_id=settings.hr_provider_hsa_id,
                               max_disable_share=settings.sync_max_disable_share, dry_run=dry_run, force=force,
-                              progress=progress)
+                              progress=progress, mover_grace_days=settings.sync_mover_grace_days)
+        made = _propose(report.arrivals()) if not (dry_run or report.refused) and report.arrivals() else 0
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps({**report.to_dict(), "proposals": made}, ensure_ascii=False, indent=2))
     else:
         for line in report.lines(list_changes=list_changes):
             typer.echo(line)
         if report.plan.changes and not list_changes:
             typer.echo(f"Varje planerad ändring ({len(report.plan.changes)} st) visas med --list.")
+        if made:
+            typer.echo(f"Förslag på behörighet till verksamhetscheferna: {made} (e-post skickas av den körande "
+                       "miljöns utskick).")
     if report.refused:
         raise typer.Exit(EXIT_REFUSED)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _propose(arrivals: list[Arrival]) -> int:
+    """The sync's movers and joiners as proposals for their new unit's manager (mail through the outbox)."""
+    from catalog import runtime as catalog_runtime
+    from flows.steps import provisioning_config
+    from kernel import runtime
+    from kernel.clock import now
+    from provisioning import proposals
+
+    with runtime.session_scope() as session:
+        return len(proposals.from_sync(session=session, directory=catalog_runtime.directory(),
+                                       config=provisioning_config(), arrivals=arrivals, now=now()))
 
 
 # ---------------------------------------------------------------------- db

@@ -252,6 +252,9 @@ class AccessLog(SQLModel, table=True):
     empty since."""
 
     __tablename__ = "access_log"
+    # each person's last granted overview read through a commission (overview.usage; migration o0007)
+    __table_args__ = (Index("ix_access_log_usage", "commission_hsa_id", "resource_type", "outcome", "user_hsa_id",
+                            "at"),)
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     at: dt.datetime = Field(sa_column=_at(index=True))
@@ -299,6 +302,21 @@ class AccessLogHead(SQLModel, table=True):
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_hash: str = Field(max_length=64)
     low_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class HelpText(SQLModel, table=True):
+    """One stored version of a Felsökning text the förvaltning administers (issue 14: the Net iD advice); the newest
+    row of a key is in force, older rows are its history. Nothing is changed in place."""
+
+    __tablename__ = "help_texts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=32, index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    comment: str = Field(max_length=200)
+    changed_at: dt.datetime = Field(sa_column=_at())
+    changed_by: str = Field(max_length=64)
+    changed_by_name: str = Field(max_length=200)
 
 
 # The Core tables behind the access log, for the chain's statements that bypass the ORM (overview.accesslog).

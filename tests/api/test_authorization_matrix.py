@@ -19,7 +19,7 @@ from catalog import runtime as catalog_runtime
 from catalog.model import RoleName
 from kernel import runtime
 from kernel.clock import local_date, now
-from provisioning import bulk, connections
+from provisioning import bulk, connections, proposals
 from provisioning.authz import load_actor
 from provisioning.recertification import delegations
 from tests.api.conftest import Browser
@@ -161,6 +161,8 @@ POLICY: dict[tuple[str, str], Rule] = {
         f"/behorighetskontroll/{recert_round(x)}", follow_redirects=False)),
     ("POST", "/behorighetskontroll/{round_id}"): Rule(ORDERERS, lambda b, x: b.client.post(
         f"/behorighetskontroll/{recert_round(x)}", data=_form(b), follow_redirects=False)),
+    ("POST", "/behorighetskontroll/{round_id}/ta-bort-markerade"): Rule(ORDERERS, lambda b, x: b.client.post(
+        f"/behorighetskontroll/{recert_round(x)}/ta-bort-markerade", data=_form(b), follow_redirects=False)),
 }
 
 
@@ -185,7 +187,8 @@ POLICY |= {(method, path): _overview(method, path) for method, path in (
     ("POST", "/oversikt/patient/sparr/tillfallig"), ("POST", "/oversikt/patient/sparr/tillfallig/avbryt"),
     ("GET", "/oversikt/patient/beslutsoformogen"), ("POST", "/oversikt/patient/beslutsoformogen"),
     ("POST", "/oversikt/patient/beslutsoformogen/avsluta"),
-    ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"),
+    ("GET", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning"), ("POST", "/oversikt/felsokning/begar"),
+    ("POST", "/oversikt/felsokning/texter"),
     ("GET", "/oversikt/loggutdrag"), ("POST", "/oversikt/loggutdrag"), ("GET", "/oversikt/publicering"),
     ("POST", "/oversikt/publicering"), ("GET", "/oversikt/publicering/export"))}
 POLICY[("GET", "/oversikt/publicering/{version_id}")] = Rule(set(), lambda b, x: b.client.get(
@@ -211,6 +214,18 @@ POLICY |= {
     ("POST", "/anslutningar/koppla-bort"): Rule({"vgs", "sysadmin"}, lambda b, x: b.client.post(
         "/anslutningar/koppla-bort", data=_form(b, provider_hsa_id=x["private_provider"], consumer="1",
                                                 reason="Avtalet har upphört."), follow_redirects=False)),
+    # Driftöversikt: every approver queue and the förvaltning (each sees their own queues' figures)
+    ("GET", "/bestall/forslag"): Rule(ORDERERS | {"sysadmin"}, lambda b, x: b.client.get("/bestall/forslag",
+                                                                                       follow_redirects=False)),
+    # a request of the unit's staff: its manager orders it (the delegate then meets the done proposal: 409)
+    ("POST", "/bestall/forslag/{proposal_id}/bestall"): Rule(ORDERERS, lambda b, x: b.client.post(
+        f"/bestall/forslag/{x['proposal']}/bestall", data=_form(b, valid_from=commission_start(), valid_to=""),
+        follow_redirects=False)),
+    ("POST", "/bestall/forslag/{proposal_id}/avboj"): Rule(ORDERERS, lambda b, x: b.client.post(
+        f"/bestall/forslag/{x['proposal']}/avboj", data=_form(b, reason="Behövs inte."), follow_redirects=False)),
+    ("GET", "/drift"): Rule(APPROVERS, lambda b, x: b.client.get("/drift", follow_redirects=False)),
+    ("GET", "/drift.csv"): Rule(APPROVERS, lambda b, x: b.client.get("/drift.csv?figur=ledtid",
+                                                                     follow_redirects=False)),
 }
 
 
@@ -314,6 +329,9 @@ EXPECTED_TABLE = """
                                                          ano mgr dlg skf  kk vgs itk uad oad sys cli fmg fdl
 GET /                                                      L 303 303 303 303 303 303 303 303 303 303 303 303
 GET /anslutningar                                          L 200 200 200 200 200 200 200 200 200 200 200 200
+GET /bestall/forslag                                       L 200 200 403 403 403 403 403 403 200 403 403 403
+POST /bestall/forslag/{proposal_id}/avboj                  L 303 409 404 404 404 404 404 404 404 404 404 404
+POST /bestall/forslag/{proposal_id}/bestall                L 303 409 404 404 404 404 404 404 404 404 404 404
 POST /anslutningar                                         L 403 403 403 403 409 403 403 403 409 403 403 403
 POST /anslutningar/koppla-bort                             L 403 403 403 403 303 403 403 403 422 403 403 403
 POST /anslutningar/{order_id}/beslut                       L 403 403 403 403 303 403 403 403 409 403 403 403
@@ -339,6 +357,7 @@ GET /behorighetskontroll                                   L 200 200 403 403 403
 POST /behorighetskontroll/starta                           L 422 422 403 403 403 403 403 403 403 403 403 403
 GET /behorighetskontroll/{round_id}                        L 200 200 403 403 403 403 403 403 403 403 403 403
 POST /behorighetskontroll/{round_id}                       L 422 422 403 403 403 403 403 403 403 403 403 403
+POST /behorighetskontroll/{round_id}/ta-bort-markerade     L 422 422 403 403 403 403 403 403 403 403 403 403
 GET /bestall                                               L 200 200 403 403 403 403 403 403 403 403 403 403
 GET /bestall/behorigheter                                  L 200 200 403 403 403 403 403 403 403 403 403 403
 POST /bestall/behorigheter                                 L 303 303 403 403 403 403 403 403 403 403 403 403
@@ -351,6 +370,8 @@ POST /bestallningar/{reference}/avbryt                     L 403 403 403 404 404
 GET /delegering                                            L 200 403 403 403 403 403 403 403 403 403 403 403
 POST /delegering                                           L 303 403 403 403 403 403 403 403 403 403 403 403
 POST /delegering/{delegation_id}/aterkalla                 L 303 403 403 403 403 403 403 403 403 403 403 403
+GET /drift                                                 L 403 403 200 200 200 200 200 200 200 403 403 403
+GET /drift.csv                                             L 403 403 200 200 200 200 200 200 200 403 403 403
 POST /dev/login                                          303 303 303 303 303 303 303 303 303 303 303 303 303
 GET /dev/mail                                            200 200 200 200 200 200 200 200 200 200 200 200 200
 GET /loggranskning                                         L 200 403 403 403 403 403 403 403 403 403 403 403
@@ -367,6 +388,8 @@ GET /mina-bestallningar                                    L 200 200 200 200 200
 GET /oversikt                                            401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/felsokning                                 401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/felsokning                                401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/felsokning/begar                          401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /oversikt/felsokning/texter                         401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/information                                401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /oversikt/information                               401 401 401 401 401 401 401 401 401 401 401 401 401
 GET /oversikt/loggutdrag                                 401 401 401 401 401 401 401 401 401 401 401 401 401
@@ -501,7 +524,11 @@ def _prepare(web: Browser, world: World) -> dict[str, str]:
             provider_hsa_id=world.private_provider.hsa_id, consumer=False, producer=True,
             justification="Vårdcentralen ska dela sina journaler i NPÖ.", now=now())
         connection_id = connection.id
-    return {"order": order, "withdrawable": order, "bulk": order, "job": str(job_id), "unit": world.public_unit.hsa_id,
+    with runtime.session_scope() as session:  # a member of the unit's staff asks for access from Felsökning
+        proposal_id = proposals.request_access(session=session, directory=directory, config=world.config,
+                                               person_hsa_id=world.public_staff[2].hsa_id, comment="", now=now()).id
+    return {"proposal": str(proposal_id), "order": order, "withdrawable": order, "bulk": order, "job": str(job_id),
+            "unit": world.public_unit.hsa_id,
             "private_provider": world.private_provider.hsa_id, "connection": str(connection_id),
             "clinician": world.public_staff[1].hsa_id, "delegation": str(delegation_id),
             "other_admin": other_admin.hsa_id, "former_manager": former.hsa_id,

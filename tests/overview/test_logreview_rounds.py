@@ -106,7 +106,7 @@ def test_the_migration_builds_exactly_the_log_review_models(db_url: str, engine:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         found = [d for d in compare_metadata(context, SQLModel.metadata) if any(t in str(d) for t in tables)]
     assert found == [] and set(inspect(engine).get_table_names()) >= tables
-    assert "o0006" in current_heads(db_url)
+    assert "o0008" in current_heads(db_url)
 
 
 # ---------------------------------------------------------------------- opening
