@@ -68,7 +68,7 @@ class Change:
             start = (f"ny anställning från {self.wanted.employment_start.astimezone(STOCKHOLM):%Y-%m-%d}; "
                      if self.wanted.employment_start else "")
             ends = (f"upphör {self.memberships_end.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"
-                    if self.memberships_end else "upphör nu")
+                    if self.memberships_end else "upphör när synkroniseringen körs")
             rights = f"behörigheterna där {ends}" if self.holds_memberships else "inga behörigheter där"
             return f"flytta  {who} från {self.current.unit_hsa_id} till {self.wanted.unit_hsa_id} ({start}{rights})"
         if self.kind is ChangeKind.UPDATE:
@@ -284,6 +284,11 @@ def old_memberships_end(row: HrRow, grace_days: int) -> dt.datetime:
     return local_midnight(last_day + dt.timedelta(days=1 + grace_days))
 
 
+def _future(instant: dt.datetime, today: dt.date) -> dt.datetime | None:
+    """``instant`` when it lies after today began, else None: already past, the memberships end when the sync runs."""
+    return instant if instant > local_midnight(today) else None
+
+
 def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit], *, provider_hsa_id: str,
               today: dt.date, choice: Callable[[str], str] = secrets.choice, mover_grace_days: int = 0,
               holders: Mapping[str, frozenset[str]] | None = None) -> SyncPlan:
@@ -340,7 +345,7 @@ def plan_sync(export: HrExport, current: list[Person], units: dict[str, CareUnit
             plan.updates.append(Change(
                 ChangeKind.UPDATE, person.hsa_id, row.personnummer, wanted=wanted, current=person,
                 fields=tuple(fields), line=row.line,
-                memberships_end=old_memberships_end(row, mover_grace_days) if moving else None,
+                memberships_end=_future(old_memberships_end(row, mover_grace_days), today) if moving else None,
                 holds_memberships=moving and HsaId(person.unit_hsa_id or "") in holders.get(person.hsa_id, ())))
         else:
             plan.unchanged += 1

@@ -37,6 +37,9 @@ def diagnose(request: Request, who: SithsIdentity | CertificateRejected) -> faul
                                           certificate_error=None if who.code == "missing" else who.message)
         decision: Decision = decide(facts, at)
     else:
+        keeper = gatekeeper()
+        if keeper.cache is not None:  # the diagnosis reads the directory as it is now: someone granted access a
+            keeper.cache.drop(who.hsa_id)  # moment ago must not be told "no commission" from the grant cache
         facts, decision = access(request, who)
     return fault_report.diagnose(facts, decision, names=CHECK_NAMES, at=at)
 

@@ -110,3 +110,24 @@ def test_npo_forvaltningen_keeps_the_net_id_advice_current_without_a_release(cli
     clinic.use(JOHANNA)
     after = clinic.client.get("/oversikt/felsokning")
     assert "Använd Net iD Access från Region Skåne." in after.text and "Region Skåne installerar" not in after.text
+
+
+def test_felsokning_reads_the_directory_as_it_is_now_not_the_grant_cache(clinic: Clinic) -> None:
+    import datetime as dt
+
+    from catalog.directory import derived_commission_id
+    from catalog.model import Validity
+    from demo import organisation as catalog_demo
+    from kernel import clock
+
+    runtime.configure(runtime.settings().model_copy(update={"ldap_cache_seconds": 30.0}))  # as in production
+    directory, commission = clinic.site.directory, derived_commission_id(catalog_demo.VC_HORBY)
+    clinic.use(JOHANNA)
+    before = clinic.client.get("/oversikt/felsokning")
+    assert 'data-check="commission" data-code="commission.none"' in before.text
+    directory.ensure_membership(commission, JOHANNA, Validity(clock.now() - dt.timedelta(minutes=1)))
+    try:
+        after = clinic.client.get("/oversikt/felsokning")  # within the cache's 30 s: the page asks the directory
+        assert 'data-code="commission.none"' not in after.text and 'data-check="commission"' in after.text
+    finally:
+        directory.end_membership(commission, JOHANNA, reason="testet klart")

@@ -370,3 +370,11 @@ def test_the_threshold_counts_movers_who_lose_memberships() -> None:
     lines = report.lines()
     assert lines[1] == "  nyanställda: 0  flyttar: 3  slutat: 0"
     assert lines[3].startswith("Flyttar (3); behörigheter på den gamla enheten upphör")
+
+
+def test_a_mover_whose_old_employment_has_already_ended_loses_the_old_access_when_the_sync_runs() -> None:
+    export = read_export(rows(f"{pnr(1)};N;N1;{OTHER};T;{TODAY.isoformat()};"), name="hr.csv")
+    [move] = plan_sync(export, [person(1)], TWO_UNITS, provider_hsa_id=PROVIDER, today=TODAY,
+                       holders={"SE2321000255-P00001": frozenset({UNIT})}).movers
+    assert move.memberships_end is None  # the day before today is over: no end in the past is written
+    assert move.describe().endswith("behörigheterna där upphör när synkroniseringen körs)")
