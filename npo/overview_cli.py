@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from demo.organisation import DemoCatalog
 
 audit_app = SwedishTyper(help="Åtkomstloggen (PDL): kontrollera kedjan och ta fram ankare", no_args_is_help=True)
-LOG_EXTRACT_HELP = ("Skriv ut patientens loggutdrag: vilken vårdenhet och vårdgivare som läst vad, och när "
-                    "(HSLF-FS 2016:40 4 kap. 10 §).")
+LOG_EXTRACT_HELP = ("Ta fram patientens loggutdrag: vilken vårdenhet och vårdgivare som läst vad, när, på vilken "
+                    "grund och med vilken patientrelation (HSLF-FS 2016:40 4 kap. 10 §), som text, CSV eller PDF; "
+                    "uttaget loggas.")
 
 EXIT_DATABASE = 1
 EXIT_BROKEN = 2
@@ -106,23 +107,56 @@ def audit_head() -> None:
     typer.echo(str(found))
 
 
-def log_extract(personnummer: Annotated[str, typer.Argument(help="patientens person- eller samordningsnummer")]
-                ) -> None:
-    """Print the patient's log extract: which unit and vårdgivare read what, and when (HSLF-FS 2016:40 4:10)."""
-    from kernel import runtime
-    from overview import accesslog
+def log_extract(
+    personnummer: Annotated[str, typer.Argument(help="patientens person- eller samordningsnummer")],
+    av: Annotated[str, typer.Option("--av", help="HSA-id för den i NPÖ-förvaltningen (rollen npo-forvaltning) som "
+                                                "tar fram utdraget; uttaget loggas i hens namn")],
+    format_: Annotated[str, typer.Option("--format", help="text, csv eller pdf")] = "text",
+    out: Annotated[Path | None, typer.Option("--out", help="fil att skriva till (krävs för pdf)")] = None,
+) -> None:
+    """The patient's log extract (HSLF-FS 2016:40 4:10) as text, CSV or PDF, with each access's basis and relation;
+    taking it is logged like the admin page's (the requester must hold npo-forvaltning)."""
+    from catalog import runtime as catalog_runtime
+    from catalog.ldapconn import DirectoryError
+    from kernel import clock, runtime
+    from overview import accesslog, log_extract, service
+    from overview.errors import InvalidInput, NotAllowed
 
+    if format_ not in log_extract.FORMATS:
+        _fail(f"Okänt format {format_!r}: välj text, csv eller pdf.", EXIT_BAD_INPUT)
+    if format_ == "pdf" and out is None:
+        _fail("Ett PDF-utdrag skrivs till en fil: ange --out FIL.", EXIT_BAD_INPUT)
     try:
         pnr = validate_personnummer(personnummer)
     except InvalidIdentifier as exc:
         _fail(exc.message, EXIT_BAD_INPUT)
+    at = clock.now()
     try:
         with runtime.session_scope() as session:
-            lines = accesslog.extract(session, pnr)
+            lines = service.patient_log_extract(session=session, directory=catalog_runtime.directory(),
+                                                user_hsa_id=av, personnummer=pnr, now=at)
+    except (InvalidInput, NotAllowed) as exc:
+        _fail(exc.message, EXIT_BAD_INPUT)
+    except DirectoryError as exc:
+        _fail(f"Skånekatalogen svarar inte, så behörigheten att ta ut loggutdrag kan inte kontrolleras: "
+              f"{exc.message}", EXIT_DATABASE)
     except SQLAlchemyError as exc:
         _fail(f"Åtkomstloggen kunde inte läsas: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
               EXIT_DATABASE)
-    typer.echo(accesslog.format_extract(pnr, lines))
+    if format_ == "text":
+        body = accesslog.format_extract(pnr, lines).encode("utf-8") + b"\n"
+    elif format_ == "csv":
+        body = log_extract.as_csv(lines)
+    else:
+        body = log_extract.as_pdf(pnr, lines, taken_at=at, taken_by=f"{av} (npo log-extract)")
+    if out is None:  # text or CSV (a PDF always goes to a file)
+        typer.echo(body.decode("utf-8"), nl=False)
+        return
+    try:
+        out.write_bytes(body)
+    except OSError as exc:
+        _fail(f"Utdraget kunde inte skrivas till {out}: {exc.strerror or exc}", EXIT_BAD_INPUT)
+    typer.echo(f"Loggutdrag för {pnr[:8]}-{pnr[8:]} ({len(lines)} åtkomster) skrivet till {out}; uttaget är loggat.")
 
 
 def ensure_demo_rules(settings: Settings) -> None:

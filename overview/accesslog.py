@@ -384,16 +384,60 @@ class ExtractLine:
     resource_type: str
     outcome: str
     source_providers: tuple[str, ...] = field(default=())
+    basis: tuple[str, ...] = field(default=())  # as logged: own_provider, consent:<id>, emergency:<id> …
+    relation: str | None = None  # the patient relation the access rested on (gate.RelationKind)
+    detail: str = ""  # the reason the user typed (emergency, asserted relation), or a note
+
+    @property
+    def basis_text(self) -> str:
+        """The basis in Swedish ("egen vårdgivare", "samtycke nr 12" …), or "–"."""
+        return basis_text(self.basis)
+
+    @property
+    def relation_text(self) -> str:
+        """The patient relation in Swedish, or "–"."""
+        return RELATION_LABELS.get(self.relation or "", self.relation or "–")
+
+
+BASIS_LABELS = {"own_provider": "egen vårdgivare", "consent": "samtycke", "emergency": "nödåtkomst",
+                "emergency_block_opened": "nödöppning av spärrade uppgifter",
+                "incapacity": "beslutsoförmögen patient"}
+RELATION_LABELS = {"care_contact": "vårdkontakt", "booking": "bokad tid", "asserted": "påstådd patientrelation"}
+
+
+def basis_text(basis: tuple[str, ...] | list[str]) -> str:
+    """A logged basis list in Swedish: each kind once, with the numbers of its consents or openings."""
+    numbers: dict[str, list[str]] = {}
+    for entry in basis:
+        kind, _, ref = str(entry).partition(":")
+        numbers.setdefault(kind, [])
+        if ref:
+            numbers[kind].append(ref)
+    order = list(BASIS_LABELS)
+    parts = [BASIS_LABELS.get(kind, kind) + _refs(numbers[kind])
+             for kind in sorted(numbers, key=lambda k: (order.index(k) if k in order else len(order), k))]
+    return "; ".join(parts) or "–"
+
+
+def _refs(refs: list[str]) -> str:
+    """" nr 3, 12" for numbered consents and openings, " (id, id)" for others (a consent's id may be a UUID)."""
+    if not refs:
+        return ""
+    if all(ref.isdigit() for ref in refs):
+        return f" nr {', '.join(sorted(refs, key=int))}"
+    return f" ({', '.join(sorted(refs))})"
 
 
 def extract(session: Session, personnummer: str) -> list[ExtractLine]:
-    """Every logged access to one patient's data, oldest first (HSLF-FS 2016:40 4 kap. 10 §)."""
+    """Every logged access to one patient's data, oldest first (HSLF-FS 2016:40 4 kap. 10 §), with the basis and
+    the patient relation of each."""
     table = ACCESS_LOG_TABLE
     rows = session.execute(select(table).where(table.c.patient_personnummer == personnummer)
                            .order_by(table.c.seq)).all()
     return [ExtractLine(row.at, row.care_unit_hsa_id, row.care_unit_name, row.care_provider_hsa_id,
                         row.care_provider_name, row.user_hsa_id, row.action, row.resource_type, row.outcome,
-                        tuple(json.loads(row.source_providers))) for row in rows]
+                        tuple(json.loads(row.source_providers)), tuple(json.loads(row.basis)), row.relation,
+                        row.detail) for row in rows]
 
 
 def format_extract(personnummer: str, lines: list[ExtractLine]) -> str:
@@ -405,5 +449,7 @@ def format_extract(personnummer: str, lines: list[ExtractLine]) -> str:
         provider = f"{line.care_provider_name or '–'} ({line.care_provider_hsa_id or '–'})"
         sources = ", ".join(line.source_providers) or "–"
         out.append(f"{when}  {line.action} {line.resource_type} ({line.outcome})  vårdenhet: {unit}  "
-                   f"vårdgivare: {provider}  användare: {line.user_hsa_id}  uppgifter från: {sources}")
+                   f"vårdgivare: {provider}  användare: {line.user_hsa_id}  uppgifter från: {sources}  "
+                   f"grund: {line.basis_text}  patientrelation: {line.relation_text}"
+                   + (f"  skäl: {line.detail}" if line.detail else ""))
     return "\n".join(out)

@@ -8,9 +8,7 @@ of Swedish text, which the page shows as a table beside each chart and ``/drift.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +23,7 @@ from api.pages import render
 from kernel import runtime
 from kernel.clock import local_minute, now
 from kernel.figures import WINDOW_DAYS, UnitCompletion
+from kernel.spreadsheet import swedish_csv
 from overview.logreview import metrics as logreview_metrics
 from provisioning import metrics
 from provisioning.authz import require_approver
@@ -128,11 +127,6 @@ def _figures(view: metrics.View, keys: Sequence[str]) -> list[Figure]:
         return [FIGURES[key](session, view, at) for key in keys]
 
 
-def _cell(value: str) -> str:
-    """A CSV cell a spreadsheet shows as text: a name beginning like a formula gets a leading apostrophe."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@") else value
-
-
 @router.get("/drift", name="ops")
 def ops_page(request: Request, actor: CurrentActor) -> Response:
     """Driftöversikt."""
@@ -149,9 +143,5 @@ def ops_csv(actor: CurrentActor, figur: str = Query("", max_length=40)) -> Respo
     if figur not in FIGURES:
         raise InvalidInput("figur", f"Okänd figur: välj en av {', '.join(FIGURES)}.")
     figure = _figures(metrics.View.of(actor), [figur])[0]
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(figure.headers)
-    writer.writerows([[_cell(value) for value in row] for row in figure.rows])
-    return Response(("\ufeff" + out.getvalue()).encode("utf-8"), media_type="text/csv; charset=utf-8",
+    return Response(swedish_csv(figure.headers, figure.rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="drift-{figur}.csv"'})

@@ -8,13 +8,14 @@ alone; the role is read from the directory on every request; taking an extract i
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import Response
 
 from api.routes.overview_base import CertifiedForm, format_pnr, gatekeeper, is_admin, page
 from api.siths import CurrentIdentity, SithsIdentity
 from forms import overview as F
 from kernel import runtime
-from overview import accesslog, service
+from kernel.clock import now
+from overview import accesslog, log_extract, service
 from overview.errors import NotAllowed
 
 router = APIRouter()
@@ -46,12 +47,27 @@ def overview_log_extract(request: Request, who: CurrentIdentity, form: Certified
         if not is_admin(who):
             raise NotAllowed("Loggutdrag tas fram av NPÖ:s systemförvaltning.") from None
         return _extract_page(request, who, values=raw, errors=exc.errors, status_code=422)
+    wanted = str(raw.get("format") or "")
+    if wanted not in ("", "html", *log_extract.FORMATS):
+        return _extract_page(request, who, values=raw, status_code=422, errors={
+            "personnummer": f"Okänt format {wanted[:20]!r}: välj text, csv eller pdf."})
+    at = now()
     with runtime.session_scope() as session:
         lines = service.patient_log_extract(session=session, directory=gatekeeper(), user_hsa_id=who.hsa_id,
-                                            personnummer=personnummer)
-    if raw.get("format") == "text":
-        response: Response = PlainTextResponse(accesslog.format_extract(personnummer, lines))
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Disposition"] = f'attachment; filename="loggutdrag-{personnummer[:8]}.txt"'
-        return response
+                                            personnummer=personnummer, now=at)
+    name = f"loggutdrag-{personnummer[:8]}"
+    if wanted == "text":
+        return _download(accesslog.format_extract(personnummer, lines).encode("utf-8"), "text/plain; charset=utf-8",
+                         f"{name}.txt")
+    if wanted == "csv":
+        return _download(log_extract.as_csv(lines), "text/csv; charset=utf-8", f"{name}.csv")
+    if wanted == "pdf":
+        return _download(log_extract.as_pdf(personnummer, lines, taken_at=at, taken_by=f"{who.name} ({who.hsa_id})"),
+                         "application/pdf", f"{name}.pdf")
     return _extract_page(request, who, values=raw, lines=lines, pnr=format_pnr(personnummer))
+
+
+def _download(body: bytes, media_type: str, filename: str) -> Response:
+    """An extract as a file: never cached (it names whom the patient met)."""
+    return Response(body, media_type=media_type, headers={"Cache-Control": "no-store",
+                                                          "Content-Disposition": f'attachment; filename="{filename}"'})

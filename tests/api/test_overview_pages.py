@@ -673,5 +673,16 @@ def test_the_log_extract_is_for_system_administration_and_is_logged(clinic: Clin
     text_ = clinic.post("/oversikt/loggutdrag", personnummer=pnr("astrid"), format="text")
     assert text_.headers["content-type"].startswith("text/plain") and "Loggutdrag för 19480312-3423" in text_.text
     assert "Läsa loggutdrag" in text_.text  # the first extract is in the second
+    assert "grund: egen vårdgivare; samtycke (" in text_.text and "  patientrelation: vårdkontakt" in text_.text
+    assert "<td data-basis>egen vårdgivare; samtycke (" in page.text
+    assert "<td data-relation>vårdkontakt</td>" in page.text
+    as_csv = clinic.post("/oversikt/loggutdrag", personnummer=pnr("astrid"), format="csv")
+    assert as_csv.headers["content-type"].startswith("text/csv") and as_csv.headers["cache-control"] == "no-store"
+    assert as_csv.content.startswith("\ufeffTid;Händelse".encode()) and ";vårdkontakt;" in as_csv.text
+    as_pdf = clinic.post("/oversikt/loggutdrag", personnummer=pnr("astrid"), format="pdf")
+    assert as_pdf.headers["content-type"] == "application/pdf" and as_pdf.content.startswith(b"%PDF-")
+    assert 'filename="loggutdrag-19480312.pdf"' in as_pdf.headers["content-disposition"]
+    unknown = clinic.post("/oversikt/loggutdrag", personnummer=pnr("astrid"), format="xml")
+    assert unknown.status_code == 422 and "text, csv eller pdf" in unknown.text
     extracts = [r for r in log_rows() if r.resource_type == "loggutdrag"]
-    assert len(extracts) == 2 and {r.purpose for r in extracts} == {"Administration"}
+    assert len(extracts) == 4 and {r.purpose for r in extracts} == {"Administration"}

@@ -167,15 +167,18 @@ def test_the_extract_reads_as_swedish_text() -> None:
     at = dt.datetime(2026, 3, 1, 9, 15, tzinfo=dt.UTC)
     lines = [ExtractLine(at, "SE5591234567-V0001", "Vårdcentralen Åby", "SE5591234567-E0001", "Testvårdgivare",
                          "SE5591234567-P0001", "read", "overview", "granted",
-                         ("SE5591234567-E0001", "SE5591234567-E0002")),
-             ExtractLine(at, None, "", None, "", "SE5591234567-P0002", "emergency", "overview", "granted")]
+                         ("SE5591234567-E0001", "SE5591234567-E0002"), ("own_provider", "consent:12", "consent:3"),
+                         "care_contact"),
+             ExtractLine(at, None, "", None, "", "SE5591234567-P0002", "emergency", "overview", "granted",
+                         basis=("emergency:7",), relation="asserted", detail="Medvetslös")]
     assert accesslog.format_extract("196004011232", lines).split("\n") == [
         "Loggutdrag för 19600401-1232: 2 åtkomster", "",
         "2026-03-01 10:15  read overview (granted)  vårdenhet: Vårdcentralen Åby (SE5591234567-V0001)  vårdgivare: "
         "Testvårdgivare (SE5591234567-E0001)  användare: SE5591234567-P0001  uppgifter från: SE5591234567-E0001, "
-        "SE5591234567-E0002",
+        "SE5591234567-E0002  grund: egen vårdgivare; samtycke nr 3, 12  patientrelation: vårdkontakt",
         "2026-03-01 10:15  emergency overview (granted)  vårdenhet: – (ingen vårdenhet)  vårdgivare: – (–)  "
-        "användare: SE5591234567-P0002  uppgifter från: –"]
+        "användare: SE5591234567-P0002  uppgifter från: –  grund: nödåtkomst nr 7  patientrelation: påstådd "
+        "patientrelation  skäl: Medvetslös"]
 
 
 def test_the_extract_lists_one_patients_accesses_oldest_first_with_every_field(session: Session) -> None:

@@ -7,10 +7,12 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
+from catalog import DirectoryConfig
+from catalog.model import RoleName
 from overview import accesslog
 from overview.models import Patient
 from tests.cli import installed_npo, npo
-from tests.conftest import free_port
+from tests.conftest import Org, free_port
 from tests.overview.test_accesslog import OTHER_PATIENT, PATIENT, tamper, write
 
 
@@ -72,19 +74,57 @@ def test_audit_verify_reports_an_unreadable_database(tmp_path: Path) -> None:
     assert result.returncode == 1 and "kunde inte läsas" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_log_extract_prints_the_patients_accesses(session: Session, db_url: str, tmp_path: Path) -> None:
-    write(session, 2)
+def _ldap_env(db_url: str, tmp_path: Path, config: DirectoryConfig) -> dict[str, str]:
+    return {**_env(db_url, tmp_path), "NPO_LDAP_URL": config.url, "NPO_LDAP_BASE": config.base,
+            "NPO_LDAP_BIND_DN": config.bind_dn, "NPO_LDAP_PASSWORD": config.password}
+
+
+def test_log_extract_prints_the_patients_accesses_with_their_basis_and_is_itself_logged(
+        session: Session, db_url: str, tmp_path: Path, directory_config: DirectoryConfig, org: Org) -> None:
+    admin = org.person(given="Lena", surname="Förvaltning")
+    org.directory.add_role_member(RoleName.SYSTEM_ADMIN, admin.hsa_id)
+    write(session, 2, relation="care_contact")
     write(session, 1, patient=OTHER_PATIENT)
-    result = npo("log-extract", "19600401-1232", env=_env(db_url, tmp_path))
+    session.commit()  # SQLite has one writer: the command logs its extract, so the test holds no transaction open
+
+    def logged() -> list[accesslog.ExtractLine]:
+        lines = accesslog.extract(session, PATIENT)
+        session.commit()
+        return lines
+
+    env = _ldap_env(db_url, tmp_path, directory_config)
+    result = npo("log-extract", "19600401-1232", "--av", admin.hsa_id, env=env)
     assert result.returncode == 0, result.stderr
     assert "Loggutdrag för 19600401-1232: 2 åtkomster" in result.stdout
     assert result.stdout.count("Vårdcentralen Testa (SE5591234567-V0001)") == 2
     assert "Testvårdgivare" in result.stdout and "2026-11-25 13:00" in result.stdout
-    assert accesslog.extract(session, PATIENT)  # the command wrote nothing into the log it printed
+    assert result.stdout.count("grund: egen vårdgivare  patientrelation: vårdkontakt") == 2
+    taken = logged()
+    assert [(line.user_hsa_id, line.resource_type) for line in taken[2:]] == [(admin.hsa_id, "loggutdrag")]
+    as_csv = npo("log-extract", "196004011232", "--av", admin.hsa_id, "--format", "csv", env=env)
+    assert as_csv.returncode == 0 and as_csv.stdout.startswith("\ufeffTid;Händelse;Resurs;Utfall;Vårdenhet")
+    assert as_csv.stdout.count("egen vårdgivare;vårdkontakt") == 2  # the CSV holds the extract taken before it too
+    pdf = tmp_path / "utdrag.pdf"
+    as_pdf = npo("log-extract", "196004011232", "--av", admin.hsa_id, "--format", "pdf", "--out", str(pdf), env=env)
+    assert as_pdf.returncode == 0 and "skrivet till" in as_pdf.stdout and pdf.read_bytes().startswith(b"%PDF-")
+    assert len(logged()) == 5  # every extract is a log row of its own
+
+
+def test_log_extract_refuses_a_requester_without_the_role_a_pdf_without_a_file_and_an_unknown_format(
+        db_url: str, tmp_path: Path, directory_config: DirectoryConfig, org: Org) -> None:
+    env = _ldap_env(db_url, tmp_path, directory_config)
+    someone = org.person()
+    refused = npo("log-extract", "196004011232", "--av", someone.hsa_id, env=env)
+    assert refused.returncode == 3 and "npo-forvaltning" in refused.stderr and "Traceback" not in refused.stderr
+    no_file = npo("log-extract", "196004011232", "--av", someone.hsa_id, "--format", "pdf", env=env)
+    assert no_file.returncode == 3 and "--out" in no_file.stderr
+    unknown = npo("log-extract", "196004011232", "--av", someone.hsa_id, "--format", "xml", env=env)
+    assert unknown.returncode == 3 and "text, csv eller pdf" in unknown.stderr
 
 
 def test_log_extract_refuses_a_malformed_personnummer(tmp_path: Path) -> None:
-    result = npo("log-extract", "19600401-1235", env=_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
+    result = npo("log-extract", "19600401-1235", "--av", "SE5591234567-P0001",
+                 env=_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path))
     assert result.returncode == 3 and "kontrollsiffra" in result.stderr and "Traceback" not in result.stderr
 
 
