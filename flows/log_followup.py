@@ -38,9 +38,12 @@ class AccessLogBroken(RuntimeError):
 
 
 def review_config(**rules: Any) -> ReviewConfig:
-    """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key."""
+    """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key, the
+    risk signals in force come from the settings (NPO_LOG_REVIEW_RULES; an unknown name stops the run, naming it)."""
     settings = runtime.settings()
     key = hmac.new(settings.secret().encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
+    if settings.log_review_rules is not None:
+        rules.setdefault("risk_rules", frozenset(r.strip() for r in settings.log_review_rules))
     return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)
 
 
@@ -152,13 +155,15 @@ def deliver_mail() -> dict[str, int]:
 @flow(name="log-followup")
 def log_followup(sample_share: float = 0.05, sample_min: int = 5, sample_max: int = 50,
                  include_out_of_hours: bool = True, deadline_business_days: int = 5,
-                 lookback_days: int = 7) -> dict[str, object]:
+                 lookback_days: int = 7, volume_factor: float = 3.0, volume_margin: int = 20,
+                 volume_tasks: int = 10) -> dict[str, object]:
     """One daily follow-up: open rounds for ended days, remind overdue reviewers, monthly summaries, the access
     log's anchor, deliver mail."""
     logger = get_run_logger()
     config = review_config(sample_share=sample_share, sample_min=sample_min, sample_max=sample_max,
                            include_out_of_hours=include_out_of_hours, deadline_business_days=deadline_business_days,
-                           lookback_days=lookback_days)
+                           lookback_days=lookback_days, volume_factor=volume_factor, volume_margin=volume_margin,
+                           volume_tasks=volume_tasks)
     pending = find_pending(config)
     opened = open_rounds(pending, config)
     reminded = remind_overdue(config)

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
 
     # behörighetskontroll: a member with no NPÖ read through the unit's commission for this long is flagged
     recert_idle_days: int = Field(default=183, ge=1, le=3650)
+    # logguppföljning: the risk signals in force (codes as docs/log-followup.md lists them; None: all, []: none)
+    log_review_rules: list[str] | None = Field(default=None, description="risk rules of log follow-up, e.g. "
+                                               '["egen_journal","kollega"]; checked by the log-followup run')
 
     # HR reconciliation
     hr_provider_hsa_id: str = "SE2321000255-E00001"

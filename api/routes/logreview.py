@@ -30,6 +30,7 @@ from overview.logreview.rules import (
     OUTCOME_LABELS,
     TRANSITIONS,
     WHY_LABELS,
+    WHY_TEXTS,
     Conflict,
     InvalidInputs,
     InvalidTransition,
@@ -38,7 +39,7 @@ from overview.logreview.rules import (
 from provisioning.authz import Actor
 
 router = APIRouter()
-LABELS = {"outcomes": OUTCOME_LABELS, "why": WHY_LABELS, "last_day": last_day}
+LABELS = {"outcomes": OUTCOME_LABELS, "why": WHY_LABELS, "why_text": WHY_TEXTS, "last_day": last_day}
 
 
 @router.get("/loggranskning", name="logreview_index")

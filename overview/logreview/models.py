@@ -40,6 +40,7 @@ class LogReviewRound(SQLModel, table=True):
     out_of_hours_count: int = 0  # … access outside office hours
     random_count: int = 0  # … the random sample
     sample_rule: str = Field(default="", max_length=200)  # how the sample was drawn, in Swedish, for the record
+    rules: str = Field(default="", max_length=300)  # comma-separated rules.Why that always picked (empty: before o0009)
     opened_at: dt.datetime = Field(sa_column=_at())
     deadline: dt.datetime = Field(sa_column=_at(index=True))  # exclusive: local midnight after the last day
     completed_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # no task left open
@@ -61,7 +62,7 @@ class LogReviewTask(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = Field(foreign_key="log_review_round.id", index=True)
     log_seq: int = Field(sa_column=Column(BigInteger, ForeignKey("access_log.seq"), nullable=False))
-    reasons: str = Field(max_length=120)  # comma-separated rules.Why values
+    reasons: str = Field(max_length=200)  # comma-separated rules.Why values
     outcome: str = Field(default="open", max_length=20, index=True)  # rules.Outcome
     comment: str = Field(default="", sa_column=Column(Text, nullable=False))
     decided_by: str | None = hsa_id_field(nullable=True, length=HSA)

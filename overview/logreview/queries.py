@@ -16,7 +16,7 @@ from overview.logreview.models import LogReviewDecision, LogReviewRound, LogRevi
 from overview.logreview.rounds import open_task_counts
 from overview.logreview.rules import Outcome, Why
 from overview.logreview.summary import summaries_of
-from overview.logreview.tasks import reasons_of, require_reviewer
+from overview.logreview.tasks import reasons_of, require_reviewer, rules_of
 from overview.models import AccessLog
 
 OPEN_LIMIT = 200
@@ -60,6 +60,8 @@ class RoundDocumentation:
     outcomes: dict[str, int]
     reviewers: list[str]
     history: list[LogReviewDecision]
+    rules: tuple[Why, ...]  # the rules that always picked (as the round recorded them)
+    reasons: dict[Why, int]  # tasks per reason (a task may count under several)
 
 
 class _Names:
@@ -119,7 +121,8 @@ def documentation(*, session: Session, directory: Directory, round_id: int, revi
     history = list(session.exec(select(LogReviewDecision).where(
         col(LogReviewDecision.task_id).in_([t.task.id for t in tasks])).order_by(col(LogReviewDecision.id))).all())
     return RoundDocumentation(round_, tasks, dict(Counter(t.task.outcome for t in tasks)),
-                              sorted({h.decided_by_name for h in history}), history)
+                              sorted({h.decided_by_name for h in history}), history, rules_of(round_),
+                              dict(Counter(why for t in tasks for why in t.reasons)))
 
 
 def next_open_task(session: Session, round_id: int) -> int | None:

@@ -17,20 +17,13 @@ from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from catalog import Directory
-from kernel.clock import local_midnight
 from kernel.review import deadline_after, is_reminder_day, start_of_today
 from kernel.sqltypes import rowcount
-from overview.accesslog import NOT_CARE_ACCESS
+from overview.logreview import risk, signals
 from overview.logreview.models import LogReviewRound, LogReviewTask
 from overview.logreview.rules import Access, Outcome, ReviewConfig, Why, day_is_over, days_to_review, pick
-from overview.models import ACCESS_LOG_TABLE, AccessLog
-
-
-def _day_rows(day: dt.date):
-    table = ACCESS_LOG_TABLE
-    return table, (table.c.at >= local_midnight(day), table.c.at < local_midnight(day + dt.timedelta(days=1)),
-                   table.c.patient_personnummer.is_not(None), table.c.care_unit_hsa_id.is_not(None),
-                   table.c.resource_type.not_in(NOT_CARE_ACCESS))
+from overview.logreview.signals import day_rows
+from overview.models import AccessLog
 
 
 def round_of(session: Session, unit_hsa_id: str, day: dt.date) -> LogReviewRound | None:
@@ -43,7 +36,7 @@ def pending(session: Session, *, now: dt.datetime, config: ReviewConfig) -> list
     """(unit, day) pairs of the look-back window that had accesses and have no round yet, oldest first."""
     found = []
     for day in days_to_review(now, config.lookback_days):
-        table, where = _day_rows(day)
+        table, where = day_rows(day)
         units = session.execute(select(table.c.care_unit_hsa_id).where(*where).distinct()).scalars().all()
         done = set(session.exec(select(LogReviewRound.unit_hsa_id).where(LogReviewRound.day == day)).all())
         found += [(unit, day) for unit in sorted(units) if unit not in done]
@@ -52,11 +45,13 @@ def pending(session: Session, *, now: dt.datetime, config: ReviewConfig) -> list
 
 def accesses(session: Session, unit_hsa_id: str, day: dt.date) -> list[Access]:
     """The unit's logged accesses to patient data that day, in log order."""
-    table, where = _day_rows(day)
-    rows = session.execute(table.select().with_only_columns(table.c.seq, table.c.at, table.c.action, table.c.relation,
-                                                            table.c.basis)
-                           .where(*where, table.c.care_unit_hsa_id == unit_hsa_id).order_by(table.c.seq)).all()
-    return [Access(row.seq, row.at, row.action, row.relation, row.basis) for row in rows]
+    table, where = day_rows(day)
+    rows = session.execute(table.select().with_only_columns(
+        table.c.seq, table.c.at, table.c.action, table.c.relation, table.c.basis, table.c.user_hsa_id,
+        table.c.patient_personnummer).where(*where, table.c.care_unit_hsa_id == unit_hsa_id)
+        .order_by(table.c.seq)).all()
+    return [Access(row.seq, row.at, row.action, row.relation, row.basis, row.user_hsa_id.upper(),
+                   row.patient_personnummer) for row in rows]
 
 
 def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day: dt.date, config: ReviewConfig,
@@ -73,7 +68,10 @@ def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day:
     population = accesses(session, unit_hsa_id, day)
     if not population:
         return None, False
-    picked = pick(population, unit_hsa_id=unit_hsa_id, day=day, config=config)
+    facts = signals.load(session=session, directory=directory, unit_hsa_id=unit_hsa_id, day=day,
+                         population=population, config=config)
+    flagged = risk.flag(population, facts, unit_hsa_id=unit_hsa_id, day=day, config=config)
+    picked = pick(population, unit_hsa_id=unit_hsa_id, day=day, config=config, flagged=flagged)
     counts = Counter(why for reasons in picked.values() for why in reasons)
     unit = directory.unit(unit_hsa_id)
     names = session.execute(select(AccessLog.care_unit_name, AccessLog.care_provider_hsa_id)
@@ -84,7 +82,7 @@ def open_round(*, session: Session, directory: Directory, unit_hsa_id: str, day:
         manager_hsa_id=unit.manager_hsa_id if unit else None, population=len(population),
         emergency_count=counts[Why.EMERGENCY], asserted_count=counts[Why.ASSERTED],
         out_of_hours_count=counts[Why.OUT_OF_HOURS], random_count=counts[Why.RANDOM],
-        sample_rule=config.rule_text()[:200], opened_at=now,
+        sample_rule=config.rule_text()[:200], rules=",".join(config.active_rules()), opened_at=now,
         deadline=deadline_after(now, config.deadline_business_days))
     # No savepoint: a concurrent run that opened the round first makes this flush fail on the unique key, and the
     # caller's transaction rolls back whole (with SQLite a savepoint opened first in a transaction would commit).

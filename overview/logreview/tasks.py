@@ -72,6 +72,11 @@ def reasons_of(task: LogReviewTask) -> tuple[Why, ...]:
     return tuple(Why(r) for r in task.reasons.split(",") if r)
 
 
+def rules_of(round_: LogReviewRound) -> tuple[Why, ...]:
+    """The rules that always picked in this round (empty for a round opened before they were recorded)."""
+    return tuple(Why(r) for r in round_.rules.split(",") if r)
+
+
 def _task(session: Session, task_id: int) -> tuple[LogReviewTask, LogReviewRound]:
     task = session.get(LogReviewTask, task_id)
     round_ = session.get(LogReviewRound, task.round_id) if task else None

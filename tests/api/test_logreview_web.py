@@ -204,3 +204,31 @@ def test_opening_an_access_to_review_is_itself_logged_and_never_sampled(web: Bro
         assert len(session.exec(select(AccessLog).where(
             AccessLog.resource_type == Resource.LOG_REVIEW.value)).all()) == 1
         assert rounds.accesses(session, world.public_unit.hsa_id, now().astimezone(STOCKHOLM).date()) == []
+
+
+def test_the_round_page_names_the_active_rules_and_the_task_page_says_why(web: Browser, world: World) -> None:
+    unit, reader = world.public_unit, world.public_staff[1]
+    config = ReviewConfig(sample_share=0, sample_min=0, sample_max=0, sample_key="k", include_out_of_hours=False,
+                          risk_rules=frozenset({"skyddad_identitet", "ovanlig_volym"}))
+    with runtime.session_scope() as session:
+        for n in range(21):  # a reader without history: more than 20 in a day is unusual
+            accesslog.append(session, LogEntry(
+                at=_at(9) + dt.timedelta(minutes=n), user_hsa_id=reader.hsa_id, action=Action.READ,
+                resource_type=Resource.OVERVIEW, care_unit_hsa_id=unit.hsa_id, care_unit_name=unit.name,
+                care_provider_hsa_id=world.region.provider.hsa_id, patient_personnummer="196004011232",
+                basis=["own_provider"], relation="care_contact"))
+        made, _ = rounds.open_round(session=session, directory=world.directory, unit_hsa_id=unit.hsa_id, day=DAY,
+                                    config=config, now=now())
+        assert made is not None
+        round_id = made.id
+        first = session.exec(select(LogReviewTask.id).where(LogReviewTask.round_id == round_id)).first()
+    web.login(world.public_manager.hsa_id)
+    doc = web.client.get(f"/loggranskning/omgang/{round_id}")
+    assert doc.status_code == 200
+    rules = re.findall(r'data-rule="([a-z_]+)"', doc.text)
+    assert rules == ["nodoppning", "pastadd_relation", "beslutsoformogen", "skyddad_identitet", "ovanlig_volym"]
+    assert "Skyddad identitet</strong> (skyddad_identitet)" in doc.text and 'data-rule="kollega"' not in doc.text
+    assert "ovanligt många åtkomster 10" in doc.text  # volume_tasks of the reader's day
+    page = web.client.get(f"/loggranskning/atkomst/{first}")
+    assert page.status_code == 200 and 'data-reason="ovanlig_volym"' in page.text
+    assert "ovanligt många åtkomster den dagen jämfört med sina egna senaste 90 dagar" in page.text

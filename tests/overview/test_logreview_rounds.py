@@ -29,7 +29,8 @@ from overview.logreview.rules import ReviewConfig, Why, pick
 from overview.models import AccessLog
 from tests.overview.conftest import Clinic, new_personnummer
 
-CONFIG = ReviewConfig(sample_share=0.1, sample_min=2, sample_max=5, deadline_business_days=5, sample_key="k")
+CONFIG = ReviewConfig(sample_share=0.1, sample_min=2, sample_max=5, deadline_business_days=5, sample_key="k",
+                      risk_rules=frozenset())  # the fixed rules and the sample; the risk signals: test_logreview_risk
 TUESDAY = dt.date(2026, 11, 24)
 
 
@@ -106,7 +107,7 @@ def test_the_migration_builds_exactly_the_log_review_models(db_url: str, engine:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         found = [d for d in compare_metadata(context, SQLModel.metadata) if any(t in str(d) for t in tables)]
     assert found == [] and set(inspect(engine).get_table_names()) >= tables
-    assert "o0008" in current_heads(db_url)
+    assert "o0009" in current_heads(db_url)
 
 
 # ---------------------------------------------------------------------- opening
