@@ -33,6 +33,7 @@ from api.routes.overview_base import (
     state,
     usable_commissions,
 )
+from api.routes.overview_timeline import timeline
 from api.routes.overview_view import overview_view
 from api.siths import CurrentIdentity, SithsIdentity
 from catalog import runtime as catalog_runtime
@@ -164,9 +165,11 @@ def _read(request: Request, identity: SithsIdentity, view: str) -> Response:
         return overview_consent.relation_page(request, identity, decision.commission, personnummer, status_code=403)
     if not decision.allowed or result.patient is None:
         return _see_start()
+    shown = overview_view(result, catalog_runtime.directory())
     return page(request, "overview/patient.html", identity=identity, view=view, patient=result.patient,
-                pnr=format_pnr(personnummer), overview=overview_view(result, catalog_runtime.directory()),
-                consents=result.consents, flash=pop_flash(request, identity), emergency=result.emergency,
+                pnr=format_pnr(personnummer), overview=shown,
+                timeline=timeline(shown) if view == "tidslinje" and shown.count else None, consents=result.consents,
+                flash=pop_flash(request, identity), emergency=result.emergency,
                 log_seq=result.log_seq)
 
 
