@@ -22,6 +22,7 @@ from catalog.model import CareUnit, Person, RoleName
 from catalog.reconcile import Arrival
 from kernel import outbox
 from kernel.clock import STOCKHOLM, local_date
+from kernel.review import active_delegations, granted_by
 from kernel.sqltypes import stored_id
 from kernel.text import has_control_characters
 from provisioning.authz import Actor
@@ -100,11 +101,11 @@ def _sv_time(instant: dt.datetime | None) -> str:
 
 # ---------------------------------------------------------------- who decides
 def deciders(session: Session, directory: Directory, unit: CareUnit, *, now: dt.datetime) -> list[Person]:
-    """The unit's manager and the persons holding a delegation of the ordering right for it now (usable only)."""
+    """The unit's manager and the persons holding a delegation of the ordering right from that manager now (usable
+    only; a delegation lapses with the manager who granted it, kernel.review.granted_by)."""
     ids = [unit.manager_hsa_id] if unit.manager_hsa_id else []
-    ids += [d.delegate_hsa_id for d in session.exec(select(Delegation).where(
-        Delegation.unit_hsa_id == unit.hsa_id, col(Delegation.revoked_at).is_(None),
-        col(Delegation.valid_from) <= now, col(Delegation.valid_to) > now))]
+    ids += [d.delegate_hsa_id for d in active_delegations(session, Delegation, now, unit_hsa_id=unit.hsa_id)
+            if granted_by(d, unit.manager_hsa_id)]
     found = []
     for hsa_id in dict.fromkeys(HsaId(i) for i in ids):
         person = directory.find_person(hsa_id)

@@ -324,3 +324,32 @@ def test_the_migration_builds_exactly_the_proposal_tables(db_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_a_delegate_of_a_former_manager_is_not_asked_and_the_new_managers_delegate_is(
+        world: World, sessions: Sessions, actor: Callable[[Person], Actor]) -> None:
+    from provisioning.recertification import delegations
+
+    unit = world.public_unit.hsa_id
+    world.directory.ensure_commission(unit)
+    old_delegate, new_delegate, asker = world.public_staff
+    manager = actor(world.public_manager)
+    with sessions() as session:
+        delegations.grant(session=session, directory=world.directory, actor=manager, unit_hsa_id=unit,
+                          delegate_hsa_id=old_delegate.hsa_id, valid_to=NOW.date() + dt.timedelta(days=30),
+                          now=NOW - dt.timedelta(hours=1))
+    successor = world.region.person(given="Nina", surname="Nychef")
+    world.directory.set_unit_manager(unit, successor.hsa_id)
+    successor_actor = actor(successor)
+    with sessions() as session:
+        delegations.grant(session=session, directory=world.directory, actor=successor_actor, unit_hsa_id=unit,
+                          delegate_hsa_id=new_delegate.hsa_id, valid_to=NOW.date() + dt.timedelta(days=30),
+                          now=NOW - dt.timedelta(minutes=5))
+    with sessions() as session:
+        asked = [p.hsa_id for p in proposals.deciders(session, world.directory, world.directory.require_unit(unit),
+                                                      now=NOW)]
+        proposals.request_access(session=session, directory=world.directory, config=world.config,
+                                 person_hsa_id=asker.hsa_id, comment="", now=NOW)
+    assert asked == [successor.hsa_id, new_delegate.hsa_id]  # the old delegation lapsed with its manager
+    [mail] = mails(sessions, "proposal_to_manager")
+    assert new_delegate.mail in mail.recipients and old_delegate.mail not in mail.recipients
