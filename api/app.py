@@ -18,6 +18,7 @@ from api.auth import OptionalActor
 from api.devlogin import SignInList
 from api.pages import nav
 from api.params import plain_address
+from api.patient_auth import PatientSignInList
 from api.routes import (
     api_orders,
     auth,
@@ -30,6 +31,7 @@ from api.routes import (
     ops,
     orders,
     overview,
+    patient,
     proposals,
     review,
     services,
@@ -66,9 +68,11 @@ def _docs() -> _Docs:
     return {"docs_url": "/api/docs", "openapi_url": "/api/openapi.json"}
 
 
-def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
+def create_app(*, sign_in_list: SignInList | None = None,
+               patient_sign_in_list: PatientSignInList | None = None) -> FastAPI:
     """Build the app; resources come from kernel.runtime (configured by the caller or the environment).
-    ``sign_in_list``: the people the dev login page offers (the shell passes the demo's cast; None lists nobody)."""
+    ``sign_in_list``: the people the dev login page offers (the shell passes the demo's cast; None lists nobody);
+    ``patient_sign_in_list``: the patients the patient view's dev sign-in offers (the demo's named patients)."""
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # The handlers are synchronous and mostly CPU: anyio's 40 threads per process mostly queued for the GIL
@@ -84,13 +88,14 @@ def create_app(*, sign_in_list: SignInList | None = None) -> FastAPI:
     app = FastAPI(title="npo-access", redoc_url=None, swagger_ui_oauth2_redirect_url=None,
                   dependencies=[Depends(plain_address)], lifespan=lifespan, **_docs())
     app.state.sign_in_list = sign_in_list
+    app.state.patient_sign_in_list = patient_sign_in_list
     settings = runtime.settings()
     app.add_middleware(ServerSessionMiddleware, store=session_store(settings))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     errors.install(app)
     app.add_middleware(SecurityHeaders, docs_paths=[app.docs_url] if app.docs_url else [], docs_csp=docs_policy(app))
     for module in (status, siths, auth, orders, dashboard, bulk, delegations, devmail, api_orders, review, overview,
-                   logreview, services, connections, ops, proposals):
+                   logreview, services, connections, ops, proposals, patient):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import CsrfRejected, NotSignedIn, login_redirect
 from api.pages import SeeOther
 from api.params import CONTROL_ERROR, MAX_ROW_ID, ROW_ID_ERROR
+from api.patient_auth import AuthenticationFailed, AuthenticatorUnavailable
 from api.routes.overview_base import refused
 from api.siths import CertificateRejected
 from api.templating import templates
@@ -63,6 +64,8 @@ RULES: dict[type[Exception], Rule] = {
                             "igen; inget har sparats."),
     InvalidTransition: Rule(409, "Beställningen har ändrats under tiden; ladda om sidan."),
     ImmutableOrder: Rule(409, "En inskickad beställning kan inte ändras; gör en ny beställning."),
+    AuthenticationFailed: Rule(401),
+    AuthenticatorUnavailable: Rule(503, log="patient sign-in unavailable"),
     DirectoryUnavailable: Rule(503, "Skånekatalogen svarar inte just nu. Inget har gått förlorat; försök igen om en "
                                     f"stund. Kvarstår felet: {SERVICE_DESK}.", log="directory unavailable"),
     # The directory's own text (DNs, result codes, English) is for NPÖ-förvaltningen: it goes to the log with the
@@ -87,9 +90,9 @@ def error_response(request: Request, status: int, message: str, *, field: str | 
         if errors:
             body["errors"] = errors
         return JSONResponse(body, status_code=status)
-    return templates.TemplateResponse(request, "error.html", {"status": status, "title": TITLES.get(status, "Fel"),
-                                                               "message": message, "errors": errors or {}},
-                                      status_code=status)
+    context = {"status": status, "title": TITLES.get(status, "Fel"), "message": message, "errors": errors or {},
+               "patient_page": request.url.path.startswith("/patient/")}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
 def keep_form(request: Request, page: FormPage) -> None:

@@ -23,7 +23,7 @@ from demo.items import HALLAND_UNITS, NAMESPACE, History, ItemMaker
 from kernel import clock
 from overview import producers as P
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind, RevokeReason
-from overview.models import Block, BlockRevoke, CareContact, Consent, Patient
+from overview.models import Block, BlockRevoke, CareContact, Consent, Guardianship, Patient
 
 SKANE, HALLAND, BLEKINGE = org.SKANE, org.HALLAND, org.BLEKINGE
 HORBY, SUS_AKUT, LAKARHUSET = org.VC_HORBY, org.SUS_AKUT, org.LAKARHUSET
@@ -169,6 +169,8 @@ def elsa(today: dt.date) -> Bundle:
     b.contact(HORBY, _at(dt.date(2023, 3, 1)))
     b.consent(HORBY, SKANE, SARA, _at(dt.date(2023, 3, 1), 9), represented_by=guardian)
     b.block(BlockKind.OUTER, HALLAND, None, _at(dt.date(2023, 4, 12)), HALLAND_STAFF, guardian=True)
+    b.rows.append(Guardianship(guardian_personnummer=guardian, child_personnummer=b.patient.personnummer,
+                               valid_from=b.patient.birth_date))  # she sees Elsa's log (patient view, D-76)
     return b
 
 
@@ -229,6 +231,18 @@ def dagny(today: dt.date) -> Bundle:
 
 _NAMED = (astrid, bengt, protected, elsa, omar, gunnar, cecilia, dagny)
 NAMED: dict[str, str] = {}  # personnummer → what the named patient demonstrates (for docs and journeys)
+
+
+ELSA_GUARDIAN = make_personnummer(dt.date(1985, 11, 2), 517)  # Elsa Karlsson's vårdnadshavare (not a patient here)
+
+
+def patient_sign_in() -> list[tuple[str, str, str]]:
+    """The patient view's dev sign-in list: the named patients and Elsa's guardian (personnummer, name, note)."""
+    named = named_bundles(clock.local_date(clock.now()))
+    lines = [(b.patient.personnummer, "Skyddad identitet" if b.patient.protected_identity else
+              f"{b.patient.given_name} {b.patient.surname}", (NAMED[b.patient.personnummer] or "").split(";")[0])
+             for b in named]
+    return [*lines, (ELSA_GUARDIAN, "Vårdnadshavare till Elsa Karlsson", "Ser Elsas logg (barnet är under 13 år)")]
 
 
 def named_bundles(today: dt.date) -> list[Bundle]:

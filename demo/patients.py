@@ -37,7 +37,7 @@ from demo.items import History, ItemMaker
 from demo.named import NAMED, Bundle, make_personnummer, named_bundles
 from kernel import clock
 from overview.gate import BlockKind, ConsentPurpose, ConsentScope, RelationKind
-from overview.models import Block, BlockRevoke, CareContact, Consent, Patient, ProducerItem
+from overview.models import Block, BlockRevoke, CareContact, Consent, Guardianship, Patient, ProducerItem
 
 __all__ = ["NAMED", "Bundle", "LoadReport", "generate", "load", "make_personnummer"]
 
@@ -45,7 +45,7 @@ SKANE_CENTRES = [u for u in org.organisation()[1]
                  if u.provider_hsa_id == org.SKANE and u.kind == "vårdcentral"]
 SKANE_HOSPITAL_UNITS = [u.hsa_id for u in org.organisation()[1]
                         if u.provider_hsa_id == org.SKANE and u.kind == "sjukhus"]
-_ORDER = (Patient, ProducerItem, CareContact, Consent, Block, BlockRevoke)  # foreign keys point left
+_ORDER = (Patient, Guardianship, ProducerItem, CareContact, Consent, Block, BlockRevoke)  # foreign keys point left
 
 
 def generate(*, patients: int = 200, seed: int = 1, today: dt.date | None = None) -> list[Bundle]:

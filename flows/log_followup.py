@@ -11,8 +11,6 @@ nothing. The monthly summary is part of this run: it is made on the first Swedis
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from typing import Any, TypedDict
 
 from prefect import flow, get_run_logger, task
@@ -38,13 +36,8 @@ class AccessLogBroken(RuntimeError):
 
 
 def review_config(**rules: Any) -> ReviewConfig:
-    """The follow-up's rules with the deployment's parameters; the sample's key derives from the secret key, the
-    risk signals in force come from the settings (NPO_LOG_REVIEW_RULES; an unknown name stops the run, naming it)."""
-    settings = runtime.settings()
-    key = hmac.new(settings.secret().encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
-    if settings.log_review_rules is not None:
-        rules.setdefault("risk_rules", frozenset(r.strip() for r in settings.log_review_rules))
-    return ReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)
+    """The follow-up's rules with the deployment's parameters (flows.steps.log_review_config)."""
+    return steps.log_review_config(**rules)
 
 
 def _service_desk() -> str:

@@ -6,13 +6,16 @@ Each step runs in its own transaction (STYLE.md: the caller owns the transaction
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from catalog import runtime as catalog_runtime
 from kernel import outbox, runtime
 from kernel.clock import now
 from overview.info import INFORMATION
+from overview.logreview.rules import ReviewConfig as LogReviewConfig
 from provisioning import automation, bulk, sweeping
 from provisioning.config import ProvisioningConfig
 from provisioning.recertification.common import ReviewConfig
@@ -26,6 +29,17 @@ def provisioning_config() -> ProvisioningConfig:
     return ProvisioningConfig(region_provider_hsa_id=settings.region_provider_hsa_id,
                               public_base_url=settings.public_base_url, npo_url=settings.npo_url,
                               admin_mail=settings.service_desk_mail)
+
+
+def log_review_config(**rules: Any) -> LogReviewConfig:
+    """Log follow-up's rules with the deployment's parameters; the sample's key derives from the secret key, the
+    risk signals in force come from the settings (NPO_LOG_REVIEW_RULES; an unknown name stops the run, naming it).
+    Here, without Prefect, so that the web (a patient's flag) builds the same config as the flow."""
+    settings = runtime.settings()
+    key = hmac.new(settings.secret().encode(), b"npo log-followup sample", hashlib.sha256).hexdigest()
+    if settings.log_review_rules is not None:
+        rules.setdefault("risk_rules", frozenset(r.strip() for r in settings.log_review_rules))
+    return LogReviewConfig(public_base_url=settings.public_base_url, sample_key=key, **rules)
 
 
 def smtp_config() -> outbox.SmtpConfig:

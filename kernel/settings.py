@@ -10,7 +10,7 @@ import os
 import secrets
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -104,6 +104,24 @@ class Settings(BaseSettings):
     log_review_rules: list[str] | None = Field(default=None, description="risk rules of log follow-up, e.g. "
                                                '["egen_journal","kollega"]; checked by the log-followup run')
 
+    # "Vem har läst min journal?" (/patient/, issue 15, docs/patient-view.md): how patients sign in
+    # (None: "dev" with the dev login outside production, else "off"), the OpenID Connect provider for "oidc",
+    # whether the reader's name is shown (a public vårdgivare may: allmän handling) and the age rules (D-76)
+    patient_auth: Literal["off", "dev", "oidc"] | None = None
+    patient_oidc_issuer: str | None = Field(default=None, description="the provider's issuer URL (discovery at "
+                                            "/.well-known/openid-configuration)")
+    patient_oidc_client_id: str | None = None
+    patient_oidc_client_secret: str | None = None
+    patient_oidc_scopes: str = "openid"
+    patient_oidc_personnummer_claim: str = Field(default="personal_identity_number", description="the ID token "
+                                                 "claim that carries the personnummer (12 digits)")
+    patient_oidc_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    patient_show_reader_names: bool = False
+    patient_own_access_from_age: int = Field(default=16, ge=0, le=18, description="a patient sees their own log "
+                                             "from this age (Journalen's rule)")
+    patient_guardian_until_age: int = Field(default=13, ge=0, le=18, description="a guardian sees a child's log "
+                                            "until the child reaches this age")
+
     # HR reconciliation
     hr_provider_hsa_id: str = "SE2321000255-E00001"
     hr_source: Path | None = None
@@ -118,7 +136,18 @@ class Settings(BaseSettings):
                 raise ValueError("NPO_DEV_LOGIN=true is refused when NPO_ENV=production")
             if not self.secret_key or len(self.secret_key) < 32:
                 raise ValueError("NPO_SECRET_KEY must be set to a random value of at least 32 characters in production")
+            if self.patient_auth == "dev":
+                raise ValueError("NPO_PATIENT_AUTH=dev is refused when NPO_ENV=production")
+        if self.patient_auth == "oidc" and not (self.patient_oidc_issuer and self.patient_oidc_client_id):
+            raise ValueError("NPO_PATIENT_AUTH=oidc needs NPO_PATIENT_OIDC_ISSUER and NPO_PATIENT_OIDC_CLIENT_ID")
         return self
+
+    @property
+    def patient_authenticator(self) -> str:
+        """Which patient sign-in is in force: the setting, else "dev" with the dev login outside production."""
+        if self.patient_auth:
+            return self.patient_auth
+        return "dev" if self.dev_login and self.env is not Environment.PRODUCTION else "off"
 
     def prefect_ui(self) -> str | None:
         """Where the Prefect UI is (None without a Prefect server)."""

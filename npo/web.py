@@ -10,8 +10,9 @@ from fastapi import FastAPI
 
 from api.app import create_app as create_api_app
 from demo.cast import cast_lines
+from demo.named import patient_sign_in
 
 
 def create_app() -> FastAPI:
-    """The app with the demo's cast as the dev login's list."""
-    return create_api_app(sign_in_list=cast_lines)
+    """The app with the demo's cast as the dev login's list and the named patients as the patient view's."""
+    return create_api_app(sign_in_list=cast_lines, patient_sign_in_list=patient_sign_in)

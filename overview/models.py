@@ -40,6 +40,20 @@ class Patient(SQLModel, table=True):
     deceased_on: dt.date | None = None
 
 
+class Guardianship(SQLModel, table=True):
+    """A vårdnadshavare of a child, as the population register (Navet) tells it: who may see the child's log of
+    accesses in "Vem har läst min journal?" within the age rules (D-76)."""
+
+    __tablename__ = "guardianship"
+    __table_args__ = (UniqueConstraint("guardian_personnummer", "child_personnummer", name="uq_guardianship"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    guardian_personnummer: str = Field(max_length=PNR, index=True)  # need not be a patient of the register here
+    child_personnummer: str = Field(foreign_key="patient.personnummer", max_length=PNR, index=True)
+    valid_from: dt.date
+    valid_to: dt.date | None = None  # exclusive; None: until the register says otherwise (the age rules still apply)
+
+
 class ProducerItem(SQLModel, table=True):
     """One piece of overview data as a producer system delivered it (the fields of gate.ItemFacts)."""
 

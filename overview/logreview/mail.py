@@ -17,7 +17,7 @@ from kernel import outbox
 from kernel.clock import local_date
 from kernel.review import last_day
 from overview.logreview.delegations import reviewers
-from overview.logreview.models import LogReviewRound, LogReviewSummary
+from overview.logreview.models import LogReviewRound, LogReviewSummary, LogReviewTask, PatientFlag
 from overview.logreview.rounds import Overdue
 from overview.logreview.rules import WHY_LABELS, ReviewConfig, Why
 
@@ -85,3 +85,13 @@ def mail_summary(session: Session, directory: Directory, summary: LogReviewSumma
                   context=summary_context(summary, config),
                   dedupe_key=f"logreview-summary:{summary.unit_hsa_id}:{summary.month.isoformat()}",
                   service_desk=service_desk, now=now)
+
+
+def mail_patient_flag(session: Session, directory: Directory, flag: PatientFlag, task: LogReviewTask,
+                      round_: LogReviewRound, config: ReviewConfig, *, service_desk: str, now: dt.datetime) -> bool:
+    """Tell the unit's reviewers that a patient flagged an access (once per flag; no patient name in the mail)."""
+    return notify(session, directory, unit_hsa_id=round_.unit_hsa_id, template="logreview_patient_flag",
+                  context={"unit_name": round_.unit_name, "unit_hsa_id": round_.unit_hsa_id,
+                           "day": round_.day.isoformat(), "last_day": last_day(round_.deadline).isoformat(),
+                           "link": config.link(f"/atkomst/{task.id}")},
+                  dedupe_key=f"logreview-patient-flag:{flag.id}", service_desk=service_desk, now=now)

@@ -46,6 +46,9 @@ class LogReviewRound(SQLModel, table=True):
     completed_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))  # no task left open
     reminder_count: int = 0
     last_reminded_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
+    # when the day's sample was drawn; None while the round holds only patients' flags of a day not yet reviewed
+    # (a flag cannot wait for the day to end: the daily run then draws the sample into the same round, D-76)
+    sampled_at: dt.datetime | None = Field(default=None, sa_column=_at(nullable=True))
 
     @property
     def reference(self) -> str:
@@ -134,6 +137,23 @@ class LogReviewSummary(SQLModel, table=True):
     late_rounds: int = 0  # rounds completed after their deadline
     reminders: int = 0
     reviewers: str = Field(default="", sa_column=Column(Text, nullable=False))  # names of those who decided
+
+
+class PatientFlag(SQLModel, table=True):
+    """A patient's "jag känner inte igen detta" on one access of their log: a prioritised review task for the unit's
+    verksamhetschef, whose judgement the patient then sees (issue 15, D-76). One flag per access (log row)."""
+
+    __tablename__ = "patient_access_flag"
+    __table_args__ = (UniqueConstraint("log_seq", name="uq_patient_access_flag_log_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    log_seq: int = Field(sa_column=Column(BigInteger, ForeignKey("access_log.seq"), nullable=False))
+    patient_personnummer: str = Field(max_length=12, index=True)  # whose record was read
+    flagged_by_personnummer: str = Field(max_length=12)  # the patient, or their vårdnadshavare
+    by_guardian: bool = False
+    comment: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(sa_column=_at())
+    task_id: int = Field(foreign_key="log_review_task.id", index=True)
 
 
 class ImmutableDecision(Exception):

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from catalog import Directory
@@ -84,6 +84,11 @@ def _lines(session: Session, names: _Names, query) -> list[TaskLine]:
                      reasons_of(task)) for task, round_, log in rows]
 
 
+def flagged_first():
+    """Order term: tasks a patient flagged before all others (then the caller's order)."""
+    return case((col(LogReviewTask.reasons).contains(Why.PATIENT_FLAG.value), 0), else_=1)
+
+
 def _joined():
     return (select(LogReviewTask, LogReviewRound, AccessLog)
             .join(LogReviewRound, col(LogReviewRound.id) == LogReviewTask.round_id)
@@ -100,7 +105,7 @@ def work_of(*, session: Session, directory: Directory, reviewer_hsa_id: str, now
         total = session.exec(select(func.count()).select_from(LogReviewTask).join(
             LogReviewRound, col(LogReviewRound.id) == LogReviewTask.round_id).where(*open_filter)).one()
         tasks = _lines(session, names, _joined().where(*open_filter).order_by(
-            col(LogReviewRound.deadline), col(AccessLog.seq)).limit(OPEN_LIMIT))
+            flagged_first(), col(LogReviewRound.deadline), col(AccessLog.seq)).limit(OPEN_LIMIT))
         latest = list(session.exec(select(LogReviewRound).where(LogReviewRound.unit_hsa_id == unit.hsa_id)
                                    .order_by(col(LogReviewRound.day).desc()).limit(rounds)).all())
         counts = open_task_counts(session, [r.id for r in latest if r.id is not None])

@@ -40,6 +40,7 @@ class Why(StrEnum):
     COLLEAGUE = "kollega"  # a record of a person in Skånekatalogen at the reader's unit
     PROTECTED = "skyddad_identitet"  # a patient with skyddad identitet
     VOLUME = "ovanlig_volym"  # the reader read far more that day than on their usual day
+    PATIENT_FLAG = "patientmarkering"  # the patient marked the access "jag känner inte igen detta" (always first)
     RANDOM = "slumpvis"
 
 
@@ -48,7 +49,8 @@ WHY_LABELS = {Why.EMERGENCY: "Nödöppning", Why.ASSERTED: "Påstådd patientrel
               Why.OUT_OF_HOURS: "Utanför kontorstid", Why.INCAPACITY: "Beslutsoförmögen patient",
               Why.OWN_RECORD: "Egen journal", Why.HOUSEHOLD: "Samma efternamn och adress",
               Why.COLLEAGUE: "Kollegas journal", Why.PROTECTED: "Skyddad identitet",
-              Why.VOLUME: "Ovanligt många åtkomster", Why.RANDOM: "Slumpvis urval"}
+              Why.VOLUME: "Ovanligt många åtkomster", Why.PATIENT_FLAG: "Patienten känner inte igen åtkomsten",
+              Why.RANDOM: "Slumpvis urval"}
 # What the reviewer reads about each reason (the task page, the round's list of active rules).
 WHY_TEXTS = {
     Why.EMERGENCY: "Användaren gjorde en nödöppning.",
@@ -60,6 +62,8 @@ WHY_TEXTS = {
     Why.COLLEAGUE: "Patienten finns i Skånekatalogen på samma vårdenhet som användaren (en kollega).",
     Why.PROTECTED: "Patienten har skyddad identitet.",
     Why.VOLUME: "Användaren gjorde ovanligt många åtkomster den dagen jämfört med sina egna senaste 90 dagar.",
+    Why.PATIENT_FLAG: ("Patienten har markerat åtkomsten som \"jag känner inte igen detta\" i Vem har läst min "
+                       "journal? och får se bedömningen. Granskas före allt annat."),
     Why.RANDOM: "Åtkomsten kom med i det slumpvisa urvalet.",
 }
 
@@ -151,7 +155,7 @@ class ReviewConfig:
         """The rules that always pick an access, in the order the documentation lists them."""
         fixed = (Why.EMERGENCY, Why.ASSERTED, Why.INCAPACITY) + ((Why.OUT_OF_HOURS,) if self.include_out_of_hours
                                                                  else ())
-        return fixed + tuple(r for r in RISK_RULES if r in self.risk_rules)
+        return fixed + tuple(r for r in RISK_RULES if r in self.risk_rules) + (Why.PATIENT_FLAG,)
 
     def rule_text(self) -> str:
         """How the sample is drawn, in Swedish, as the round records it."""

@@ -22,7 +22,7 @@ from overview.accesslog import Action, LogEntry, Resource
 from overview.errors import InvalidInput, NotAllowed, NotFound
 from overview.gate import RelationKind
 from overview.logreview.delegations import Reviewer, reviewer
-from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewTask
+from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewTask, PatientFlag
 from overview.logreview.rules import DECISIONS, Conflict, InvalidInputs, Outcome, Why, next_outcome
 from overview.models import AccessLog, Patient
 
@@ -47,6 +47,7 @@ class TaskView:
     patient_name: str | None  # None for a patient with skyddad identitet (or unknown)
     protected_identity: bool
     history: tuple[LogReviewDecision, ...]
+    patient_flag: PatientFlag | None = None  # the patient's "jag känner inte igen detta", with their comment
 
     @property
     def relation_label(self) -> str:
@@ -116,7 +117,7 @@ def view(*, session: Session, directory: Directory, task_id: int, reviewer_hsa_i
         detail=f"loggrad #{log.seq}"))
     return TaskView(task, round_, log, user.name if user else "", reasons_of(task), tuple(json.loads(log.basis)),
                     tuple(json.loads(log.source_providers)), tuple(json.loads(log.source_units)), name, protected,
-                    tuple(history))
+                    tuple(history), session.exec(select(PatientFlag).where(PatientFlag.task_id == task.id)).first())
 
 
 def decide(*, session: Session, directory: Directory, task_id: int, reviewer_hsa_id: str, reviewer_name: str,

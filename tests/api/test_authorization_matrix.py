@@ -287,6 +287,25 @@ POLICY |= {
         f"/loggranskning/delegering/{log_review(x)['lr_delegation']}/aterkalla", data=_form(b),
         follow_redirects=False)),
 }
+# "Vem har läst min journal?": a patient signs in with e-legitimation (here the dev sign-in), never with a staff
+# session; a staff session meets the start page, the sign-in page or a redirect to it, and a refused dev choice
+POLICY |= {
+    ("GET", "/patient/"): Rule(SIGNED_IN, lambda b, x: b.client.get("/patient/", follow_redirects=False),
+                               public=True),
+    ("GET", "/patient/logga-in"): Rule(SIGNED_IN, lambda b, x: b.client.get("/patient/logga-in",
+                                                                            follow_redirects=False), public=True),
+    ("GET", "/patient/inloggad"): Rule(set(), lambda b, x: b.client.get("/patient/inloggad", follow_redirects=False)),
+    ("POST", "/patient/inloggad"): Rule(set(), lambda b, x: b.client.post("/patient/inloggad", data=_form(
+        b, personnummer="19600401-1232"), follow_redirects=False)),  # no such demo patient or guardian
+    ("POST", "/patient/logga-ut"): Rule(SIGNED_IN, lambda b, x: b.client.post("/patient/logga-ut", data=_form(b),
+                                                                              follow_redirects=False), public=True),
+    ("POST", "/patient/vem"): Rule(SIGNED_IN, lambda b, x: b.client.post("/patient/vem", data=_form(
+        b, subject="196004011232"), follow_redirects=False), public=True),
+    ("GET", "/patient/atkomst/{seq}"): Rule(SIGNED_IN, lambda b, x: b.client.get("/patient/atkomst/1",
+                                                                                  follow_redirects=False), public=True),
+    ("POST", "/patient/atkomst/{seq}"): Rule(SIGNED_IN, lambda b, x: b.client.post("/patient/atkomst/1", data=_form(
+        b, comment="Känner inte igen"), follow_redirects=False), public=True),
+}
 DOCS = {"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/docs/oauth2-redirect", "/static"}
 
 
@@ -427,6 +446,14 @@ POST /tjanster/samtycke/CheckConsent                     401 401 401 401 401 401
 POST /tjanster/samtycke/DeleteConsent                    401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/samtycke/EndConsentByPatient              401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/samtycke/GetConsentsForPatient            401 401 401 401 401 401 401 401 401 401 401 401 401
+GET /patient/                                            200 200 200 200 200 200 200 200 200 200 200 200 200
+GET /patient/logga-in                                    200 200 200 200 200 200 200 200 200 200 200 200 200
+GET /patient/inloggad                                    401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /patient/inloggad                                   401 401 401 401 401 401 401 401 401 401 401 401 401
+POST /patient/logga-ut                                   303 303 303 303 303 303 303 303 303 303 303 303 303
+POST /patient/vem                                        303 303 303 303 303 303 303 303 303 303 303 303 303
+GET /patient/atkomst/{seq}                               303 303 303 303 303 303 303 303 303 303 303 303 303
+POST /patient/atkomst/{seq}                              303 303 303 303 303 303 303 303 303 303 303 303 303
 POST /tjanster/samtycke/RegisterConsent                  401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CancelTemporaryRevoke               401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CheckBlocks                         401 401 401 401 401 401 401 401 401 401 401 401 401

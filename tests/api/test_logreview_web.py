@@ -226,7 +226,8 @@ def test_the_round_page_names_the_active_rules_and_the_task_page_says_why(web: B
     doc = web.client.get(f"/loggranskning/omgang/{round_id}")
     assert doc.status_code == 200
     rules = re.findall(r'data-rule="([a-z_]+)"', doc.text)
-    assert rules == ["nodoppning", "pastadd_relation", "beslutsoformogen", "skyddad_identitet", "ovanlig_volym"]
+    assert rules == ["nodoppning", "pastadd_relation", "beslutsoformogen", "skyddad_identitet", "ovanlig_volym",
+                     "patientmarkering"]
     assert "Skyddad identitet</strong> (skyddad_identitet)" in doc.text and 'data-rule="kollega"' not in doc.text
     assert "ovanligt många åtkomster 10" in doc.text  # volume_tasks of the reader's day
     page = web.client.get(f"/loggranskning/atkomst/{first}")

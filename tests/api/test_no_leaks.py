@@ -10,6 +10,11 @@ any named patient's data (name, address, journal text) must have been preceded b
 patient that granted the read. In the states no request can change (the certificate ones, an unknown person, no
 commission) no response may contain any of it at all; the others may legitimately pass the gate during the run (the
 form data confirms the information and asserts a relation), and then the log row must be there.
+
+The patient view (/patient/) is covered the same way: a patient signed in through the dev sign-in, and a guardian,
+call every route too. What "Vem har läst min journal?" shows of a patient (the header's name) must follow a logged
+view of that patient by the signed-in person (resource loggutdrag, actor ``patient:<personnummer>``); a staff state
+that signs in as a patient through the dev sign-in (the form data carries a personnummer) counts as that patient.
 """
 # ruff: noqa: F811  (the shared fixtures are imported from test_overview_pages and then requested by name)
 
@@ -25,6 +30,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from catalog.directory import derived_commission_id
 from demo import organisation as catalog_demo
+from demo.named import ELSA_GUARDIAN
 from kernel import runtime
 from overview import info
 from overview.models import AccessLog, Patient, ProducerItem
@@ -45,6 +51,7 @@ ERIK_NOT_CONFIRMED = "SE2321000255-VCH3"
 UNKNOWN = "SE2321000255-OKAND1"
 # A read of the overview, or of the patient's details that a dialog about them shows (consent, nödåtkomst).
 GRANTED_READS = {("Läsa", "översikt"), ("Nödöppning", "översikt"), ("Läsa", "patientuppgifter")}
+PATIENT_VIEW = ("Läsa", "loggutdrag")  # a patient's (or guardian's) own view of their log
 NEVER = {"no certificate", "session cookie without certificate", "certificate from another CA", "expired certificate",
          "not in the directory", "no commission"}
 
@@ -68,8 +75,9 @@ def granted_since(seq: int) -> set[str]:
     """Patients whose data a read granted since log row ``seq`` (rows are committed before the response)."""
     with Session(runtime.engine()) as session:
         rows = session.exec(select(AccessLog).where(AccessLog.seq > seq)).all()
-    return {r.patient_personnummer for r in rows if r.outcome == "beviljad" and (r.action, r.resource_type)
-            in GRANTED_READS and r.patient_personnummer}
+    return {r.patient_personnummer for r in rows if r.outcome == "beviljad" and r.patient_personnummer and (
+        (r.action, r.resource_type) in GRANTED_READS
+        or ((r.action, r.resource_type) == PATIENT_VIEW and r.user_hsa_id.startswith("patient:")))}
 
 
 def last_seq() -> int:
@@ -122,6 +130,20 @@ STATES: dict[str, Callable[[Clinic], None]] = {
 }
 
 
+def _as_patient(personnummer: str) -> Callable[[Clinic], None]:
+    def setup(c: Clinic) -> None:
+        page = c.client.get("/patient/logga-in").text
+        found = re.search(r'name="csrf" value="([^"]+)"', page)
+        done = c.client.post("/patient/inloggad", data={"csrf": found.group(1) if found else "",
+                                                         "personnummer": personnummer}, follow_redirects=False)
+        assert done.status_code == 303, done.text[:300]
+    return setup
+
+
+STATES |= {"patient Bengt signed in": _as_patient("195609302152"),
+           "guardian of Elsa signed in": _as_patient(ELSA_GUARDIAN)}
+
+
 def _yesterday():  # type: ignore[no-untyped-def]
     import datetime as dt
 
@@ -147,6 +169,7 @@ def test_no_route_returns_patient_data_without_the_gate_and_a_log_row(clinic: Cl
     routes = sorted(app_routes(create_app()))
     texts = markers()
     seen_in_allowed: set[str] = set()
+    seen_as_patient: set[tuple[str, str]] = set()
     for state, setup in STATES.items():
         with TestClient(create_app(), raise_server_exceptions=False) as client:
             browser = Clinic(client, clinic.site)
@@ -161,17 +184,22 @@ def test_no_route_returns_patient_data_without_the_gate_and_a_log_row(clinic: Cl
                 client.headers.update(header)
                 before = last_seq()
                 response = _call(client, method, path, token)
-                if path.startswith("/oversikt"):
+                if path.startswith(("/oversikt", "/patient")):
                     assert response.status_code < 500, (state, method, path, response.text[:300])
                 shown = {text for text in texts if text in response.text}
                 if not shown:
                     continue
                 owners = set().union(*(texts[t] for t in shown))
                 granted = granted_since(before)
-                assert state not in NEVER, (state, method, path, sorted(shown)[:5])
+                # the dev sign-in of a patient needs no certificate: the patient's own view, logged
+                assert state not in NEVER or path.startswith("/patient/"), (state, method, path, sorted(shown)[:5])
                 assert granted and all(texts[t] & granted for t in shown), (state, method, path, owners, granted)
                 if state == "allowed":
                     seen_in_allowed.add(path)
+                if state.startswith(("patient", "guardian")):
+                    seen_as_patient.add((state, path))
     # the check is not vacuous: the allowed reads did show the patient, through the gate's pages only
     assert {"/oversikt/patient", "/oversikt/patient/tidslinje"} <= seen_in_allowed
     assert all(path.startswith("/oversikt") for path in seen_in_allowed)
+    # and the patient view did show each signed-in patient their own, after its log row
+    assert {("patient Bengt signed in", "/patient/"), ("guardian of Elsa signed in", "/patient/")} <= seen_as_patient

@@ -148,7 +148,7 @@ def test_the_round_records_the_rules_that_were_active(session: Session, clinic: 
     round_, _ = open_round(session, clinic, config=ReviewConfig(
         sample_key="k", include_out_of_hours=False, risk_rules=frozenset({"kollega", "skyddad_identitet"})))
     assert round_ is not None
-    assert round_.rules == "nodoppning,pastadd_relation,beslutsoformogen,kollega,skyddad_identitet"
+    assert round_.rules == "nodoppning,pastadd_relation,beslutsoformogen,kollega,skyddad_identitet,patientmarkering"
 
 
 def test_an_unknown_rule_is_refused_by_name() -> None:

@@ -102,12 +102,12 @@ def tasks_of(session: Session, round_id: int | None) -> list[LogReviewTask]:
 # ---------------------------------------------------------------------- schema
 def test_the_migration_builds_exactly_the_log_review_models(db_url: str, engine: Engine) -> None:
     tables = {"log_review_round", "log_review_task", "log_review_decision", "log_review_delegation",
-              "log_review_summary"}
+              "log_review_summary", "patient_access_flag"}
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         found = [d for d in compare_metadata(context, SQLModel.metadata) if any(t in str(d) for t in tables)]
     assert found == [] and set(inspect(engine).get_table_names()) >= tables
-    assert "o0009" in current_heads(db_url)
+    assert "o0010" in current_heads(db_url)
 
 
 # ---------------------------------------------------------------------- opening
