@@ -9,8 +9,10 @@ once per round, once per unit and Swedish day for a reminder, once per unit and 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Mapping
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from catalog import Directory
 from kernel import outbox
@@ -37,21 +39,31 @@ def notify(session: Session, directory: Directory, *, unit_hsa_id: str, template
     return mail is not None
 
 
-def round_context(round_: LogReviewRound, config: ReviewConfig) -> dict[str, object]:
-    """What the mail about a new round says: the day, the population, why tasks were picked, the last day."""
-    tasks = {WHY_LABELS[Why.EMERGENCY]: round_.emergency_count, WHY_LABELS[Why.ASSERTED]: round_.asserted_count,
-             WHY_LABELS[Why.OUT_OF_HOURS]: round_.out_of_hours_count, WHY_LABELS[Why.RANDOM]: round_.random_count}
+def round_context(round_: LogReviewRound, config: ReviewConfig,
+                  reasons: Mapping[str, int] | None = None) -> dict[str, object]:
+    """What the mail about a new round says: the day, the population, why tasks were picked (every reason, from
+    the round's tasks; without them the round's four counters), the last day."""
+    tasks = dict(reasons) if reasons is not None else {
+        WHY_LABELS[Why.EMERGENCY]: round_.emergency_count, WHY_LABELS[Why.ASSERTED]: round_.asserted_count,
+        WHY_LABELS[Why.OUT_OF_HOURS]: round_.out_of_hours_count, WHY_LABELS[Why.RANDOM]: round_.random_count}
     return {"reference": round_.reference, "unit_name": round_.unit_name, "unit_hsa_id": round_.unit_hsa_id,
             "day": round_.day.isoformat(), "population": round_.population, "reasons": tasks,
             "last_day": last_day(round_.deadline).isoformat(), "link": config.link(f"/omgang/{round_.id}")}
+
+
+def reason_counts(session: Session, round_id: int | None) -> dict[str, int]:
+    """Tasks per reason of a round, labelled in Swedish, in the order of rules.Why (a task counts under each)."""
+    counted = Counter(why for reasons in session.exec(select(LogReviewTask.reasons).where(
+        LogReviewTask.round_id == round_id)).all() for why in reasons.split(",") if why)
+    return {WHY_LABELS[why]: counted[why.value] for why in Why if counted[why.value]}
 
 
 def mail_new_round(session: Session, directory: Directory, round_: LogReviewRound, config: ReviewConfig, *,
                    service_desk: str, now: dt.datetime) -> bool:
     """Tell the unit's reviewers that a round was opened (once per round)."""
     return notify(session, directory, unit_hsa_id=round_.unit_hsa_id, template="logreview_new",
-                  context=round_context(round_, config), dedupe_key=f"logreview-new:{round_.id}",
-                  service_desk=service_desk, now=now)
+                  context=round_context(round_, config, reason_counts(session, round_.id)),
+                  dedupe_key=f"logreview-new:{round_.id}", service_desk=service_desk, now=now)
 
 
 def reminder_context(late: Overdue, config: ReviewConfig) -> dict[str, object]:

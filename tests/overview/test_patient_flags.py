@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from overview import patient_view
 from overview.errors import NotAllowed, NotFound
-from overview.logreview import queries, rounds, tasks
+from overview.logreview import mail, queries, rounds, tasks
 from overview.logreview.models import LogReviewDecision, LogReviewRound, LogReviewTask
 from overview.logreview.rules import Why
 from overview.models import Guardianship, Patient
@@ -53,6 +53,10 @@ def test_a_flag_before_the_day_is_over_is_sampled_into_the_same_round_later(sess
     assert picked[read.seq].reasons.split(",")[0] == Why.PATIENT_FLAG  # the flag's task, reasons merged in
     assert {special["emergency"].seq, special["asserted"].seq, special["late"].seq} <= set(picked)
     assert (clinic.unit, TUESDAY) not in rounds.pending(session, now=after(TUESDAY), config=CONFIG)
+    counts = mail.reason_counts(session, round_.id)  # what the new round's mail lists: every reason, the flag too
+    assert counts["Patienten känner inte igen åtkomsten"] == 1 and counts["Nödöppning"] == 1
+    assert counts["Slumpvis urval"] == opened.random_count and list(counts)[-1] == "Slumpvis urval"
+    assert mail.round_context(opened, CONFIG, counts)["reasons"] == counts
     again, created_again = rounds.open_round(session=session, directory=clinic.directory, unit_hsa_id=clinic.unit,
                                              day=TUESDAY, config=CONFIG, now=after(TUESDAY))
     assert not created_again and again is not None and again.id == round_.id  # idempotent
