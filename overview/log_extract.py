@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
-
 from kernel.clock import STOCKHOLM
 from kernel.spreadsheet import swedish_csv
 from overview.accesslog import ExtractLine
@@ -44,6 +41,9 @@ def _latin(text: str) -> str:
 
 def as_pdf(personnummer: str, lines: list[ExtractLine], *, taken_at: dt.datetime, taken_by: str) -> bytes:
     """The extract as an A4 PDF: a heading with the patient and when it was taken, then one block per access."""
+    from fpdf import FPDF  # imported here: fpdf2 and its fonts take a second to import, in every web process's start
+    from fpdf.enums import XPos, YPos
+
     pdf = FPDF(format="A4")
     pdf.set_title(_latin(f"Loggutdrag {personnummer[:8]}-{personnummer[8:]}"))
     pdf.set_author("Region Skåne, NPÖ")

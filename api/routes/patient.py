@@ -186,13 +186,13 @@ def _line(request: Request, viewer: str, seq: int) -> tuple[Subject, patient_vie
     return who, line
 
 
-@router.get(HOME + "atkomst/{seq}", name="patient_flag_form")
-def flag_form(request: Request, seq: RowId) -> Response:
-    """"Jag känner inte igen detta": the access and a comment field."""
+@router.get(HOME + "atkomst/{access_id}", name="patient_flag_form")
+def flag_form(request: Request, access_id: RowId) -> Response:
+    """"Jag känner inte igen detta": the access (its log row's number) and a comment field."""
     viewer = signed_in_patient(request)
     if viewer is None:
-        return RedirectResponse(f"{HOME}logga-in?next={HOME}atkomst/{seq}", status_code=303)
-    who, line = _line(request, viewer, seq)
+        return RedirectResponse(f"{HOME}logga-in?next={HOME}atkomst/{access_id}", status_code=303)
+    who, line = _line(request, viewer, access_id)
     return _page(request, "patient/flag.html", who=who, line=line, values={}, errors={})
 
 
@@ -209,8 +209,8 @@ def _flag(who: Subject, seq: int, comment: str, config: LogReviewConfig) -> None
                                           service_desk=runtime.settings().service_desk_mail, now=at)
 
 
-@router.post(HOME + "atkomst/{seq}", name="patient_flag")
-def flag(request: Request, seq: RowId, background: BackgroundTasks,
+@router.post(HOME + "atkomst/{access_id}", name="patient_flag")
+def flag(request: Request, access_id: RowId, background: BackgroundTasks,
          comment: Annotated[str, Form(max_length=4000)] = "",
          csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
     """Record the flag: a prioritised review task at the unit, and a mail to its reviewers."""
@@ -218,11 +218,11 @@ def flag(request: Request, seq: RowId, background: BackgroundTasks,
     viewer = signed_in_patient(request)
     if viewer is None:
         return RedirectResponse(HOME, status_code=303)
-    who, line = _line(request, viewer, seq)
+    who, line = _line(request, viewer, access_id)
     config = log_review_config()
     for attempt in (1, 2):  # a concurrent flag or the daily run may open the unit's round first: once more
         try:
-            _flag(who, seq, comment, config)
+            _flag(who, access_id, comment, config)
             break
         except IntegrityError:
             if attempt == 2:

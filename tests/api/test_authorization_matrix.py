@@ -301,10 +301,10 @@ POLICY |= {
                                                                               follow_redirects=False), public=True),
     ("POST", "/patient/vem"): Rule(SIGNED_IN, lambda b, x: b.client.post("/patient/vem", data=_form(
         b, subject="196004011232"), follow_redirects=False), public=True),
-    ("GET", "/patient/atkomst/{seq}"): Rule(SIGNED_IN, lambda b, x: b.client.get("/patient/atkomst/1",
-                                                                                  follow_redirects=False), public=True),
-    ("POST", "/patient/atkomst/{seq}"): Rule(SIGNED_IN, lambda b, x: b.client.post("/patient/atkomst/1", data=_form(
-        b, comment="Känner inte igen"), follow_redirects=False), public=True),
+    ("GET", "/patient/atkomst/{access_id}"): Rule(SIGNED_IN, lambda b, x: b.client.get(
+        "/patient/atkomst/1", follow_redirects=False), public=True),
+    ("POST", "/patient/atkomst/{access_id}"): Rule(SIGNED_IN, lambda b, x: b.client.post(
+        "/patient/atkomst/1", data=_form(b, comment="Känner inte igen"), follow_redirects=False), public=True),
 }
 DOCS = {"/api/openapi.json", "/api/docs", "/api/docs/oauth2-redirect", "/docs/oauth2-redirect", "/static"}
 
@@ -452,8 +452,8 @@ GET /patient/inloggad                                    401 401 401 401 401 401
 POST /patient/inloggad                                   401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /patient/logga-ut                                   303 303 303 303 303 303 303 303 303 303 303 303 303
 POST /patient/vem                                        303 303 303 303 303 303 303 303 303 303 303 303 303
-GET /patient/atkomst/{seq}                               303 303 303 303 303 303 303 303 303 303 303 303 303
-POST /patient/atkomst/{seq}                              303 303 303 303 303 303 303 303 303 303 303 303 303
+GET /patient/atkomst/{access_id}                         303 303 303 303 303 303 303 303 303 303 303 303 303
+POST /patient/atkomst/{access_id}                        303 303 303 303 303 303 303 303 303 303 303 303 303
 POST /tjanster/samtycke/RegisterConsent                  401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CancelTemporaryRevoke               401 401 401 401 401 401 401 401 401 401 401 401 401
 POST /tjanster/sparr/CheckBlocks                         401 401 401 401 401 401 401 401 401 401 401 401 401

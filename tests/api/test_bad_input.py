@@ -7,15 +7,21 @@ The free-text fields of the forms are in tests/api/test_control_characters.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 
 import pytest
 from fastapi.routing import APIRoute
 
 from api.jsonbody import MAX_BODY, MAX_DEPTH
 from api.params import MAX_ROW_ID
+from kernel import runtime
+from overview.models import Patient
 from tests.api.conftest import Browser
 from tests.world import World
+
+PATIENT = "196004011232"  # a patient of the register here, signed in where the sweep reaches the patient view
 
 
 def typed_routes(app) -> list[tuple[str, str, dict[str, type]]]:  # type: ignore[no-untyped-def]
@@ -69,12 +75,31 @@ def test_an_id_sql_cannot_hold_is_refused_on_every_route_with_a_message(web: Bro
     assert swept >= 7
 
 
+def _sign_in_patient(web: Browser) -> None:
+    """A patient of the register signed in by the dev sign-in, beside the staff session (the patient view's own)."""
+    with runtime.session_scope() as session:
+        if session.get(Patient, PATIENT) is None:
+            session.add(Patient(personnummer=PATIENT, given_name="Bo", surname="Ek", birth_date=dt.date(1960, 4, 1)))
+    page = web.client.get("/patient/logga-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, page.text[:300]
+    done = web.client.post("/patient/inloggad", data={"csrf": token.group(1), "personnummer": PATIENT,
+                                                      "next": "/patient/"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/patient/", done.text[:300]
+
+
 def test_the_largest_id_sql_holds_is_an_ordinary_not_found(web: Browser, world: World) -> None:
     web.login(world.public_manager.hsa_id)
-    for method, path, params in typed_routes(web.client.app):
+    swept = set()
+    patient_view_last = sorted(typed_routes(web.client.app), key=lambda route: route[1].startswith("/patient/"))
+    for method, path, params in patient_view_last:
         if int in params.values():
+            if path.startswith("/patient/"):  # the patient view answers a signed-in patient (a session of its own)
+                _sign_in_patient(web)
             response = _call(web, method, _url(path, params, MAX_ROW_ID))
             assert 400 <= response.status_code < 500 and response.status_code != 422, (method, path, response.text)
+            swept.add(path)
+    assert "/patient/atkomst/{access_id}" in swept and "/loggranskning/omgang/{round_id}" in swept
 
 
 # ---------------------------------------------------------------------- JSON bodies
