@@ -2,22 +2,28 @@
 
 Everything above this module sees :class:`DirectoryUnavailable` (LDAP down, unreachable or busy) or
 :class:`DirectoryError` (a refused operation), never an ldap3 exception.
+
+A config may name several servers (the providers of one replicated directory): connections then come from an
+ldap3 ``ServerPool`` that hands out the first live one, and an operation whose server dies is retried once on the
+next; only when none answers is the directory unavailable.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from ldap3 import BASE, LEVEL, NONE, SUBTREE, SYNC, Connection, Server
+from ldap3 import BASE, FIRST, LEVEL, NONE, SUBTREE, SYNC, Connection, Server, ServerPool, set_config_parameter
 from ldap3.core.exceptions import (
     LDAPBindError,
     LDAPCommunicationError,
     LDAPResponseTimeoutError,
+    LDAPServerPoolExhaustedError,
     LDAPStartTLSError,
 )
 from ldap3.utils.conv import escape_filter_chars
@@ -30,6 +36,8 @@ _UNAVAILABLE_CODES = {51, 52, 80}  # busy, unavailable, other (slapd shutting do
 NO_SUCH_OBJECT = 32
 ALREADY_EXISTS = 68
 SCOPES: dict[str, Literal["BASE", "LEVEL", "SUBTREE"]] = {"base": BASE, "one": LEVEL, "sub": SUBTREE}
+# How long a server the pool found dead is skipped before it is probed again (while another one answers).
+POOL_RECHECK_SECONDS = 10
 
 
 class DirectoryError(Exception):
@@ -51,7 +59,7 @@ class EntryNotFound(DirectoryError):
 
 @dataclass(frozen=True)
 class DirectoryConfig:
-    """Where and as whom to bind."""
+    """Where and as whom to bind. ``url`` may list several servers, separated by spaces or commas (`urls`)."""
 
     url: str
     base: str
@@ -60,6 +68,11 @@ class DirectoryConfig:
     page_size: int = 1000
     connect_timeout: float = 3.0
     receive_timeout: int = 15
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every server ``url`` names, in the order they are tried."""
+        return tuple(part.rstrip("/") for part in re.split(r"[\s,]+", self.url.strip()) if part)
 
 
 Entry = tuple[str, Mapping[str, list[str]]]
@@ -85,6 +98,19 @@ def escape(value: str) -> str:
     return escape_filter_chars(value)
 
 
+def _forget(conn: Connection, *, dead: bool = False) -> None:
+    """Drop the state a ServerPool keeps per connection it served (it never drops one itself); with ``dead``,
+    first mark the connection's server offline, so the pool skips it for POOL_RECHECK_SECONDS."""
+    if conn.server_pool is None:
+        return
+    state = conn.server_pool.pool_states.pop(conn, None)
+    if dead and state is not None:
+        for server_state in state.server_states:
+            if server_state.server is conn.server:
+                server_state.available = False
+                server_state.last_checked_time = dt.datetime.now()  # ldap3 compares naive local times
+
+
 class LdapSession:
     """Thread-local ldap3 connections to one directory, reused across calls and re-opened after a failure."""
 
@@ -93,28 +119,68 @@ class LdapSession:
         self._local = threading.local()
         self._all: list[Connection] = []
         self._lock = threading.Lock()
+        self._pool = self._new_pool() if len(config.urls) > 1 else None
 
     # ------------------------------------------------------------------ connections
-    def _open(self) -> Connection:
+    def _new_pool(self) -> ServerPool:
+        """A pool over every configured server: FIRST live one, one pass (active=1), dead ones skipped a while."""
+        # After a pass that found no live server ldap3 sleeps POOLING_LOOP_TIMEOUT (10 s) before giving up, even
+        # with active=1; with 0 "every server is down" is known as soon as each refused (ServerPool reads nothing
+        # else of this process-wide setting).
+        set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
+        servers = [Server(url, get_info=NONE, connect_timeout=self.config.connect_timeout) for url in self.config.urls]
+        # ldap3 takes a number of passes for `active` and seconds for `exhaust` (pooling.py); its stubs say bool.
+        return ServerPool(servers, FIRST, active=1, exhaust=POOL_RECHECK_SECONDS)  # type: ignore[arg-type]
+
+    def _server(self) -> Server | ServerPool:
+        if self._pool is not None:
+            return self._pool
         # A fresh Server each time: ldap3 marks an address unusable after a failed connect and never retries it.
-        server = Server(self.config.url.rstrip("/"), get_info=NONE, connect_timeout=self.config.connect_timeout)
-        conn = Connection(server, user=self.config.bind_dn, password=self.config.password,
-                          client_strategy=SYNC, raise_exceptions=False,
-                          receive_timeout=int(self.config.receive_timeout), return_empty_attributes=True)
-        try:
-            if not conn.bind():
-                code = conn.result.get("result") if conn.result else None
-                if code in _UNAVAILABLE_CODES:
-                    raise DirectoryUnavailable(f"Skånekatalogen ({self.config.url}) is not accepting binds now.")
-                raise DirectoryError(
-                    f"Skånekatalogen refused the bind as {self.config.bind_dn}: "
-                    f"{conn.result.get('description') if conn.result else 'unknown error'} "
-                    "(check NPO_LDAP_BIND_DN and NPO_LDAP_PASSWORD).", code=code)
-        except (LDAPCommunicationError, LDAPResponseTimeoutError, LDAPStartTLSError, LDAPBindError) as exc:
-            raise DirectoryUnavailable(f"Skånekatalogen ({self.config.url}) cannot be reached: {exc}") from exc
-        with self._lock:
-            self._all.append(conn)
-        return conn
+        return Server(self.config.url.rstrip("/"), get_info=NONE, connect_timeout=self.config.connect_timeout)
+
+    def _open(self) -> Connection:
+        """A new bound connection; with several servers each is tried at most once, the pool's choice first."""
+        tries = len(self.config.urls) if self._pool is not None else 1
+        for attempt in range(1, tries + 1):
+            conn = Connection(self._server(), user=self.config.bind_dn, password=self.config.password,
+                              client_strategy=SYNC, raise_exceptions=False,
+                              receive_timeout=int(self.config.receive_timeout), return_empty_attributes=True)
+            try:
+                self._bind(conn)
+            except LDAPServerPoolExhaustedError as exc:
+                _forget(conn)
+                # Every server was down or skipped as recently dead: probe them all afresh on the next call.
+                self._pool = self._new_pool()
+                raise DirectoryUnavailable(
+                    f"Skånekatalogen cannot be reached: none of its servers answers "
+                    f"(tried {', '.join(self.config.urls)}).") from exc
+            except (LDAPCommunicationError, LDAPResponseTimeoutError, LDAPStartTLSError, LDAPBindError) as exc:
+                # A server can accept the TCP connection and still drop it (dying, or busy): try the next one.
+                _forget(conn, dead=True)
+                if attempt == tries:
+                    raise DirectoryUnavailable(f"Skånekatalogen ({self.config.url}) cannot be reached: {exc}") from exc
+            except DirectoryUnavailable:
+                _forget(conn, dead=True)
+                if attempt == tries:
+                    raise
+            except DirectoryError:
+                _forget(conn)
+                raise
+            else:
+                with self._lock:
+                    self._all.append(conn)
+                return conn
+        raise AssertionError("unreachable")
+
+    def _bind(self, conn: Connection) -> None:
+        if not conn.bind():
+            code = conn.result.get("result") if conn.result else None
+            if code in _UNAVAILABLE_CODES:
+                raise DirectoryUnavailable(f"Skånekatalogen ({self.config.url}) is not accepting binds now.")
+            raise DirectoryError(
+                f"Skånekatalogen refused the bind as {self.config.bind_dn}: "
+                f"{conn.result.get('description') if conn.result else 'unknown error'} "
+                "(check NPO_LDAP_BIND_DN and NPO_LDAP_PASSWORD).", code=code)
 
     def connection(self) -> Connection:
         """This thread's bound connection (opened on first use)."""
@@ -131,6 +197,7 @@ class LdapSession:
             with self._lock:
                 if conn in self._all:
                     self._all.remove(conn)
+            _forget(conn)
             with contextlib.suppress(Exception):  # the socket is already broken; closing is best effort
                 conn.unbind()
 
@@ -139,12 +206,14 @@ class LdapSession:
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
+            _forget(conn)
             with contextlib.suppress(Exception):  # best effort at shutdown
                 conn.unbind()
         self._local = threading.local()
 
     def run(self, operation: Callable[[Connection], T]) -> T:
-        """Run ``operation`` on this thread's connection; reconnect once on a broken connection."""
+        """Run ``operation`` on this thread's connection; reconnect once on a broken connection (with several
+        servers the pool then hands out the next live one)."""
         for attempt in (1, 2):
             conn = self.connection()
             try:
@@ -183,12 +252,19 @@ class LdapSession:
                     paged: bool = True) -> Iterator[Entry]:
         """Yield matching entries page by page; a missing base yields nothing."""
         cookie: bytes | None = None
+        served_by: Connection | None = None
+        yielded: set[str] = set()
         while True:
-            def one_page(conn: Connection, cookie: bytes | None = cookie) -> tuple[list[Entry], bytes | None]:
+            def one_page(conn: Connection, cookie: bytes | None = cookie, served_by: Connection | None = served_by
+                         ) -> tuple[list[Entry], bytes | None, Connection]:
+                if conn is not served_by:
+                    # A paged-results cookie is only valid on the connection that issued it: after a reconnect
+                    # (to the same or the next server) the search starts over, and entries already given are skipped.
+                    cookie = None
                 ok = conn.search(base, filter_, search_scope=SCOPES[scope], attributes=attributes or ["*"],
                                  paged_size=self.config.page_size if paged else None, paged_cookie=cookie)
                 if self.check(conn, ok, f"search {filter_} under {base}", allow=(0, NO_SUCH_OBJECT)) != 0:
-                    return [], None
+                    return [], None, conn
                 assert conn.response is not None  # a search that answered has its list of responses
                 page = [(item["dn"], item["attributes"]) for item in conn.response
                         if item.get("type") == "searchResEntry"]
@@ -196,12 +272,13 @@ class LdapSession:
                 if paged:
                     control = (conn.result.get("controls") or {}).get(PAGED_RESULTS_OID)
                     next_cookie = control["value"]["cookie"] if control else None
-                return page, next_cookie
+                return page, next_cookie, conn
 
-            page, cookie = self.run(one_page)
-            yield from page
+            page, cookie, served_by = self.run(one_page)
+            yield from (entry for entry in page if entry[0] not in yielded)
             if not cookie:
                 return
+            yielded.update(dn for dn, _attrs in page)
 
     def read(self, dn: str, attributes: list[str] | None = None) -> Entry | None:
         """One entry by DN, or None."""

@@ -3,11 +3,16 @@
 One instance lives in one folder (``var/ldap`` by default): its generated ``slapd.conf``, its MDB data, a pidfile
 and a credentials file (mode 0600) holding the generated admin and application passwords. The application binds as
 ``cn=npo-app,ou=System,<base>``, which the config gives write access and no size limit; anonymous users see nothing.
+
+Two instances can form a multi-provider pair (OpenLDAP 2.5's name for mirror mode; the cluster profile, issue 16):
+each has a ``server_id`` and names the other in ``peers``, both share one set of credentials, and only the first is
+seeded with the base entries; the second gets everything by syncrepl (`start_provider_pair`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -18,10 +23,11 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from catalog.ldapconn import DirectoryConfig
+from catalog.ldapconn import DirectoryConfig, DirectoryError, LdapSession
 
 SCHEMA_FILE = Path(__file__).parent / "schema" / "npo-hsa.schema"
 SYSTEM_SCHEMAS = ("core", "cosine", "inetorgperson")
@@ -41,6 +47,8 @@ INDEXES = (
     "npoPersonStatus eq",
     "cn,givenName,sn eq,sub",
 )
+# syncrepl looks entries up by these when it applies a provider's changes.
+REPLICATION_INDEX = "entryCSN,entryUUID eq"
 
 
 class SlapdError(RuntimeError):
@@ -94,13 +102,24 @@ class ManagedSlapd:
     """A private slapd instance under ``root``, listening on ``ldap://host:port/``."""
 
     def __init__(self, root: Path, *, port: int, host: str = "127.0.0.1", base: str = DEFAULT_BASE,
-                 durable: bool = False):
+                 durable: bool = False, server_id: int | None = None, peers: Sequence[str] = (),
+                 credentials: Mapping[str, str] | None = None, seed: bool = True):
+        """``server_id`` and ``peers`` (ldap:// URLs of the other providers) turn on multi-provider replication;
+        ``credentials`` gives the passwords a pair shares; ``seed=False`` leaves the base entries to replication."""
         self.root = Path(root).resolve()
         self.host = host
         self.port = port
         self.base = base
         # dbnosync trades crash durability of the embedded dev/test data for ~2x faster writes (STACK.md §3).
         self.durable = durable
+        if peers and server_id is None:
+            raise SlapdError("A replicating slapd needs a server_id (1-4095) besides its peers.")
+        if server_id is not None and not 1 <= server_id <= 4095:
+            raise SlapdError(f"server_id {server_id} is outside 1-4095.")
+        self.server_id = server_id
+        self.peers = tuple(peer.rstrip("/") for peer in peers)
+        self._given_credentials = dict(credentials) if credentials is not None else None
+        self.seed = seed
 
     # ------------------------------------------------------------------ paths and credentials
     @property
@@ -135,12 +154,20 @@ class ManagedSlapd:
     def credentials_path(self) -> Path:
         return self.root / "credentials.json"
 
+    @property
+    def replicating(self) -> bool:
+        return bool(self.peers)
+
     def credentials(self) -> dict[str, str]:
-        """The admin and application passwords, generated on first use and kept in a 0600 file."""
+        """The admin and application passwords, generated (or given) on first use and kept in a 0600 file."""
         if self.credentials_path.exists():
-            return json.loads(self.credentials_path.read_text())
+            stored: dict[str, str] = json.loads(self.credentials_path.read_text())
+            if self._given_credentials is not None and stored != self._given_credentials:
+                raise SlapdError(f"{self.credentials_path} holds other passwords than the ones given for this "
+                                 "replicated instance; a provider pair must share its credentials.")
+            return stored
         self.root.mkdir(parents=True, exist_ok=True)
-        creds = {"admin": secrets.token_urlsafe(18), "app": secrets.token_urlsafe(18)}
+        creds = self._given_credentials or {"admin": secrets.token_urlsafe(18), "app": secrets.token_urlsafe(18)}
         fd = os.open(self.credentials_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             json.dump(creds, handle)
@@ -160,7 +187,10 @@ class ManagedSlapd:
         """The slapd.conf text for this instance."""
         creds = self.credentials()
         includes = "\n".join(f"include {self._system_schema(name)}" for name in SYSTEM_SCHEMAS)
-        indexes = "\n".join(f"index {line}" for line in INDEXES)
+        replication_index = (REPLICATION_INDEX,) if self.replicating else ()
+        indexes = "\n".join(f"index {line}" for line in INDEXES + replication_index)
+        server_id = f"serverID {self.server_id}\n" if self.replicating else ""
+        syncprov = "moduleload syncprov\n" if self.replicating else ""
         return f"""# generated by npo-access (catalog/slapd.py); edits are overwritten at start
 {includes}
 include {SCHEMA_FILE}
@@ -168,9 +198,9 @@ include {SCHEMA_FILE}
 pidfile {self.pid_path}
 argsfile {self.root / 'slapd.args'}
 loglevel none
-modulepath /usr/lib/ldap
+{server_id}modulepath /usr/lib/ldap
 moduleload back_mdb
-
+{syncprov}
 database mdb
 maxsize 8589934592
 suffix "{self.base}"
@@ -190,7 +220,20 @@ access to attrs=userPassword
 access to *
     by dn.exact="{self.app_dn}" write
     by * none
-"""
+{self._replication_config()}"""
+
+    def _replication_config(self) -> str:
+        """The mdb database's syncrepl consumers (one per peer) and its syncprov provider overlay, or nothing."""
+        if not self.replicating:
+            return ""
+        admin_pw = self.credentials()["admin"]
+        consumers = "".join(
+            f'syncrepl rid={rid:03d} provider={peer} bindmethod=simple binddn="{self.admin_dn}" '
+            f'credentials="{admin_pw}" searchbase="{self.base}" type=refreshAndPersist retry="1 +" timeout=3 '
+            f"schemachecking=off\n"
+            for rid, peer in enumerate(self.peers, start=1))
+        # Checkpoint the contextCSN every 100 writes or 5 minutes, so a restart resumes syncrepl where it stopped.
+        return f"\n{consumers}multiprovider on\n\noverlay syncprov\nsyncprov-checkpoint 100 5\n"
 
     @staticmethod
     def _system_schema(name: str) -> str:
@@ -225,6 +268,9 @@ access to *
         """Write slapd.conf and check it with slaptest."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(exist_ok=True)
+        if self.replicating:  # the syncrepl lines hold the admin password in clear text
+            self.conf_path.touch(mode=0o600)
+            self.conf_path.chmod(0o600)
         self.conf_path.write_text(self.render_config())
         result = subprocess.run([find_binary("slaptest"), "-u", "-f", str(self.conf_path)],
                                 capture_output=True, text=True)
@@ -232,8 +278,8 @@ access to *
             raise SlapdError(f"slaptest rejected {self.conf_path}: {result.stderr.strip() or result.stdout.strip()}")
 
     def initialise(self) -> None:
-        """Load the base entries offline with slapadd (only into an empty instance)."""
-        if self.initialised:
+        """Load the base entries offline with slapadd (only into an empty instance, and only when seeding)."""
+        if self.initialised or not self.seed:
             return
         with tempfile.NamedTemporaryFile("w", suffix=".ldif", delete=False) as handle:
             handle.write(self.base_ldif())
@@ -303,3 +349,42 @@ access to *
         """Stop and remove the whole instance folder (tests)."""
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def wait_for_base(self, timeout: float = 15.0) -> None:
+        """Wait until this instance holds its base entry (a replica that was not seeded gets it by syncrepl)."""
+        session = LdapSession(self.admin_config())
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                with contextlib.suppress(DirectoryError):  # not answering yet, or the base not replicated yet
+                    if session.read(self.base, ["objectClass"]) is not None:
+                        return
+                if time.monotonic() > deadline:
+                    raise SlapdError(f"{self.url} did not receive {self.base} by replication within {timeout:.0f} s")
+                time.sleep(0.05)
+        finally:
+            session.close()
+
+
+def start_provider_pair(root: Path, ports: tuple[int, int], *, host: str = "127.0.0.1", base: str = DEFAULT_BASE,
+                        timeout: float = 15.0) -> tuple[ManagedSlapd, ManagedSlapd]:
+    """Create and start two providers replicating each other under ``root``; return once both hold the base.
+
+    Only the first is seeded: a second seeded copy would hold the same DNs under other entryUUIDs, which
+    syncrepl cannot reconcile. The second shares the first's credentials, so syncrepl binds and one app config
+    works on both.
+    """
+    first_port, second_port = ports
+    first = ManagedSlapd(Path(root) / "provider1", port=first_port, host=host, base=base, server_id=1,
+                         peers=[f"ldap://{host}:{second_port}"])
+    second = ManagedSlapd(Path(root) / "provider2", port=second_port, host=host, base=base, server_id=2,
+                          peers=[first.url], credentials=first.credentials(), seed=False)
+    first.start(timeout)
+    try:
+        second.start(timeout)
+        second.wait_for_base(timeout)
+    except SlapdError:
+        second.stop()
+        first.stop()
+        raise
+    return first, second
