@@ -6,8 +6,9 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
-# Debian packages the project runs: OpenLDAP's server and client tools, and Chromium for the browser journeys.
-DEB_PACKAGES := slapd ldap-utils chromium
+# Debian packages the project runs: OpenLDAP's server and client tools, Chromium for the browser journeys, and nginx
+# and openssl for the cluster profile's TLS proxy and OCSP responder (issue 16).
+DEB_PACKAGES := slapd ldap-utils chromium nginx openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help setup system-packages python-env run test bench mutation lint clean
@@ -27,6 +28,8 @@ system-packages:
 	command -v slapd >/dev/null || [ -x /usr/sbin/slapd ] || missing="$$missing slapd"; \
 	command -v ldapadd >/dev/null || missing="$$missing ldap-utils"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v openssl >/dev/null || missing="$$missing openssl"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \

@@ -5,6 +5,7 @@ Production never uses this CA: it trusts the real SITHS chain (NPO_SITHS_CA_FILE
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import ipaddress
@@ -34,6 +35,10 @@ CA_CRL_NAME = "ca.crl"  # api.siths.crl_file() looks for the dev CA's revocation
 CRL_DAYS = 7  # a re-signed CRL is "next update" this far ahead
 SERVER_CERT_NAME = "server.crt"
 SERVER_KEY_NAME = "server.key"
+INDEX_NAME = "index.txt"  # OpenSSL's CA database: what `openssl ocsp -index` answers from (npo.ocsp)
+OCSP_CERT_NAME = "ocsp.crt"  # the OCSP responder's signing certificate (EKU OCSPSigning) and key
+OCSP_KEY_NAME = "ocsp.key"
+INDEX_LOCK = ".index.lock"  # its own lock: certificates are issued (and indexed) while ".lock" is held
 DEFAULT_P12_PASSWORD = "npo-dev"
 DEFAULT_ORG = "Region Skåne"
 SERVER_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -115,15 +120,67 @@ def write_public(path: Path, data: bytes) -> None:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def _locked(directory: Path, name: str = ".lock") -> Iterator[None]:
     """Serialise first-use creation between processes (tests and `make run` may race)."""
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (directory / ".lock").open("w") as handle:
+    with (directory / name).open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# OpenSSL's short names for the subject in index.txt (the responder looks rows up by serial; the subject is for people)
+_SHORT_NAMES = {NameOID.COUNTRY_NAME: "C", NameOID.ORGANIZATION_NAME: "O", NameOID.COMMON_NAME: "CN",
+                NameOID.SERIAL_NUMBER: "serialNumber", NameOID.GIVEN_NAME: "GN", NameOID.SURNAME: "SN"}
+
+
+def _oneline(name: x509.Name) -> str:
+    """``name`` as OpenSSL's X509_NAME_oneline writes it: /C=SE/O=…, bytes outside printable ASCII as \\xHH."""
+    def escaped(value: str) -> str:
+        return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02X}" for b in value.encode())
+
+    return "".join(f"/{_SHORT_NAMES.get(a.oid, a.rfc4514_attribute_name)}={escaped(str(a.value))}" for a in name)
+
+
+def _index_time(value: dt.datetime) -> str:
+    """ASN.1 time as index.txt holds it: UTCTime before 2050, GeneralizedTime after."""
+    value = value.astimezone(dt.UTC)
+    return f"{value:%y%m%d%H%M%S}Z" if value.year < 2050 else f"{value:%Y%m%d%H%M%S}Z"
+
+
+def _parse_index_time(text: str) -> dt.datetime:
+    text = text.split(",", 1)[0]  # a revocation time may carry ",reason"
+    form = "%y%m%d%H%M%SZ" if len(text) == 13 else "%Y%m%d%H%M%SZ"
+    return dt.datetime.strptime(text, form).replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class _IndexRow:
+    """One line of OpenSSL's index.txt: V (valid) or R (revoked), expiry, revocation time, hex serial, subject."""
+
+    serial: int
+    expires: dt.datetime
+    revoked: dt.datetime | None
+    subject: str
+
+    @classmethod
+    def valid(cls, cert: x509.Certificate) -> _IndexRow:
+        return cls(cert.serial_number, cert.not_valid_after_utc, None, _oneline(cert.subject))
+
+    @classmethod
+    def parse(cls, line: str) -> _IndexRow:
+        status, expires, revoked, serial, _file, subject = line.rstrip("\n").split("\t", 5)
+        return cls(int(serial, 16), _parse_index_time(expires),
+                   _parse_index_time(revoked) if status == "R" and revoked else None, subject)
+
+    def line(self) -> str:
+        serial = format(self.serial, "X")
+        serial = serial.zfill(len(serial) + len(serial) % 2)  # OpenSSL writes whole bytes
+        revoked = _index_time(self.revoked) if self.revoked else ""
+        return f"{'R' if self.revoked else 'V'}\t{_index_time(self.expires)}\t{revoked}\t{serial}\tunknown\t" \
+               f"{self.subject}\n"
 
 
 def _split_name(name: str) -> tuple[str, str]:
@@ -192,7 +249,99 @@ class DevCA:
                     x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build())
             crl = builder.sign(self.ca.key, hashes.SHA256())
             write_public(self.crl_path, crl.public_bytes(serialization.Encoding.PEM))
+            self._index_revoked(entries)
             return self.crl_path
+
+    def ensure_crl(self) -> Path:
+        """The CA's CRL, written (empty) when nothing was revoked yet: nginx's ``ssl_crl`` needs a file."""
+        return self.crl_path if self.crl_path.exists() else self.revoke([])
+
+    # ------------------------------------------------------------------ OCSP (the responder reads index.txt)
+    @property
+    def index_path(self) -> Path:
+        return self.directory / INDEX_NAME
+
+    def ocsp_index(self) -> Path:
+        """OpenSSL's ``index.txt`` of every certificate this CA issued (V) or revoked (R), for ``openssl ocsp``.
+
+        Created on first use from the certificates already under the CA's directory and its CRL, so that cards
+        issued before the index existed are not answered "unknown" (which nginx refuses like "revoked").
+        """
+        with _locked(self.directory, INDEX_LOCK):
+            if not self.index_path.exists():
+                self._write_index(self._backfilled_rows())
+            return self.index_path
+
+    def _record(self, issued: Issued) -> Issued:
+        """Add a newly issued certificate to the index as valid (V)."""
+        with _locked(self.directory, INDEX_LOCK):
+            rows = self._read_index() if self.index_path.exists() else self._backfilled_rows()
+            rows[issued.cert.serial_number] = _IndexRow.valid(issued.cert)
+            self._write_index(rows)
+        return issued
+
+    def _index_revoked(self, revoked: dict[int, dt.datetime]) -> None:
+        """Mark ``revoked`` (serial → time) as R in the index; a serial it does not know gets a row of its own."""
+        with _locked(self.directory, INDEX_LOCK):
+            rows = self._read_index() if self.index_path.exists() else self._backfilled_rows()
+            for serial, when in revoked.items():
+                known = rows.get(serial) or _IndexRow(serial, self.cert.not_valid_after_utc, None, "/CN=unknown")
+                rows[serial] = dataclasses.replace(known, revoked=known.revoked or when)
+            self._write_index(rows)
+
+    def _read_index(self) -> dict[int, _IndexRow]:
+        rows = (_IndexRow.parse(line) for line in self.index_path.read_text().splitlines() if line.strip())
+        return {row.serial: row for row in rows}
+
+    def _write_index(self, rows: dict[int, _IndexRow]) -> None:
+        # several valid certificates of one person share a subject: OpenSSL's default unique_subject refuses that
+        write_public(self.index_path.with_name(INDEX_NAME + ".attr"), b"unique_subject = no\n")
+        # replaced atomically (a new inode): `openssl ocsp` notices the change by stat() and reloads
+        write_public(self.index_path, "".join(row.line() for row in rows.values()).encode())
+
+    def _backfilled_rows(self) -> dict[int, _IndexRow]:
+        rows: dict[int, _IndexRow] = {}
+        for path in sorted(self.directory.rglob("*.crt")):
+            try:
+                cert = x509.load_pem_x509_certificate(path.read_bytes())
+            except ValueError:
+                continue
+            if cert.serial_number != self.cert.serial_number and _signed_by(cert, self.cert):
+                rows[cert.serial_number] = _IndexRow.valid(cert)
+        for serial, when in (self.revoked() if self.crl_path.exists() else {}).items():
+            known = rows.get(serial) or _IndexRow(serial, self.cert.not_valid_after_utc, None, "/CN=unknown")
+            rows[serial] = dataclasses.replace(known, revoked=when)
+        return rows
+
+    def ocsp_signer(self, *, days: int = 397) -> tuple[Path, Path]:
+        """The OCSP responder's certificate and key paths; (re)issued when missing, expiring or from another CA."""
+        with _locked(self.directory):
+            cert_path, key_path = self.directory / OCSP_CERT_NAME, self.directory / OCSP_KEY_NAME
+            if not self._ocsp_signer_usable(cert_path, key_path):
+                issued = self.issue_ocsp_signer(days=days)
+                write_private(key_path, issued.key_pem())
+                write_public(cert_path, issued.cert_pem())
+            return cert_path, key_path
+
+    def _ocsp_signer_usable(self, cert_path: Path, key_path: Path) -> bool:
+        if not (cert_path.exists() and key_path.exists()):
+            return False
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        return _signed_by(cert, self.cert) and cert.not_valid_after_utc > _now() + dt.timedelta(days=7)
+
+    def issue_ocsp_signer(self, *, days: int = 397) -> Issued:
+        """A delegated OCSP signing certificate (EKU OCSPSigning, id-pkix-ocsp-nocheck) issued by this CA: OpenSSL
+        and nginx accept a response signed by it for certificates of this CA only."""
+        key = _new_key()
+        subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+                             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "npo-access utveckling"),
+                             x509.NameAttribute(NameOID.COMMON_NAME, "DEV SITHS OCSP")])
+        builder = (self._builder(subject, key, _now() - dt.timedelta(minutes=5), _now() + dt.timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(_key_usage(digital_signature=True), critical=True)
+                   .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+                   .add_extension(x509.OCSPNoCheck(), critical=False))
+        return self._record(Issued(builder.sign(self.ca.key, hashes.SHA256()), key))
 
     # ------------------------------------------------------------------ server certificate
     def server_certificate(self, hosts: Sequence[str] = SERVER_HOSTS, *, days: int = 397) -> tuple[Path, Path]:
@@ -236,7 +385,7 @@ class DevCA:
                    .add_extension(_key_usage(digital_signature=True, key_encipherment=True), critical=True)
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
                    .add_extension(x509.SubjectAlternativeName(names), critical=False))
-        return Issued(builder.sign(self.ca.key, hashes.SHA256()), key)
+        return self._record(Issued(builder.sign(self.ca.key, hashes.SHA256()), key))
 
     # ------------------------------------------------------------------ user certificates
     def issue_user(
@@ -277,7 +426,7 @@ class DevCA:
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(_key_usage(digital_signature=not signing, content_commitment=signing), critical=True)
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
-        return Issued(builder.sign(self.ca.key, hashes.SHA256()), key)
+        return self._record(Issued(builder.sign(self.ca.key, hashes.SHA256()), key))
 
     def issue_function(self, hsa_id: str, name: str, *, org: str = DEFAULT_ORG, days: int = 365) -> Issued:
         """A SITHS-like function certificate (funktionscertifikat) of a system calling the service interfaces:
@@ -295,7 +444,7 @@ class DevCA:
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
                    .add_extension(_key_usage(digital_signature=True), critical=True)
                    .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False))
-        return Issued(builder.sign(self.ca.key, hashes.SHA256()), key)
+        return self._record(Issued(builder.sign(self.ca.key, hashes.SHA256()), key))
 
     def write_user(self, issued: Issued, out: Path, *, password: str = DEFAULT_P12_PASSWORD) -> Bundle:
         """Write PEM certificate, PEM key (0600) and a PKCS#12 bundle (key, certificate, CA) for a browser."""
