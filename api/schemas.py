@@ -229,3 +229,10 @@ class HealthPublic(BaseModel):
     ok: bool
     parts: dict[str, PartPublic] | None = None
     deployments: list[DeploymentPublic] | None = None
+
+
+class AlivePublic(BaseModel):
+    """This web process answers, and which process it is (a restarted one has a new pid)."""
+
+    ok: bool
+    pid: int

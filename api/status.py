@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import socket
 import ssl
 import time
@@ -32,7 +33,8 @@ class PartStatus:
     millis: float
 
 
-def _timed(key: str, name: str, where: str, probe: Callable[[], str]) -> PartStatus:
+def timed(key: str, name: str, where: str, probe: Callable[[], str]) -> PartStatus:
+    """Run ``probe`` as the part ``key``: healthy with its text, or not healthy with the error it raised."""
     started = time.perf_counter()
     try:
         detail, healthy = probe(), True
@@ -47,7 +49,7 @@ def database_status(engine: Engine) -> PartStatus:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return f"{engine.dialect.name} svarar"
-    return _timed("database", "SQL-databas", engine.url.render_as_string(hide_password=True), probe)
+    return timed("database", "SQL-databas", engine.url.render_as_string(hide_password=True), probe)
 
 
 def directory_status(directory: Directory) -> PartStatus:
@@ -60,7 +62,7 @@ def directory_status(directory: Directory) -> PartStatus:
         if not providers:
             return "svarar, men inga vårdgivare är inlästa (kör `npo demo load`)"
         return f"svarar; {len(providers)} vårdgivare"
-    return _timed("directory", "Skånekatalogen (LDAP)", directory.config.url, probe)
+    return timed("directory", "Skånekatalogen (LDAP)", directory.config.url, probe)
 
 
 def smtp_status(host: str, port: int, waiting: Callable[[], tuple[int, object]]) -> PartStatus:
@@ -72,7 +74,7 @@ def smtp_status(host: str, port: int, waiting: Callable[[], tuple[int, object]])
             client.noop()
         count, oldest = waiting()
         return "svarar; utkorgen är tom" if not count else f"svarar; {count} meddelanden väntar (äldst {oldest})"
-    return _timed("smtp", "E-post (SMTP)", f"{host}:{port}", probe)
+    return timed("smtp", "E-post (SMTP)", f"{host}:{port}", probe)
 
 
 def prefect_status(api_url: str | None) -> PartStatus:
@@ -87,7 +89,7 @@ def prefect_status(api_url: str | None) -> PartStatus:
         response = httpx.get(f"{api_url.rstrip('/')}/health", timeout=TIMEOUT)
         response.raise_for_status()
         return "svarar"
-    return _timed("prefect", "Arbetsflöden (Prefect)", api_url.removesuffix("/api"), probe)
+    return timed("prefect", "Arbetsflöden (Prefect)", api_url.removesuffix("/api"), probe)
 
 
 def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
@@ -112,7 +114,7 @@ def siths_status(settings: Settings, now: dt.datetime) -> PartStatus:
             raise RuntimeError(f"spärrlistan skulle ha förnyats {min(late):%Y-%m-%d %H:%M} "
                                f"UTC; den används ändå ({revoked} spärrade) men hämta en ny")
         return text + f"; spärrlista med {revoked} spärrade certifikat"
-    return _timed("siths", "SITHS-inloggning", str(trust_file(settings) or "–"), probe)
+    return timed("siths", "SITHS-inloggning", str(trust_file(settings) or "–"), probe)
 
 
 def mtls_status(host: str, port: int, now: dt.datetime) -> PartStatus:
@@ -131,12 +133,12 @@ def mtls_status(host: str, port: int, now: dt.datetime) -> PartStatus:
         if expires < now:
             raise RuntimeError(f"servercertifikatet gick ut {local_minute(expires)}")
         return f"svarar med {version}; servercertifikatet gäller till {local_minute(expires)}"
-    return _timed("mtls", "SITHS-lyssnaren (mTLS)", f"https://{host}:{port}", probe)
+    return timed("mtls", "SITHS-lyssnaren (mTLS)", f"https://{host}:{port}", probe)
 
 
 def web_status(url: str) -> PartStatus:
-    """The web app itself: it answers, since it is serving this page."""
-    return PartStatus("web", "Webbappen", True, "svarar (visar den här sidan)", url, 0.0)
+    """The web app itself: it answers, since it is serving this page (the process is named: a cluster runs several)."""
+    return PartStatus("web", "Webbappen", True, f"svarar (visar den här sidan; process {os.getpid()})", url, 0.0)
 
 
 def with_log_errors(part: PartStatus, log: Path) -> PartStatus:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     overview_port: int = 8443
     trusted_proxies: list[str] = Field(default_factory=list, description="addresses allowed to forward a verified cert")
     proxy_cert_header: str = "X-SSL-Client-Cert"
+    siths_ocsp_url: str | None = Field(default=None, description="the OCSP responder the SITHS proxy asks about "
+                                       "cards; /status asks it too")
     # the service interfaces (/tjanster/): HSA-IDs of the function certificates allowed to call them; outside
     # production DEV_SERVICE_FUNCTION (the demo's journal system) is allowed when none is named
     service_functions: list[str] = Field(default_factory=list, description="function HSA-IDs allowed on /tjanster/")
@@ -86,6 +88,9 @@ class Settings(BaseSettings):
                                             "seals new access-log rows into the chain (0: never; D-62)")
     web_threads: int = Field(default=16, ge=2, le=200, description="threads per web process that run the page "
                              "handlers (fewer contend less for Python's GIL; D-64)")
+    # the cluster profile (issue 16): every web process behind the load balancer, each shown on /status
+    web_instances: list[str] = Field(default_factory=list, description="base URLs of the web processes, e.g. "
+                                     '["http://127.0.0.1:8101","http://127.0.0.1:8102"]; /status asks each one')
     public_base_url: str = "http://127.0.0.1:8000"
     npo_url: str = "https://npo.sjunet.org"
 

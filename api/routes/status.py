@@ -6,9 +6,11 @@ Anyone sees whether everything works; the detail (addresses, paths, backlog, err
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import cast
 
 from fastapi import APIRouter, Request, Response
@@ -18,7 +20,7 @@ from sqlmodel import col, select
 
 from api.auth import OptionalActor
 from api.pages import render
-from api.schemas import DeploymentPublic, HealthPublic, PartPublic
+from api.schemas import AlivePublic, DeploymentPublic, HealthPublic, PartPublic
 from api.status import (
     PartStatus,
     database_status,
@@ -29,6 +31,16 @@ from api.status import (
     smtp_status,
     web_status,
     with_log_errors,
+)
+from api.status_cluster import (
+    OCSP,
+    ServerStatus,
+    directory_server_status,
+    ocsp_status,
+    server_name,
+    servers_in_step,
+    web_instance_status,
+    web_name,
 )
 from api.status_engine import DeploymentStatus, engine_status
 from catalog import runtime as catalog_runtime
@@ -65,35 +77,53 @@ def _outbox_waiting() -> tuple[int, object]:
     return count, oldest
 
 
-def _probes() -> dict[str, Callable[[], object]]:
+Probe = tuple[str, Callable[[], object]]  # the part's name (shown when it does not answer in time) and its call
+
+
+def _probes() -> dict[str, Probe]:
+    """Every probe by part key, in the order the page lists them; a cluster's instances each have their own."""
     settings, at = runtime.settings(), now()
-    return {"database": lambda: database_status(runtime.engine()),
-            "directory": lambda: directory_status(catalog_runtime.directory()),
-            "smtp": lambda: smtp_status(settings.smtp_host, settings.smtp_port, _outbox_waiting),
-            "prefect": lambda: prefect_status(settings.prefect_api_url),
-            "engine": lambda: engine_status(settings.prefect_api_url, at),
-            "mtls": lambda: mtls_status(settings.web_host, settings.overview_port, at),
-            "siths": lambda: siths_status(settings, at)}
+    config = catalog_runtime.directory().config
+    servers = config.urls if len(config.urls) > 1 else ()  # one server: the "directory" part is that server
+    probes: dict[str, Probe] = {f"web-{n}": (web_name(n), partial(web_instance_status, n, url))
+                                for n, url in enumerate(settings.web_instances, start=1)}
+    probes |= {"database": (NAMES["database"], lambda: database_status(runtime.engine())),
+               "directory": (NAMES["directory"], lambda: directory_status(catalog_runtime.directory()))}
+    probes |= {f"directory-{n}": (server_name(n), partial(directory_server_status, config, n, url))
+               for n, url in enumerate(servers, start=1)}
+    probes |= {"smtp": (NAMES["smtp"], lambda: smtp_status(settings.smtp_host, settings.smtp_port, _outbox_waiting)),
+               "prefect": (NAMES["prefect"], lambda: prefect_status(settings.prefect_api_url)),
+               "engine": (NAMES["engine"], lambda: engine_status(settings.prefect_api_url, at)),
+               "mtls": (NAMES["mtls"], lambda: mtls_status(settings.web_host, settings.overview_port, at)),
+               "siths": (NAMES["siths"], lambda: siths_status(settings, at))}
+    if settings.siths_ocsp_url:
+        probes["ocsp"] = (OCSP, partial(ocsp_status, settings, settings.siths_ocsp_url))
+    return probes
 
 
 def collect() -> Report:
-    """Run every probe at once and wait at most DEADLINE seconds for them."""
+    """Run every probe at once, each in its own thread, and wait at most DEADLINE seconds for them."""
     settings = runtime.settings()
-    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="status")
-    futures = {key: pool.submit(probe) for key, probe in _probes().items()}
+    probes = _probes()
+    pool = ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="status")
+    futures = {key: pool.submit(call) for key, (_name, call) in probes.items()}
     wait(futures.values(), timeout=DEADLINE)
     pool.shutdown(wait=False)
+    answers: dict[str, object] = {
+        key: future.result() if future.done() else PartStatus(
+            key, probes[key][0], False, f"svarade inte inom {DEADLINE:.0f} s", "–", DEADLINE * 1000)
+        for key, future in futures.items()}
+    servers = [key for key in answers if key.startswith("directory-")]
+    answers.update(zip(servers, servers_in_step([cast(ServerStatus | PartStatus, answers[k]) for k in servers]),
+                       strict=True))
     parts: list[PartStatus] = [web_status(f"http://{settings.web_host}:{settings.web_port}")]
     deployments: list[DeploymentStatus] = []
-    for key, future in futures.items():
-        if not future.done():
-            late = f"svarade inte inom {DEADLINE:.0f} s"
-            parts.append(PartStatus(key, NAMES[key], False, late, "–", DEADLINE * 1000))
-        elif key == "engine":
-            engine_parts, deployments = cast(tuple[list[PartStatus], list[DeploymentStatus]], future.result())
+    for answer in answers.values():
+        if isinstance(answer, tuple):  # the engine's parts and every deployment
+            engine_parts, deployments = cast(tuple[list[PartStatus], list[DeploymentStatus]], answer)
             parts.extend(engine_parts)
         else:
-            parts.append(cast(PartStatus, future.result()))  # every other probe answers one PartStatus
+            parts.append(cast(PartStatus, answer))  # every other probe answers one PartStatus
     logs = settings.var_dir / "log"
     return Report([with_log_errors(p, logs / f"{LOGS[p.key]}.log") if p.key in LOGS else p for p in parts],
                   deployments)
@@ -129,3 +159,9 @@ def health(actor: OptionalActor, response: Response) -> HealthPublic:
                                       next_run=d.next_run.isoformat() if d.next_run else None,
                                       last_completed=d.last_completed.isoformat() if d.last_completed else None)
                      for d in report.deployments])
+
+
+@router.get("/api/alive", name="alive")
+def alive() -> AlivePublic:
+    """This web process answers, and its pid: what /status asks each web instance (it probes nothing itself)."""
+    return AlivePublic(ok=True, pid=os.getpid())

@@ -48,3 +48,9 @@ def web(app_settings: Settings, world: World, smtp_sink: MailSink) -> Iterator[B
         "public_base_url": "http://npo.test"}))
     with TestClient(create_app()) as client:
         yield Browser(client)
+
+
+@pytest.fixture
+def admin(web: Browser, world: World) -> Browser:
+    """A browser signed in as NPÖ-förvaltningen (the directory role npo-forvaltning)."""
+    return web.login(world.sysadmin.hsa_id)

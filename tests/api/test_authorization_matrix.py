@@ -84,6 +84,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/"): Rule(EVERYONE, lambda b, x: b.client.get("/", follow_redirects=False), public=True),
     ("GET", "/status"): Rule(EVERYONE, lambda b, x: b.client.get("/status"), public=True),
     ("GET", "/api/health"): Rule(EVERYONE, lambda b, x: b.client.get("/api/health"), public=True),
+    ("GET", "/api/alive"): Rule(EVERYONE, lambda b, x: b.client.get("/api/alive"), public=True),
     # without a client certificate this page explains the refusal (401) to everyone
     ("GET", "/siths/vem-ar-jag"): Rule(set(), lambda b, x: b.client.get("/siths/vem-ar-jag")),
     ("GET", "/api/siths/whoami"): Rule(set(), lambda b, x: b.client.get("/api/siths/whoami"), public=False),
@@ -355,6 +356,7 @@ POST /anslutningar                                         L 403 403 403 403 409
 POST /anslutningar/koppla-bort                             L 403 403 403 403 303 403 403 403 422 403 403 403
 POST /anslutningar/{order_id}/beslut                       L 403 403 403 403 303 403 403 403 409 403 403 403
 GET /api/bulk-jobs/{job_id}                              401 404 404 200 404 404 404 404 404 200 404 404 404
+GET /api/alive                                           200 200 200 200 200 200 200 200 200 200 200 200 200
 GET /api/health                                            H   H   H   H   H   H   H   H   H   H   H   H   H
 GET /api/orders                                          401 200 200 200 200 200 200 200 200 200 200 200 200
 POST /api/orders/commission                              401 422 422 403 403 403 403 403 403 403 403 403 403

@@ -37,12 +37,6 @@ def configure(**updates: object) -> Settings:
 
 
 @pytest.fixture
-def admin(web: Browser, world: World) -> Browser:
-    """A browser signed in as NPÖ-förvaltningen (the directory role npo-forvaltning)."""
-    return web.login(world.sysadmin.hsa_id)
-
-
-@pytest.fixture
 def listener(web: Browser) -> Iterator[int]:
     """The real SITHS mTLS listener (dev certificates) on a free port; the app's settings point at it."""
     port = free_port()

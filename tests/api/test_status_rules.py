@@ -1,5 +1,6 @@
 """The status page's rules on plain values: a deployment's verdict (paused, overdue, failed), a worker's heartbeat,
-the scheduler's upcoming runs, and which log lines count as errors."""
+the scheduler's upcoming runs, which log lines count as errors, and when a cluster's directory servers are out of
+step."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from api.logscan import errors_since_start, start_line
+from api.status import PartStatus
+from api.status_cluster import NOT_IN_STEP, ServerStatus, servers_in_step
 from api.status_engine import deployment_status, scheduler_part, worker_part
 from flows.engine import Deployment, Run, Worker
 from flows.schedules import Schedule
@@ -87,3 +90,18 @@ def test_only_errors_after_the_last_start_count_and_flow_run_lines_are_judged_by
     found = errors_since_start(log)
     assert found is not None and found.count == 1 and found.started == NOW
     assert found.last.endswith("Failed to submit flow run 'x' to infrastructure.")
+
+
+def server(number: int, *csns: str, answered: bool = True) -> ServerStatus:
+    part = PartStatus(f"directory-{number}", f"server {number}", answered, "svarar" if answered else "nere", "–", 1.0)
+    return ServerStatus(part, frozenset(csns) if answered else None)
+
+
+def test_directory_servers_are_out_of_step_only_when_every_one_answered_with_other_csns() -> None:
+    one, two = "20261201120000.000001Z#000000#001#000000", "20261201120005.000002Z#000000#002#000000"
+    apart = servers_in_step([server(1, one), server(2, one, two)])
+    assert [(p.healthy, p.detail) for p in apart] == [(True, f"svarar; {NOT_IN_STEP}")] * 2  # asynchronous: healthy
+    assert [p.detail for p in servers_in_step([server(1, one, two), server(2, two, one)])] == ["svarar"] * 2
+    assert [p.detail for p in servers_in_step([server(1, one), server(2, answered=False)])] == ["svarar", "nere"]
+    late = PartStatus("directory-2", "server 2", False, "svarade inte inom 4 s", "–", 4000.0)
+    assert [p.detail for p in servers_in_step([server(1, one), late])] == ["svarar", "svarade inte inom 4 s"]
