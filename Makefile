@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 DEB_PACKAGES := slapd ldap-utils chromium nginx openssl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup system-packages python-env run test bench mutation lint clean
+.PHONY: help setup system-packages python-env run run-cluster test bench mutation lint clean
 
 help:
 	@echo "make run    - set up and start the whole system with demo data (Ctrl-C stops it)"
@@ -45,13 +45,17 @@ python-env:
 run: setup
 	$(VENV)/bin/npo run
 
+run-cluster: setup  ## the cluster profile (issue 16): two replicating slapds, PostgreSQL, nginx with SITHS mTLS and OCSP
+	$(VENV)/bin/npo run --cluster
+
 test: lint  ## make lint first; then two workers (2 cores): each file on one worker, every Prefect test on the same one (tests/conftest.py)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --durations=30
 
 bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 500 orders through Prefect
 	$(PY) bench/sync.py --persons 50000 --json
 	$(PY) bench/gate.py --json
 	$(PY) bench/orders.py --orders 500 --json
+	$(PY) bench/cluster.py --json
 
 mutation: setup  ## long: mutmut over each core rule module with its own tests (tests/mutation/targets.py)
 	nice -n 10 $(PY) -m tests.mutation.run $(MODULES)

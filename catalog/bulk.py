@@ -50,13 +50,8 @@ class RawConnection:
         self.config = config
         self.next_id = 1
         self._buffer = bytearray()
-        url = urlparse(config.url)
-        secure = url.scheme == "ldaps"
         try:
-            sock = socket.create_connection((url.hostname, url.port or (636 if secure else 389)),
-                                            timeout=config.connect_timeout)
-            if secure:
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname)
+            sock = self._connect(config)
             sock.settimeout(config.receive_timeout)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sock = sock
@@ -68,6 +63,23 @@ class RawConnection:
         if code != 0:
             self.close()
             raise DirectoryUnavailable(f"Bind as {config.bind_dn} refused: {why or code}")
+
+    @staticmethod
+    def _connect(config: DirectoryConfig) -> socket.socket:
+        """A socket to the first of the config's servers that accepts one (a replicated directory's providers hold
+        the same data; writes on one reach the others by syncrepl)."""
+        failure: OSError | None = None
+        for address in config.urls:
+            url = urlparse(address)
+            secure = url.scheme == "ldaps"
+            try:
+                sock = socket.create_connection((url.hostname, url.port or (636 if secure else 389)),
+                                                timeout=config.connect_timeout)
+            except OSError as exc:
+                failure = exc
+                continue
+            return ssl.create_default_context().wrap_socket(sock, server_hostname=url.hostname) if secure else sock
+        raise failure or OSError("no LDAP server configured")
 
     def send(self, encode: Callable[[int], bytes]) -> int:
         """Send one request; returns its message id."""

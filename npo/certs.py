@@ -754,3 +754,38 @@ def serve(
     runtime.configure(settings)
     typer.echo(f"SITHS-inloggning (mTLS): https://{settings.web_host}:{settings.overview_port}/siths/vem-ar-jag")
     serve_mtls(create_app() if workers == 1 else APP_FACTORY, settings, workers=workers)
+
+
+@certs_app.command("ocsp", help="Kör en OCSP-svarare för utvecklings-CA:n (openssl ocsp på CA:ns index), som SITHS "
+                                "svarar för sina kort; nginx i klusterprofilen frågar den vid varje inloggning.")
+def ocsp(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="porten svararen lyssnar på")] = 8444,
+    next_update_minutes: Annotated[int, typer.Option("--minuter", min=1, max=60,
+                                                     help="hur länge ett svar gäller (nextUpdate)")] = 1,
+) -> None:
+    """`openssl ocsp` for the dev CA's index.txt until stopped (SIGTERM or Ctrl-C), re-reading the index at once
+    after each revocation (npo.ocsp)."""
+    import signal
+    import threading
+
+    from npo.ocsp import OcspError, OcspResponder
+
+    settings = _settings()
+    ca = _ca(settings)
+    responder = OcspResponder(ca, port=port, log=settings.var_dir / "log" / "ocsp-openssl.log",
+                              next_update_minutes=next_update_minutes)
+    try:
+        responder.start()
+    except OcspError as exc:
+        _fail(f"OCSP-svararen startade inte: {exc}", EXIT_REFUSED)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    typer.echo(f"OCSP-svarare för {ca.cert_path} på http://127.0.0.1:{port} (svaren gäller {next_update_minutes} min)")
+    try:
+        while not stopped.wait(1.0):
+            if not responder.running:
+                _fail("openssl ocsp slutade oväntat; se var/log/ocsp-openssl.log", EXIT_REFUSED)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        responder.stop()

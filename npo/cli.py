@@ -143,6 +143,8 @@ def demo_load(
     seed: Annotated[int, typer.Option(help="slumpfrö; samma frö ger samma demo")] = 1,
     hr_export: Annotated[Path | None, typer.Option(help="skriv en HR-fil som matchar demon hit")] = None,
     patients: Annotated[int, typer.Option(min=0, help="antal demopatienter i SQL-databasen (0 = inga)")] = 200,
+    history: Annotated[bool, typer.Option("--history/--no-history",
+                                          help="90 dagars demohistorik (beställningar, granskningar)")] = True,
 ) -> None:
     """Fill the directory with deterministic demo data (idempotent)."""
     from catalog import runtime as catalog_runtime
@@ -167,7 +169,7 @@ def demo_load(
                f"{len(catalog.commissions)} medarbetaruppdrag, {len(catalog.memberships)} kopplingar.")
     typer.echo(f"HR-fil för synk: {target} ({rows} rader)")
     load_demo_patients(settings, patients=patients, seed=seed)
-    if patients > 0:  # the history's log follow-up reads the demo patients' records
+    if patients > 0 and history:  # the history's log follow-up reads the demo patients' records
         load_demo_history(settings, catalog, seed=seed)
 
 
@@ -262,12 +264,29 @@ def run(
     task_workers: Annotated[int, typer.Option(min=1, max=16, help="uppgiftsarbetare (processer) med Prefect")] = 2,
     web_processes: Annotated[int, typer.Option(min=1, max=16, help="webbprocesser per lyssnare (vanlig HTTP och "
                                                                    "SITHS-mTLS)")] = 2,
+    cluster: Annotated[bool, typer.Option("--cluster", help="klusterprofilen: två replikerande slapd, PostgreSQL för "
+                                                            "appen och Prefect, webbprocesser bakom nginx med "
+                                                            "SITHS-mTLS, spärrlista och OCSP (docs/deployment.md)")
+                       ] = False,
 ) -> None:
-    """Start the whole embedded stack with demo data; Ctrl-C stops it."""
+    """Start the whole embedded stack with demo data (or, with ``--cluster``, the cluster profile); Ctrl-C stops it."""
     from npo.stack import Stack
 
     settings = _settings()
     with _errors():
+        if cluster:
+            from npo.cluster import ClusterError, ClusterStack
+
+            if not prefect:
+                _fail("Klusterprofilen kör alltid Prefect (servern på PostgreSQL och dess arbetare).", EXIT_BAD_INPUT)
+            stack: Stack = ClusterStack(settings, demo_persons=demo_persons, task_workers=task_workers,
+                                        web_instance_ports=tuple(settings.web_port + n
+                                                                 for n in range(1, web_processes + 1)))
+            try:
+                stack.run_forever()
+            except ClusterError as exc:
+                _fail(str(exc), EXIT_FAILED)
+            return
         Stack(settings, demo_persons=demo_persons, with_prefect=prefect, task_workers=task_workers,
               web_processes=web_processes).run_forever()
 

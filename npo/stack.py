@@ -21,7 +21,7 @@ from pathlib import Path
 
 import typer
 
-from api.logscan import start_line
+from api.logscan import START_MARKER, start_line
 from catalog.runtime import embedded_slapd
 from flows.engine import WORK_POOL
 from kernel.clock import now
@@ -39,6 +39,7 @@ class Child:
     log: Path
     command: list[str] = field(default_factory=list)
     restarts: list[float] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # this part's own variables over the stack's
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Stack:
     settings: Settings
     demo_persons: int = 2000
     demo_seed: int = 1
+    demo_history: bool = True  # `npo demo load`'s 90 days of history (tests of other things leave it out)
     with_prefect: bool = True
     task_workers: int = 2
     web_processes: int = 2  # per listener, plain and mTLS (D-63)
@@ -123,7 +125,8 @@ class Stack:
         marker = slapd.root / "demo.json"
         if not marker.exists():
             self._say(f"Första start: läser in demodata ({self.demo_persons} personer) …")
-            self._npo("demo", "load", "--persons", str(self.demo_persons), "--seed", str(self.demo_seed))
+            self._npo("demo", "load", "--persons", str(self.demo_persons), "--seed", str(self.demo_seed),
+                      *([] if self.demo_history else ["--no-history"]))
             marker.write_text(json.dumps({"persons": self.demo_persons, "seed": self.demo_seed}))
 
     def start_mail(self) -> None:
@@ -178,14 +181,15 @@ class Stack:
         if result.stdout.strip() and command[:3] == [sys.executable, "-m", "npo.cli"]:
             self._say(result.stdout.strip())
 
-    def _spawn(self, name: str, command: list[str]) -> Child:
+    def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> Child:
         logs = self.settings.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         log = logs / f"{name}.log"
         handle = self._open_log(name, log)
-        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, env=self.env(),
-                                   start_new_session=True)
-        child = Child(name, process, log, command)
+        own = dict(env or {})
+        process = subprocess.Popen(command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                                   env={**self.env(), **own}, start_new_session=True)
+        child = Child(name, process, log, command, env=own)
         self.children.append(child)
         return child
 
@@ -205,7 +209,7 @@ class Stack:
         self._say(f"{child.name} avslutades (kod {child.process.returncode}); startar om (se {child.log})")
         handle = self._open_log(child.name, child.log)
         child.process = subprocess.Popen(child.command, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
-                                         env=self.env(), start_new_session=True)
+                                         env={**self.env(), **child.env}, start_new_session=True)
         child.restarts = [*recent, time.monotonic()]
 
     def _check_children(self) -> None:
@@ -236,6 +240,17 @@ class Stack:
                     return
             time.sleep(0.2)
         raise SystemExit(f"{what} svarade inte på {host}:{port} inom {timeout:.0f} s")
+
+    def _wait_log(self, child: Child, text: str, what: str, timeout: float = 60) -> None:
+        """Wait until ``child`` has written ``text`` to its log since it last started."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            log = child.log.read_text(errors="replace")
+            if text in log[log.rfind(START_MARKER):]:
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"{what} blev inte klar inom {timeout:.0f} s; se {child.log}")
 
     def child(self, name: str) -> Child:
         """The running part called ``name``."""
@@ -270,6 +285,15 @@ class Stack:
         if self.started_slapd:
             embedded_slapd(self.settings).stop()
             self._say("slapd stoppad")
+
+    def revive(self) -> list[str]:
+        """Start again every part that has died (or was killed by hand); the names of those started."""
+        revived = []
+        for child in self.children:
+            if child.process.poll() is not None:
+                self._restart(child)
+                revived.append(child.name)
+        return revived
 
     def urls(self) -> list[tuple[str, str]]:
         """What the stack serves, for the start-up message."""
@@ -309,9 +333,7 @@ class Stack:
             self._say("Avsluta med Ctrl-C.")
             while not stop_requested:
                 try:
-                    for child in self.children:  # a part that dies (or is restarted by hand) comes back
-                        if child.process.poll() is not None:
-                            self._restart(child)
+                    self.revive()
                 except SystemExit as exc:
                     self._say(str(exc))
                     break
