@@ -64,13 +64,16 @@ def _reader(base: str, context: ssl.SSLContext, patient: str) -> httpx.Client:
     client = httpx.Client(base_url=base, verify=context, timeout=60)
     info = client.get("/oversikt/information")
     token = re.search(r'name="csrf" value="([^"]+)"', info.text)
+    if token is not None:  # not yet acknowledged (the demo's history may have acknowledged it already)
+        version = re.search(r'name="version" value="([^"]*)"', info.text)
+        read = client.post("/oversikt/information", data={"csrf": token.group(1), "read": "1",
+                                                          "version": version.group(1) if version else ""})
+        if read.status_code != 303:
+            raise RuntimeError(f"acknowledging the information failed with {read.status_code}")
+    search = client.get("/oversikt")
+    token = re.search(r'name="csrf" value="([^"]+)"', search.text)
     if token is None:
-        raise RuntimeError(f"no CSRF token on /oversikt/information ({info.status_code})")
-    version = re.search(r'name="version" value="([^"]*)"', info.text)
-    read = client.post("/oversikt/information", data={"csrf": token.group(1), "read": "1",
-                                                      "version": version.group(1) if version else ""})
-    if read.status_code != 303:
-        raise RuntimeError(f"acknowledging the information failed with {read.status_code}")
+        raise RuntimeError(f"no patient search on /oversikt ({search.status_code}): {search.text[:600]}")
     found = client.post("/oversikt/patient", data={"csrf": token.group(1), "personnummer": patient})
     if found.status_code != 303:
         raise RuntimeError(f"opening {patient} failed with {found.status_code}")
@@ -183,10 +186,11 @@ def main() -> None:
     parser.add_argument("--read-seconds", type=float, default=10.0)
     parser.add_argument("--postgres", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="the PostgreSQL server of the cluster profile (a database of its own is created)")
+    parser.add_argument("--profiles", default="single,cluster", help="which profiles, comma separated")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     log = (lambda *_: None) if args.json else (lambda *a: print(*a, file=sys.stderr))
-    figures = {"single": run_profile("single", args, log), "cluster": run_profile("cluster", args, log)}
+    figures = {name: run_profile(name, args, log) for name in args.profiles.split(",")}
     print(json.dumps(figures, ensure_ascii=False) if args.json else json.dumps(figures, ensure_ascii=False, indent=1))
 
 
