@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from ldap3 import MODIFY_REPLACE
 
 from catalog import Directory
 from catalog.model import CareProvider, CareUnit, Management, Person, RoleName
@@ -73,7 +74,10 @@ def world(directory: Directory) -> World:
                              None), (RoleName.VARDGIVARSERVICE, "vgs", None),
                              (RoleName.IT_KUNDTJANST_PRIVATA, "itkp", None), (RoleName.SYSTEM_ADMIN, "sysadmin", None),
                              (RoleName.UNIT_CATALOG_ADMIN, "public_admin", region.unit_a.hsa_id)):
-        d.ensure_role(role, scope=scope, mail=f"{role.value}@skane.example" if scope is None else None)
+        mail = f"{role.value}@skane.example" if scope is None else None
+        made = d.ensure_role(role, scope=scope, mail=mail)
+        if mail and made.mail != mail:  # the session's slapd is shared: another test may have made it without one
+            d.ldap.modify(made.dn, {"mail": [(MODIFY_REPLACE, [mail])]})
         d.add_role_member(role, people[who].hsa_id, scope=scope)
     config = ProvisioningConfig(region_provider_hsa_id=region.provider.hsa_id, public_base_url="http://npo.test",
                                 max_attempts=3, retry_seconds=60)
