@@ -49,7 +49,7 @@ run-cluster: setup  ## the cluster profile (issue 16): two replicating slapds, P
 	$(VENV)/bin/npo run --cluster
 
 test: lint  ## make lint first; then two workers (2 cores): each file on one worker, every Prefect test on the same one (tests/conftest.py)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder --durations=30
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --durations=30
 
 bench: setup  ## long: the HR sync at 50,000 persons, the gate (decide + HTTP), 500 orders through Prefect
 	$(PY) bench/sync.py --persons 50000 --json

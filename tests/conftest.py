@@ -11,7 +11,6 @@ import shutil
 import socket
 import tempfile
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -335,12 +334,6 @@ def db_url(db_backend: str, tmp_path: Path, _sqlite_template: Path, request: pyt
         yield url
 
 
-# xdist groups by their time in make test (its --durations, 2026-12-03), the longest first.
-LONGEST_FIRST = ("tests/cluster/test_chaos.py", "prefect", "tests/flows/test_task_workers.py",
-                 "tests/api/test_bulk_web.py", "tests/overview/test_accesslog_processes.py",
-                 "tests/api/test_no_leaks.py", "tests/api/test_mtls.py")
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """For pytest-xdist (`make test` runs two workers, --dist loadgroup): a file's tests stay on one worker, so its
@@ -350,17 +343,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     (`…@group`, which the loadgroup scheduler reads) by setting `_nodeid`, which pytest 9.2 no longer reads
     (pytest-xdist issue #1386); without the structured ID set here, every test was scheduled on its own and each
     Prefect server started on both workers (D-56)."""
-    group_of = {}
     for item in items:
         on_prefect = {"prefect_server", "prefect_stack"} & set(getattr(item, "fixturenames", ()))
-        group_of[item] = "prefect" if on_prefect else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group_of[item]))
-    # The longest groups first (make test passes --no-loadscope-reorder, so xdist keeps this order): xdist's own
-    # order, most tests first, left the one-test chaos run and the task-worker race to the end, on one worker while
-    # the other idled. The rest by number of tests, as xdist would.
-    sizes = Counter(group_of.values())
-    items.sort(key=lambda item: (LONGEST_FIRST.index(group_of[item]) if group_of[item] in LONGEST_FIRST
-                                 else len(LONGEST_FIRST), -sizes[group_of[item]]))
+        item.add_marker(pytest.mark.xdist_group("prefect" if on_prefect else item.nodeid.split("::")[0]))
     yield
     try:
         from _pytest.nodeid import NodeId
