@@ -178,12 +178,7 @@ class ClusterStack(Stack):
         start_provider_pair(self.root / "ldap", self.ldap_ports, base=self.settings.ldap_base)
         self.started_providers = not was_running
         self._say(f"Skånekatalogen: två leverantörer med replikering, {' och '.join(self.ldap_urls)}")
-        marker = first.root / "demo.json"
-        if not marker.exists():
-            self._say(f"Första start: läser in demodata ({self.demo_persons} personer) …")
-            self._npo("demo", "load", "--persons", str(self.demo_persons), "--seed", str(self.demo_seed),
-                      *([] if self.demo_history else ["--no-history"]))
-            marker.write_text(json.dumps({"persons": self.demo_persons, "seed": self.demo_seed}))
+        self.load_demo_once(first.root / "demo.json")
 
     def start_prefect(self) -> None:
         if self.with_deployments:

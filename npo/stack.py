@@ -122,7 +122,10 @@ class Stack:
         slapd = embedded_slapd(self.settings)
         self.started_slapd = slapd.start()
         self._say(f"Skånekatalogen: slapd på {slapd.url} ({'startad' if self.started_slapd else 'körde redan'})")
-        marker = slapd.root / "demo.json"
+        self.load_demo_once(slapd.root / "demo.json")
+
+    def load_demo_once(self, marker: Path) -> None:
+        """Load the demo through the running directory unless ``marker`` says it was loaded (the first start)."""
         if not marker.exists():
             self._say(f"Första start: läser in demodata ({self.demo_persons} personer) …")
             self._npo("demo", "load", "--persons", str(self.demo_persons), "--seed", str(self.demo_seed),
